@@ -1,0 +1,35 @@
+# Tessera: every target sets itself up first through the idempotent `setup`.
+#   make run    the main job on the embedded defaults
+#   make test   all tests
+#   make bench  benchmarks -> build/bench/*.json and a table of ratios
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(VENV)/bin/pip
+STAMP  := $(VENV)/.tessera-setup
+NATIVE := $(wildcard native/*.c native/*.h native/*.py)
+
+.PHONY: setup run test bench regmap clean
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml setup.py $(NATIVE)
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip setuptools wheel
+	$(PIP) install -q -e '.[dev]'
+	touch $(STAMP)
+
+run: setup
+	$(VENV)/bin/tessera model demo
+
+test: setup
+	$(PY) -m pytest -n 2 tests
+
+bench: setup
+	$(PY) -c "import torch" 2>/dev/null || $(PIP) install -q torch==2.13.0 || echo "torch unavailable: torch anchors will be recorded as null"
+	$(VENV)/bin/tessera bench all
+
+regmap: setup
+	$(VENV)/bin/tessera regmap generate
+
+clean:
+	rm -rf build $(VENV) *.egg-info native/*.so native/_tensorcore*.c
