@@ -92,6 +92,7 @@ _C = [
     Const("SYSCTL_RESET_KEY", 0x5253_5421, "write to SYSCTL.RESET to reset the core ('RST!')"),
     Const("SYSCTL_POWEROFF_KEY", 0x0FF0, "SYSCTL.POWEROFF.KEY value that powers off"),
     Const("WDT_KICK_KEY", 0x4B49_434B, "write to WDT.KICK to reload the watchdog ('KICK')"),
+    Const("WDT_DISABLE_KEY", 0x4B49, "WDT.CTRL.KEY value required to clear ENABLE (the upper half of WDT_KICK_KEY, 'KI')"),
     Const("CHIP_ID", 0x5445_5353, "SYSCTL.ID value ('TESS')"),
     # error codes in STATUS.ERR_CODE fields
     Const("ERR_NONE", 0, "no error"),
@@ -191,7 +192,8 @@ WDT = Block("WDT", 0x1000_4000, 0x1000, """Watchdog: resets the core when not ki
 Once enabled it counts down from TIMEOUT; writing WDT_KICK_KEY to KICK reloads
 it. At half the timeout it raises IRQ_WDT (warning); at zero it resets the core
 with RESET_WATCHDOG. Disabling needs the kick key in CTRL.KEY.""", [
-    Reg("CTRL", "RW", "control", fields=[Field("ENABLE", 0, 0, "watchdog running")]),
+    Reg("CTRL", "RW", "control", fields=[Field("ENABLE", 0, 0, "watchdog running"),
+        Field("KEY", 31, 16, "WDT_DISABLE_KEY when clearing ENABLE; other writes clearing it are ignored")]),
     Reg("TIMEOUT", "RW", "timeout in core cycles", reset=0x0100_0000),
     Reg("KICK", "WO", "write WDT_KICK_KEY to reload"),
     Reg("COUNT", "RO", "core cycles left before reset"),

@@ -41,6 +41,7 @@
 #define TESSERA_SYSCTL_RESET_KEY 0x52535421u  /* write to SYSCTL.RESET to reset the core ('RST!') */
 #define TESSERA_SYSCTL_POWEROFF_KEY 0xff0u  /* SYSCTL.POWEROFF.KEY value that powers off */
 #define TESSERA_WDT_KICK_KEY 0x4b49434bu  /* write to WDT.KICK to reload the watchdog ('KICK') */
+#define TESSERA_WDT_DISABLE_KEY 0x4b49u  /* WDT.CTRL.KEY value required to clear ENABLE (the upper half of WDT_KICK_KEY, 'KI') */
 #define TESSERA_CHIP_ID 0x54455353u  /* SYSCTL.ID value ('TESS') */
 #define TESSERA_ERR_NONE 0x0u  /* no error */
 #define TESSERA_ERR_BOUNDS 0x1u  /* an address range lies outside every valid window */
@@ -169,6 +170,8 @@
 #define WDT_CTRL (WDT_BASE + WDT_CTRL_OFFSET)
 #define WDT_CTRL_ENABLE_SHIFT 0u
 #define WDT_CTRL_ENABLE_MASK 0x00000001u
+#define WDT_CTRL_KEY_SHIFT 16u
+#define WDT_CTRL_KEY_MASK 0xffff0000u
 #define WDT_TIMEOUT_OFFSET 0x004u  /* RW: timeout in core cycles */
 #define WDT_TIMEOUT (WDT_BASE + WDT_TIMEOUT_OFFSET)
 #define WDT_TIMEOUT_RESET 0x01000000u
