@@ -1,0 +1,263 @@
+"""Tensor core (the TENSOR block): int8 GEMM with fused bias and requantization on SRAM operands.
+
+C[M,N] = requant(A[M,K] x B[K,N] + bias[N]), computed in place on the SRAM
+buffer by the native C kernel (`native.gemm_i8_buf`, zero-copy) when the
+operation's modeled time has elapsed; results appear only with DONE. Exact
+arithmetic: docs/native.md (summary in docs/accelerator.md).
+
+Writing CTRL.START (ignored while BUSY) clears DONE/ERR/ERR_CODE and validates,
+in this order, failing at once (no time, no memory touched) with:
+1. ERR_SHAPE: M, N or K outside 1..TC_MAX_DIM, or C_STRIDE smaller than one output row;
+2. ERR_ALIGN: BIAS_ADDR (with BIAS_EN), MULT_ADDR or SHIFT_ADDR (int8 mode) not
+   4-aligned, or, in RAW32 mode, C_ADDR or C_STRIDE not 4-aligned;
+3. ERR_BOUNDS: any operand range (A, B, C with their strides; the int32 arrays
+   of N entries that the mode uses) not wholly inside SRAM;
+4. ERR_QPARAM: (int8 mode) some MULT[j] < 0 or SHIFT[j] outside 0..TC_MAX_SHIFT.
+Otherwise BUSY is set for `gemm_cost(...).cycles` cycles. At completion a
+read of an ECC-faulted SRAM address inside an operand fails with ERR_ECC
+(nothing written); else C is written and DONE set. CTRL.ABORT ends a busy
+operation with ERR_ABORTED, writing nothing. IRQ_TENSOR = (DONE | ERR) & CTRL.IRQ_EN.
+
+Cost model (output-stationary systolic array of R x C PEs, vector unit of V
+bytes): the output is cut into ceil(M/R) x ceil(N/C) tiles; a tile of
+tr x tc outputs costs
+    (K + tr + tc - 2)            skewed operand fill, K MAC steps, drain
+  + ceil(tr * tc * ob / V)       requantize and write back (ob = 1 int8, 4 RAW32)
+  + ceil(tc * 4 * q / V)         load the tile's int32 per-column arrays (q = BIAS_EN + 2 in int8 mode)
+cycles, tiles run back to back. SRAM traffic: each tile reads its A rows
+(tr*K bytes), its B columns (K*tc) and its 4*q*tc parameter bytes, and writes
+tr*tc*ob bytes. Bank conflicts are not modeled (operands stream through the
+interleaved banks). Counters at completion: MACS += M*N*K, SRAM_RD, SRAM_WR.
+
+Usage:
+    cost = gemm_cost(profile, M, N, K, raw32=False, bias=True); cost.cycles, cost.sram_read
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from asic_model.bus import IrqLine, RegisterDevice
+from asic_model.soc_map import CONSTANTS, TENSOR
+
+TC_MAX_DIM = CONSTANTS["TC_MAX_DIM"].value
+TC_MAX_SHIFT = CONSTANTS["TC_MAX_SHIFT"].value
+INT32_BYTES = 4
+ERR = {name: CONSTANTS[name].value for name in
+       ("ERR_BOUNDS", "ERR_SHAPE", "ERR_QPARAM", "ERR_ECC", "ERR_ABORTED", "ERR_ALIGN")}
+_CTRL = TENSOR.reg("CTRL")
+_STATUS = TENSOR.reg("STATUS")
+START, IRQ_EN, RELU, RAW32, BIAS_EN, ABORT = (_CTRL.field(f).mask for f in ("START", "IRQ_EN", "RELU", "RAW32", "BIAS_EN", "ABORT"))
+BUSY, DONE, ERROR = (_STATUS.field(f).mask for f in ("BUSY", "DONE", "ERR"))
+ERR_CODE_SHIFT = _STATUS.field("ERR_CODE").lo
+FLAG_RELU, FLAG_RAW32 = 1, 2  # native.gemm_i8_buf flags
+
+
+def _ceil(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+@dataclass(frozen=True)
+class GemmCost:
+    """Modeled cost of one tensor-core operation."""
+
+    cycles: int
+    macs: int
+    tiles: int
+    sram_read: int
+    sram_write: int
+
+
+def gemm_cost(profile, M: int, N: int, K: int, raw32: bool = False, bias: bool = True) -> GemmCost:
+    """Cycles and SRAM traffic of C[M,N] = A[M,K] x B[K,N] on `profile` (closed form over the 4 tile kinds)."""
+    R, C, V = profile.array_rows, profile.array_cols, profile.vector_width
+    ob = INT32_BYTES if raw32 else 1
+    q = int(bias) + (0 if raw32 else 2)
+    rows = [(M // R, R), (1 if M % R else 0, M % R)]
+    cols = [(N // C, C), (1 if N % C else 0, N % C)]
+    cycles = tiles = rd = 0
+    for nr, tr in rows:
+        for nc, tc in cols:
+            n = nr * nc
+            if not n:
+                continue
+            tiles += n
+            cycles += n * ((K + tr + tc - 2) + _ceil(tr * tc * ob, V) + _ceil(tc * INT32_BYTES * q, V))
+            rd += n * (tr * K + K * tc + INT32_BYTES * q * tc)
+    return GemmCost(cycles, M * N * K, tiles, rd, M * N * ob)
+
+
+@dataclass(frozen=True)
+class GemmOp:
+    """A validated operation: register values, SRAM offsets and its cost."""
+
+    M: int
+    N: int
+    K: int
+    a: int
+    b: int
+    c: int
+    bias: int  # -1: none
+    mult: int  # -1: RAW32
+    shift: int
+    lda: int
+    ldb: int
+    ldc_bytes: int
+    zp: int
+    flags: int
+    cost: GemmCost
+    start: int
+
+
+def _native():
+    try:
+        import native
+    except ImportError as exc:
+        raise ImportError(f"the tensor core needs the native kernel: {exc}; run `make setup`") from exc
+    return native
+
+
+class TensorCore(RegisterDevice):
+    """The TENSOR register block and the operation in flight."""
+
+    def __init__(self, acc):
+        self.acc = acc
+        super().__init__(TENSOR)
+        self.irq["TENSOR"] = IrqLine("TENSOR")
+        self._clear_state()
+
+    def _clear_state(self) -> None:
+        self.busy = False
+        self.done = False
+        self.err = False
+        self.code = 0
+        self.remaining = 0
+        self.op: GemmOp | None = None
+
+    def reset(self) -> None:
+        self.reset_registers()
+        self._clear_state()
+        self._sync()
+
+    # ------------------------------------------------------------ registers
+    def write_CTRL(self, value: int) -> None:
+        self.set("CTRL", value & ~(START | ABORT))
+        if value & ABORT and self.busy:
+            self.acc.faults.hang = False
+            self._fail(ERR["ERR_ABORTED"])
+        elif value & START and not self.busy:
+            self._start(value)
+        self._sync()
+
+    def write_STATUS(self, value: int) -> None:
+        if value & DONE:
+            self.done = False
+        if value & ERROR:
+            self.err = False
+        self._sync()
+
+    def _sync(self) -> None:
+        self.set("STATUS", (BUSY if self.busy else 0) | (DONE if self.done else 0)
+                 | (ERROR if self.err else 0) | (self.code << ERR_CODE_SHIFT))
+        self.irq["TENSOR"].set((self.done or self.err) and bool(self.values["CTRL"] & IRQ_EN))
+
+    # ------------------------------------------------------------ operation
+    def _start(self, ctrl: int) -> None:
+        self.done = self.err = False
+        self.code = 0
+        op = self._validate(ctrl)
+        if isinstance(op, int):
+            self._fail(op)
+            return
+        self.op = op
+        self.busy = True
+        self.remaining = op.cost.cycles
+
+    def _validate(self, ctrl: int) -> GemmOp | int:
+        v = self.values
+        M, N, K = v["M"], v["N"], v["K"]
+        raw32, bias_en = bool(ctrl & RAW32), bool(ctrl & BIAS_EN)
+        ob = INT32_BYTES if raw32 else 1
+        if not (1 <= M <= TC_MAX_DIM and 1 <= N <= TC_MAX_DIM and 1 <= K <= TC_MAX_DIM) or v["C_STRIDE"] < N * ob:
+            return ERR["ERR_SHAPE"]
+        arrays = (["BIAS_ADDR"] if bias_en else []) + ([] if raw32 else ["MULT_ADDR", "SHIFT_ADDR"])
+        if any(v[a] % INT32_BYTES for a in arrays) or (raw32 and (v["C_ADDR"] % INT32_BYTES or v["C_STRIDE"] % INT32_BYTES)):
+            return ERR["ERR_ALIGN"]
+        spans = {"A_ADDR": (M - 1) * v["A_STRIDE"] + K, "B_ADDR": (K - 1) * v["B_STRIDE"] + N,
+                 "C_ADDR": (M - 1) * v["C_STRIDE"] + N * ob}
+        spans.update({a: N * INT32_BYTES for a in arrays})
+        off = {}
+        for reg, length in spans.items():
+            where = self.acc.resolve(v[reg], length)
+            if where is None or where[0] is not self.acc.sram:
+                return ERR["ERR_BOUNDS"]
+            off[reg] = where[1]
+        buf = self.acc.sram.buf
+        if not raw32:
+            mult = buf[off["MULT_ADDR"]:off["MULT_ADDR"] + N * INT32_BYTES].view("<i4")
+            shift = buf[off["SHIFT_ADDR"]:off["SHIFT_ADDR"] + N * INT32_BYTES].view("<i4")
+            if (mult < 0).any() or (shift < 0).any() or (shift > TC_MAX_SHIFT).any():
+                return ERR["ERR_QPARAM"]
+        zp = v["ZP_OUT"] & 0xFF
+        zp = zp - 0x100 if zp & 0x80 else zp
+        flags = (FLAG_RELU if ctrl & RELU else 0) | (FLAG_RAW32 if raw32 else 0)
+        return GemmOp(M, N, K, off["A_ADDR"], off["B_ADDR"], off["C_ADDR"], off.get("BIAS_ADDR", -1),
+                      off.get("MULT_ADDR", -1), off.get("SHIFT_ADDR", -1), v["A_STRIDE"], v["B_STRIDE"],
+                      v["C_STRIDE"], zp, flags, gemm_cost(self.acc.profile, M, N, K, raw32, bias_en), self.acc.now)
+
+    def _fail(self, code: int) -> None:
+        if self.op is not None and self.busy:
+            self.acc.emit("tensor", self._name(self.op), self.op.start, self.acc.now, {"error": code})
+        self.busy = False
+        self.err = True
+        self.code = code
+        self.remaining = 0
+        self.op = None
+
+    @staticmethod
+    def _name(op: GemmOp) -> str:
+        return f"gemm {op.M}x{op.N}x{op.K}"
+
+    def cycles_to_event(self) -> int | None:
+        if not self.busy or self.acc.faults.hang:
+            return None
+        return self.remaining
+
+    def step(self, cycles: int) -> None:
+        if not self.busy or self.acc.faults.hang:
+            return
+        self.remaining -= cycles
+        if self.remaining <= 0:
+            self._complete()
+            self._sync()
+
+    def _read_ranges(self, op: GemmOp) -> list[tuple[int, int, int, int]]:
+        base = self.acc.sram_base
+        ranges = [(base + op.a, op.M, op.K, op.lda), (base + op.b, op.K, op.N, op.ldb)]
+        for o in (op.bias, op.mult, op.shift):
+            if o >= 0:
+                ranges.append((base + o, 1, op.N * INT32_BYTES, 0))
+        return ranges
+
+    def _complete(self) -> None:
+        op, acc = self.op, self.acc
+        bad = acc.faults.take_ecc(self._read_ranges(op))
+        if bad is not None:
+            acc.report_ecc(bad)
+            self._fail(ERR["ERR_ECC"])
+            return
+        raw32 = bool(op.flags & FLAG_RAW32)
+        ldc = op.ldc_bytes // INT32_BYTES if raw32 else op.ldc_bytes
+        _native().gemm_i8_buf(acc.sram.buf, op.a, op.lda, op.b, op.ldb, op.c, ldc, op.M, op.N, op.K,
+                              op.bias, op.mult, op.shift, op.zp, op.flags)
+        acc.perf.count("MACS", op.cost.macs)
+        acc.perf.count("SRAM_RD", op.cost.sram_read)
+        acc.perf.count("SRAM_WR", op.cost.sram_write)
+        acc.emit("tensor", self._name(op), op.start, acc.now,
+                 {"M": op.M, "N": op.N, "K": op.K, "macs": op.cost.macs, "tiles": op.cost.tiles,
+                  "raw32": raw32, "relu": bool(op.flags & FLAG_RELU)})
+        self.busy = False
+        self.done = True
+        self.remaining = 0
+        self.op = None
+
