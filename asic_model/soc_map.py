@@ -287,6 +287,7 @@ _COUNTERS = [
     ("SPILLS", "DMA transfers marked CTRL.SPILL"),
     ("SPILL_BYTES", "bytes moved by spill transfers"),
     ("ENERGY_NJ", "energy in nanojoules (dynamic + static), from the profile's energy model"),
+    ("TC_SRAM_RD", "bytes the tensor core read from SRAM (operands and per-channel arrays; part of SRAM_RD)"),
 ]
 PERF_COUNTER_NAMES = tuple(n for n, _ in _COUNTERS)
 

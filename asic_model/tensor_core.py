@@ -27,7 +27,8 @@ tr x tc outputs costs
 cycles, tiles run back to back. SRAM traffic: each tile reads its A rows
 (tr*K bytes), its B columns (K*tc) and its 4*q*tc parameter bytes, and writes
 tr*tc*ob bytes. Bank conflicts are not modeled (operands stream through the
-interleaved banks). Counters at completion: MACS += M*N*K, SRAM_RD, SRAM_WR.
+interleaved banks). Counters at completion: MACS += M*N*K, SRAM_RD and TC_SRAM_RD += the
+reads above, SRAM_WR += the writes.
 
 Usage:
     cost = gemm_cost(profile, M, N, K, raw32=False, bias=True); cost.cycles, cost.sram_read
@@ -252,6 +253,7 @@ class TensorCore(RegisterDevice):
                               op.bias, op.mult, op.shift, op.zp, op.flags)
         acc.perf.count("MACS", op.cost.macs)
         acc.perf.count("SRAM_RD", op.cost.sram_read)
+        acc.perf.count("TC_SRAM_RD", op.cost.sram_read)
         acc.perf.count("SRAM_WR", op.cost.sram_write)
         acc.emit("tensor", self._name(op), op.start, acc.now,
                  {"M": op.M, "N": op.N, "K": op.K, "macs": op.cost.macs, "tiles": op.cost.tiles,

@@ -476,6 +476,10 @@
 #define PERF_ENERGY_NJ_LO (PERF_BASE + PERF_ENERGY_NJ_LO_OFFSET)
 #define PERF_ENERGY_NJ_HI_OFFSET 0x070u  /* RO: energy in nanojoules (dynamic + static), from the profile's energy model (high word) */
 #define PERF_ENERGY_NJ_HI (PERF_BASE + PERF_ENERGY_NJ_HI_OFFSET)
+#define PERF_TC_SRAM_RD_LO_OFFSET 0x074u  /* RO: bytes the tensor core read from SRAM (operands and per-channel arrays; part of SRAM_RD) (low word) */
+#define PERF_TC_SRAM_RD_LO (PERF_BASE + PERF_TC_SRAM_RD_LO_OFFSET)
+#define PERF_TC_SRAM_RD_HI_OFFSET 0x078u  /* RO: bytes the tensor core read from SRAM (operands and per-channel arrays; part of SRAM_RD) (high word) */
+#define PERF_TC_SRAM_RD_HI (PERF_BASE + PERF_TC_SRAM_RD_HI_OFFSET)
 
 /* ---- access helpers ---- */
 static inline uint32_t tessera_read32(uint32_t addr) { return *(volatile uint32_t *)(uintptr_t)addr; }
