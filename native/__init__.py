@@ -1,0 +1,291 @@
+"""Tessera tensor core math: bit-exact int8 GEMM + bias + per-channel requant, CPU-dispatched C kernels.
+
+Usage:
+    import numpy as np, native
+    c = native.gemm_i8(a, b, bias=bias, mult=mult, shift=shift, zp_out=3, relu=True)   # int8 [M,N]
+    acc = native.gemm_i8(a, b, raw32=True)                                            # int32 [M,N]
+    native.gemm_i8_buf(sram, a_off, lda, b_off, ldb, c_off, ldc, M, N, K, -1, m_off, s_off, 0, 0)
+    w = native.pack_b(b); native.gemm_i8(a, w, mult=mult, shift=shift)   # pre-packed weights
+    native.paths(); native.variants(); with native.force_path("avx2"): ...
+    native.reference_gemm_i8(a, b, ...)        # numpy int64 statement of the semantics
+
+Semantics (docs/native.md): acc = A@B + bias in int32 with wrap-around; RAW32: C = acc (RELU:
+max(acc, 0)); int8: v = acc*mult[j] (int64), if shift[j] > 0: v = (v + 2^(shift-1)) >> shift,
+v += zp_out, RELU: v = max(v, zp_out), C = clamp(v, -128, 127). The C library is built at
+install time (pip install -e .); this module never compiles anything.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import numpy as np
+
+try:
+    from native._tensorcore import ffi, lib
+except ImportError as exc:  # pragma: no cover - depends on the install
+    raise ImportError("native._tensorcore is not built: run `pip install -e .` from the repository root "
+                      f"(cffi builds it at install time) ({exc})") from exc
+
+from native._api_errors import raise_for
+
+PATH_NAMES = ("auto", "portable", "avx2", "avxvnni", "avx512vnni")
+_PATH_ID = {name: i for i, name in enumerate(PATH_NAMES)}
+RELU = 1
+RAW32 = 2
+INT8_MIN, INT8_MAX = -128, 127
+
+_I8 = np.dtype(np.int8)
+_I32 = np.dtype(np.int32)
+_NULL = ffi.NULL
+_forced = 0          # path id used when a call passes path=None (0 = auto)
+
+
+def paths() -> list[str]:
+    """Dispatch paths this CPU can run, best first."""
+    mask = lib.tc_available_paths()
+    return [PATH_NAMES[p] for p in range(len(PATH_NAMES) - 1, 0, -1) if mask & (1 << p)]
+
+
+def best_path() -> str:
+    return PATH_NAMES[lib.tc_best_path()]
+
+
+def variants() -> list[dict]:
+    """The generated microkernel variants: name, path, mr (rows), nr (cols), fixed_n (0 = general)."""
+    out = []
+    p, mr, nr, fn = ffi.new("int32_t *"), ffi.new("int32_t *"), ffi.new("int32_t *"), ffi.new("int32_t *")
+    for i in range(lib.tc_num_variants()):
+        lib.tc_variant_info(i, p, mr, nr, fn)
+        out.append({"name": ffi.string(lib.tc_variant_name(i)).decode(), "path": PATH_NAMES[p[0]],
+                    "mr": mr[0], "nr": nr[0], "fixed_n": fn[0]})
+    return out
+
+
+def last_variant() -> str:
+    """Name of the microkernel variant the last call on this thread ran ("portable" for the C loop)."""
+    i = lib.tc_last_variant()
+    return "portable" if i < 0 else ffi.string(lib.tc_variant_name(i)).decode()
+
+
+def _path_id(path: str | None) -> int:
+    if path is None:
+        return _forced
+    try:
+        return _PATH_ID[path]
+    except (KeyError, TypeError):
+        raise ValueError(f"unknown dispatch path {path!r}; choose from {', '.join(PATH_NAMES)}") from None
+
+
+class force_path(contextlib.AbstractContextManager):
+    """Force a dispatch path for calls that pass path=None; as a context manager, restores on exit.
+
+    force_path("avx2") sets it until force_path(None) / force_path("auto"); `with force_path("avx2"):`
+    scopes it. Raises ValueError for an unknown path or one this CPU lacks.
+    """
+
+    def __init__(self, name: str | None):
+        global _forced
+        pid = 0 if name is None else _path_id(name)
+        if pid and not lib.tc_available_paths() & (1 << pid):
+            raise ValueError(f"dispatch path {name!r} is not available on this CPU (available: {', '.join(paths())})")
+        self._previous = _forced
+        _forced = pid
+
+    def __exit__(self, *exc) -> None:
+        global _forced
+        _forced = self._previous
+
+
+# ---------------- pointers (no copies; cached for arrays that are reused) ----------------
+_ptr_cache: dict[int, tuple[object, object]] = {}
+_PTR_CACHE_MAX = 64
+
+
+def _ptr(arr: np.ndarray, ctype: str):
+    """cdata pointer to arr's first element; C-contiguous arrays are cached by identity (kept alive)."""
+    hit = _ptr_cache.get(id(arr))
+    if hit is not None and hit[0] is arr:
+        return hit[1]
+    if arr.flags.c_contiguous:
+        p = ffi.from_buffer(ctype + "[]", arr, require_writable=False)
+        if len(_ptr_cache) >= _PTR_CACHE_MAX:
+            _ptr_cache.pop(next(iter(_ptr_cache)))
+        _ptr_cache[id(arr)] = (arr, p)
+        return p
+    return ffi.cast(ctype + " *", arr.ctypes.data)   # strided view: no copy, not cached
+
+
+def _matrix(x, name: str) -> np.ndarray:
+    """int8 2-D operand with unit inner stride and non-negative row stride (copies only otherwise)."""
+    if not isinstance(x, np.ndarray) or x.dtype != _I8 or x.ndim != 2:
+        x = np.asarray(x)
+        if x.dtype != _I8 or x.ndim != 2:
+            raise ValueError(f"{name} must be a 2-D int8 array, got {x.ndim}-D {x.dtype}")
+    if x.strides[1] != 1 or x.strides[0] < 0:
+        x = np.ascontiguousarray(x)
+    return x
+
+
+def _vector(x, n: int, name: str):
+    if x is None:
+        return _NULL
+    if type(x) is not np.ndarray or x.dtype is not _I32 or x.shape != (n,) or not x.flags.c_contiguous:
+        x = np.asarray(x)
+        if x.dtype != _I32 or x.shape != (n,):
+            raise ValueError(f"{name} must be an int32 array of shape ({n},), got {x.dtype} {x.shape}")
+        x = np.ascontiguousarray(x)
+    return _ptr(x, "int32_t")
+
+
+class PackedB:
+    """B [K,N] packed once into the microkernel layout of one dispatch path (see pack_b)."""
+
+    __slots__ = ("handle", "K", "N", "path", "nbytes")
+
+    def __init__(self, handle, K: int, N: int, path: str, nbytes: int):
+        self.handle, self.K, self.N, self.path, self.nbytes = handle, K, N, path, nbytes
+
+    def __repr__(self) -> str:
+        return f"PackedB(K={self.K}, N={self.N}, path={self.path!r}, nbytes={self.nbytes})"
+
+
+def _wrap_packed(out, K: int, N: int) -> PackedB:
+    handle = ffi.gc(out[0], lib.tc_free_packed_b)
+    p, k, n, nb = ffi.new("int32_t *"), ffi.new("int32_t *"), ffi.new("int32_t *"), ffi.new("int64_t *")
+    lib.tc_packed_b_info(handle, p, k, n, nb)
+    return PackedB(handle, K, N, PATH_NAMES[p[0]], nb[0])
+
+
+def pack_b(b, path: str | None = None) -> PackedB:
+    """Pre-pack weights B (int8 [K,N]) for the given/forced/best path; reuse across gemm_i8 calls."""
+    b = _matrix(b, "b")
+    K, N = b.shape
+    out = ffi.new("tc_packed_b **")
+    rc = lib.tc_pack_b(_ptr(b, "int8_t"), b.strides[0], K, N, _path_id(path), out)
+    if rc:
+        raise_for(rc, lib.tc_last_error_index(), M=1, N=N, K=K, path=path)
+    return _wrap_packed(out, K, N)
+
+
+def pack_b_buf(buf, b_off: int, ldb: int, K: int, N: int, path: str | None = None) -> PackedB:
+    """pack_b for B at byte offset b_off (row stride ldb) of a flat buffer such as the SRAM."""
+    p, n = _buffer(buf)
+    if K < 1 or N < 1:
+        raise ValueError(f"M, N and K must be >= 1, got M=1, N={N}, K={K}")
+    if b_off < 0 or ldb < 0 or b_off + (K - 1) * ldb + N > n:
+        raise ValueError(f"b at offset {b_off} with row stride {ldb} ({K}x{N}) does not fit in the {n}-byte buffer")
+    out = ffi.new("tc_packed_b **")
+    rc = lib.tc_pack_b(ffi.cast("int8_t *", p) + b_off, ldb, K, N, _path_id(path), out)
+    if rc:
+        raise_for(rc, lib.tc_last_error_index(), M=1, N=N, K=K, path=path)
+    return _wrap_packed(out, K, N)
+
+
+def gemm_i8(a, b, *, bias=None, mult=None, shift=None, zp_out: int = 0, relu: bool = False,
+            raw32: bool = False, out: np.ndarray | None = None, path: str | None = None) -> np.ndarray:
+    """C = epilogue(A @ B + bias) for numpy arrays; B int8 [K,N] or a PackedB. Returns `out` (allocated
+    if None: int8 [M,N], or int32 in raw32 mode). Strides come from the arrays (row strides may be
+    arbitrary; an operand with non-unit inner stride is copied). Raises ValueError on bad input."""
+    if type(a) is not np.ndarray or a.dtype is not _I8 or a.strides[1] != 1:
+        a = _matrix(a, "a")
+    M, K = a.shape
+    packed = type(b) is PackedB
+    if packed:
+        N = b.N
+        if b.K != K:
+            raise ValueError(f"a is {M}x{K} but packed b is {b.K}x{N}: inner dimensions differ")
+        if path is not None and _PATH_ID.get(path) != _PATH_ID[b.path]:
+            raise ValueError(f"b was packed for path {b.path!r}, not {path!r}")
+    else:
+        if type(b) is not np.ndarray or b.dtype is not _I8 or b.strides[1] != 1:
+            b = _matrix(b, "b")
+        if b.shape[0] != K:
+            raise ValueError(f"a is {M}x{K} but b is {b.shape[0]}x{b.shape[1]}: inner dimensions differ")
+        N = b.shape[1]
+    odt = _I32 if raw32 else _I8
+    if out is None:
+        out = np.empty((M, N), odt)
+    elif type(out) is not np.ndarray or out.dtype is not odt or out.shape != (M, N) or out.strides[1] != odt.itemsize \
+            or out.strides[0] % odt.itemsize or not out.flags.writeable:
+        raise ValueError(f"out must be a writable {odt} array of shape ({M}, {N}) with unit column stride")
+    if not raw32:
+        if mult is None or shift is None:
+            raise ValueError("int8 mode needs mult and shift (int32 [N]); pass raw32=True for int32 output")
+        if not INT8_MIN <= zp_out <= INT8_MAX:
+            raise ValueError(f"zp_out must be in [-128, 127], got {zp_out}")
+    flags = (RELU if relu else 0) | (RAW32 if raw32 else 0)
+    pb = _vector(bias, N, "bias")
+    pm = _vector(mult, N, "mult") if not raw32 else _NULL
+    ps = _vector(shift, N, "shift") if not raw32 else _NULL
+    ldc = out.strides[0] // odt.itemsize
+    if packed:
+        rc = lib.tc_gemm_i8_packed(_ptr(a, "int8_t"), a.strides[0], b.handle, _ptr(out, "int8_t"), ldc, M,
+                                   pb, pm, ps, zp_out, flags)
+    else:
+        rc = lib.tc_gemm_i8(_ptr(a, "int8_t"), a.strides[0], _ptr(b, "int8_t"), b.strides[0],
+                            _ptr(out, "int8_t"), ldc, M, N, K, pb, pm, ps, zp_out, flags, _path_id(path))
+    if rc:
+        raise_for(rc, lib.tc_last_error_index(), M=M, N=N, K=K, zp_out=zp_out, mult=mult, shift=shift,
+                  path=path, flags=flags)
+    return out
+
+
+# ---------------- flat-buffer (SRAM) API ----------------
+_buf_cache: dict[int, tuple[object, object, int]] = {}
+
+
+def _buffer(buf):
+    """(uint8_t* cdata, length) of a writable flat buffer; cached by identity (kept alive)."""
+    hit = _buf_cache.get(id(buf))
+    if hit is not None and hit[0] is buf:
+        return hit[1], hit[2]
+    if isinstance(buf, np.ndarray) and (buf.dtype != np.uint8 or buf.ndim != 1 or not buf.flags.c_contiguous):
+        raise ValueError(f"buf must be a contiguous 1-D uint8 array or a bytearray, got {buf.dtype} {buf.shape}")
+    p = ffi.from_buffer("uint8_t[]", buf, require_writable=True)
+    if len(_buf_cache) >= _PTR_CACHE_MAX:
+        _buf_cache.pop(next(iter(_buf_cache)))
+    _buf_cache[id(buf)] = (buf, p, len(p))
+    return p, len(p)
+
+
+def gemm_i8_buf(buf, a_off: int, lda: int, b_off: int, ldb: int, c_off: int, ldc: int, M: int, N: int,
+                K: int, bias_off: int, mult_off: int, shift_off: int, zp_out: int, flags: int,
+                path: str | None = None) -> int:
+    """In-place GEMM on one flat writable buffer (bytearray / 1-D uint8 array, e.g. the SRAM).
+    Offsets in bytes; lda/ldb in bytes, ldc in output elements; bias_off = -1 for no bias;
+    mult_off/shift_off are ignored in RAW32 mode. Returns 0 or raises ValueError."""
+    p, n = _buffer(buf)
+    rc = lib.tc_gemm_i8_buf(p, n, a_off, lda, b_off, ldb, c_off, ldc, M, N, K, bias_off, mult_off,
+                            shift_off, zp_out, flags, _path_id(path))
+    if rc:
+        raise_for(rc, lib.tc_last_error_index(), M=M, N=N, K=K, zp_out=zp_out, buf=buf, mult=mult_off,
+                  shift=shift_off, path=path, flags=flags)
+    return 0
+
+
+def gemm_i8_packed_buf(buf, a_off: int, lda: int, b: PackedB, c_off: int, ldc: int, M: int,
+                       bias_off: int, mult_off: int, shift_off: int, zp_out: int, flags: int) -> int:
+    """gemm_i8_buf with pre-packed weights (the model's weight-stationary case)."""
+    p, n = _buffer(buf)
+    N, K = b.N, b.K
+    esize = 4 if flags & RAW32 else 1
+    if M < 1 or a_off < 0 or lda < 0 or ldc < N or c_off < 0 or a_off + (M - 1) * lda + K > n \
+            or c_off + ((M - 1) * ldc + N) * esize > n or (bias_off >= 0 and bias_off + 4 * N > n) \
+            or (not flags & RAW32 and (mult_off < 0 or shift_off < 0 or mult_off + 4 * N > n or shift_off + 4 * N > n)):
+        raise ValueError(f"operands (a_off={a_off}, lda={lda}, c_off={c_off}, ldc={ldc}, M={M}, bias_off={bias_off}, "
+                         f"mult_off={mult_off}, shift_off={shift_off}) do not fit in the {n}-byte buffer")
+    rc = lib.tc_gemm_i8_packed(ffi.cast("int8_t *", p) + a_off, lda, b.handle, p + c_off, ldc, M,
+                               _NULL if bias_off < 0 else ffi.cast("int32_t *", p + bias_off),
+                               ffi.cast("int32_t *", p + mult_off), ffi.cast("int32_t *", p + shift_off), zp_out, flags)
+    if rc:
+        raise_for(rc, lib.tc_last_error_index(), M=M, N=N, K=K, zp_out=zp_out, buf=buf, mult=mult_off,
+                  shift=shift_off, flags=flags)
+    return 0
+
+
+from native.reference import reference_gemm_i8  # noqa: E402  (re-export)
+
+__all__ = ["gemm_i8", "gemm_i8_buf", "gemm_i8_packed_buf", "pack_b", "pack_b_buf", "PackedB", "paths",
+           "best_path", "variants", "last_variant", "force_path", "reference_gemm_i8", "RELU", "RAW32",
+           "PATH_NAMES"]

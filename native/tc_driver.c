@@ -1,0 +1,371 @@
+/* Driver: validation, runtime CPU dispatch, variant selection, blocking, packed-B handles.
+ *
+ * Usage: the public functions of tensorcore.h. Per call: validate -> resolve path -> pick a
+ * tile variant (N == profile array width) or the general register blocks -> pack B (unless
+ * pre-packed) and A into thread-local scratch -> loop panels x row blocks -> fused epilogue.
+ */
+#include <stdlib.h>
+#include "tc_internal.h"
+
+#define TC_B_BLOCK_BYTES (512 * 1024)   /* packed-B bytes kept hot per column block (half of L2) */
+#define TC_COLCORR_ROUND 64             /* colcorr is written in 64-column steps */
+#define TC_INT32_MAX_MULT 2147483647LL
+
+enum { SCRATCH_A, SCRATCH_B, SCRATCH_COLCORR, SCRATCH_SLOTS };
+
+static __thread void *tls_scratch[SCRATCH_SLOTS];
+static __thread size_t tls_cap[SCRATCH_SLOTS];
+static __thread int64_t tls_err_index;
+static __thread int tls_last_variant = -1;
+
+int64_t tc_last_error_index(void) { return tls_err_index; }
+int tc_last_variant(void) { return tls_last_variant; }
+
+static int fail(int code, int64_t index) { tls_err_index = index; return code; }
+
+/* Grow-only, 64-byte aligned, per-thread scratch: no allocation once warmed up. */
+static void *scratch(int slot, size_t bytes)
+{
+    if (bytes <= tls_cap[slot])
+        return tls_scratch[slot];
+    size_t cap = (bytes + TC_ALIGN - 1) / TC_ALIGN * TC_ALIGN;
+    void *p = aligned_alloc(TC_ALIGN, cap);
+    if (!p)
+        return NULL;
+    free(tls_scratch[slot]);
+    tls_scratch[slot] = p;
+    tls_cap[slot] = cap;
+    return p;
+}
+
+/* ---------------- CPU dispatch ---------------- */
+static int cpu_paths = -1;
+
+int tc_available_paths(void)
+{
+    if (cpu_paths >= 0)
+        return cpu_paths;
+    int m = 1 << TC_PATH_PORTABLE;
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2"))
+        m |= 1 << TC_PATH_AVX2;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("avxvnni"))
+        m |= 1 << TC_PATH_AVXVNNI;
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
+        __builtin_cpu_supports("avx512vnni"))
+        m |= 1 << TC_PATH_AVX512VNNI;
+#endif
+    cpu_paths = m;
+    return m;
+}
+
+int tc_best_path(void)
+{
+    int m = tc_available_paths();
+    for (int p = TC_NUM_PATHS - 1; p > TC_PATH_PORTABLE; --p)
+        if (m & (1 << p))
+            return p;
+    return TC_PATH_PORTABLE;
+}
+
+static int resolve_path(int32_t path)
+{
+    if (path == TC_PATH_AUTO)
+        return tc_best_path();
+    if (path < TC_PATH_PORTABLE || path >= TC_NUM_PATHS || !(tc_available_paths() & (1 << path)))
+        return -1;
+    return path;
+}
+
+typedef struct {
+    int32_t kgroup;
+    tc_pack_a_fn pack_a;
+    tc_pack_b_fn pack_b;
+    int vnni;   /* needs the -128*colsum correction */
+} tc_isa_ops;
+
+static const tc_isa_ops isa_ops[TC_NUM_PATHS] = {
+    [TC_PATH_AVX2] = {TC_I16_KGROUP, tc_pack_a_i16, tc_pack_b_i16_avx2, 0},
+    [TC_PATH_AVXVNNI] = {TC_VNNI_KGROUP, tc_pack_a_vnni, tc_pack_b_vnni_avx2, 1},
+    [TC_PATH_AVX512VNNI] = {TC_VNNI_KGROUP, tc_pack_a_vnni, tc_pack_b_vnni_avx512, 1},
+};
+
+/* ---------------- variant table ---------------- */
+int tc_num_variants(void) { return tc_num_variants_generated; }
+
+const char *tc_variant_name(int i)
+{
+    return (i >= 0 && i < tc_num_variants_generated) ? tc_variants[i].name : "";
+}
+
+int tc_variant_info(int i, int32_t *path, int32_t *mr, int32_t *nr, int32_t *fixed_n)
+{
+    if (i < 0 || i >= tc_num_variants_generated)
+        return TC_ERR_PATH;
+    *path = tc_variants[i].path; *mr = tc_variants[i].mr; *nr = tc_variants[i].nr;
+    *fixed_n = tc_variants[i].fixed_n;
+    return TC_OK;
+}
+
+static int find_tile(int path, int32_t N)
+{
+    for (int i = 0; i < tc_num_variants_generated; ++i)
+        if (tc_variants[i].path == path && tc_variants[i].fixed_n == N)
+            return i;
+    return -1;
+}
+
+/* Largest general variant (main block) and the smallest one with mr >= rows (tail block). */
+static int general_variant(int path, int32_t rows, int want_largest)
+{
+    int best = -1;
+    for (int i = 0; i < tc_num_variants_generated; ++i) {
+        const tc_variant *v = &tc_variants[i];
+        if (v->path != path || v->fixed_n)
+            continue;
+        if (want_largest ? (best < 0 || v->mr > tc_variants[best].mr)
+                         : (v->mr >= rows && (best < 0 || v->mr < tc_variants[best].mr)))
+            best = i;
+    }
+    return best;
+}
+
+/* ---------------- validation ---------------- */
+static int validate(int32_t M, int32_t N, int32_t K, const int32_t *mult, const int32_t *shift,
+                    int32_t zp, int32_t flags)
+{
+    if (M < 1 || N < 1 || K < 1)
+        return fail(TC_ERR_SHAPE, 0);
+    if (flags & ~TC_FLAGS_ALL)
+        return fail(TC_ERR_FLAGS, flags);
+    if (flags & TC_FLAG_RAW32)
+        return TC_OK;
+    if (zp < TC_INT8_MIN || zp > TC_INT8_MAX)
+        return fail(TC_ERR_ZP, 0);
+    if (!mult)
+        return fail(TC_ERR_MULT, -1);
+    if (!shift)
+        return fail(TC_ERR_SHIFT, -1);
+    for (int32_t j = 0; j < N; ++j) {
+        if (tc_ld32(mult + j) < 0)   /* int32 can't exceed 2^31-1 */
+            return fail(TC_ERR_MULT, j);
+        int32_t s = tc_ld32(shift + j);
+        if (s < 0 || s > TC_SHIFT_MAX)
+            return fail(TC_ERR_SHIFT, j);
+    }
+    return TC_OK;
+}
+
+/* ---------------- the blocked loop ---------------- */
+static int run_packed(int path, int variant_fixed, const int8_t *a, int64_t lda, const int8_t *bp,
+                      int32_t nr, void *c, int64_t ldc, int32_t M, int32_t N, int32_t K, const tc_epi *ep)
+{
+    const tc_isa_ops *ops = &isa_ops[path];
+    const int64_t kgroups = (K + ops->kgroup - 1) / ops->kgroup;
+    const int vmain = variant_fixed >= 0 ? variant_fixed : general_variant(path, 0, 1);
+    const int32_t mr = tc_variants[vmain].mr;
+    const int32_t rem = M % mr;
+    const int vtail = rem == 0 ? vmain : variant_fixed >= 0 ? variant_fixed : general_variant(path, rem, 0);
+    const int32_t mr_tail = tc_variants[vtail].mr;
+    const int64_t nblocks = M / mr;
+    const int64_t block_bytes = (int64_t)mr * kgroups * TC_ENTRY_BYTES;
+    const int64_t abytes = nblocks * block_bytes + (rem ? (int64_t)mr_tail * kgroups * TC_ENTRY_BYTES : 0);
+    uint8_t *ap = scratch(SCRATCH_A, (size_t)abytes);
+    if (!ap)
+        return fail(TC_ERR_NOMEM, 0);
+    for (int64_t ib = 0; ib < nblocks; ++ib)
+        ops->pack_a(a + ib * mr * lda, lda, mr, K, mr, ap + ib * block_bytes);
+    if (rem)
+        ops->pack_a(a + nblocks * mr * lda, lda, rem, K, mr_tail, ap + nblocks * block_bytes);
+
+    const size_t esize = (ep->flags & TC_FLAG_RAW32) ? sizeof(int32_t) : sizeof(int8_t);
+    const int64_t panel_bytes = kgroups * nr * TC_ENTRY_BYTES;
+    const int64_t npanels = (N + nr - 1) / nr;
+    int64_t panels_per_block = TC_B_BLOCK_BYTES / panel_bytes;
+    if (panels_per_block < 1)
+        panels_per_block = 1;
+    const tc_ukr_fn fmain = tc_variants[vmain].fn, ftail = tc_variants[vtail].fn;
+    for (int64_t pb = 0; pb < npanels; pb += panels_per_block) {
+        const int64_t pend = pb + panels_per_block < npanels ? pb + panels_per_block : npanels;
+        for (int64_t ib = 0; ib <= nblocks; ++ib) {
+            const int last = ib == nblocks;
+            if (last && !rem)
+                break;
+            const tc_ukr_fn fn = last ? ftail : fmain;
+            const int m = last ? rem : mr;
+            const uint8_t *apb = ap + ib * block_bytes;
+            char *crow = (char *)c + (ib * mr) * ldc * (int64_t)esize;
+            for (int64_t p = pb; p < pend; ++p) {
+                const int64_t j0 = p * nr;
+                const int n = (int)(N - j0 < nr ? N - j0 : nr);
+                fn(apb, bp + p * panel_bytes, kgroups, crow + j0 * (int64_t)esize, ldc, m, n, ep, j0);
+            }
+        }
+    }
+    tls_last_variant = vmain;
+    return TC_OK;
+}
+
+static size_t packed_b_bytes(int path, int32_t K, int32_t N, int32_t nr)
+{
+    const int32_t kg = isa_ops[path].kgroup;
+    return (size_t)((K + kg - 1) / kg) * (size_t)((N + nr - 1) / nr) * (size_t)nr * TC_ENTRY_BYTES;
+}
+
+static size_t colcorr_len(int32_t N, int32_t nr)
+{
+    size_t ncols = (size_t)((N + nr - 1) / nr) * (size_t)nr;
+    return (ncols + TC_COLCORR_ROUND - 1) / TC_COLCORR_ROUND * TC_COLCORR_ROUND;
+}
+
+int tc_gemm_i8(const int8_t *a, int64_t lda, const int8_t *b, int64_t ldb, void *c, int64_t ldc,
+               int32_t M, int32_t N, int32_t K, const int32_t *bias, const int32_t *mult,
+               const int32_t *shift, int32_t zp_out, int32_t flags, int32_t path)
+{
+    int rc = validate(M, N, K, mult, shift, zp_out, flags);
+    if (rc)
+        return rc;
+    if (lda < 0 || ldb < 0 || ldc < N)
+        return fail(TC_ERR_STRIDE, lda < 0 ? 0 : ldb < 0 ? 1 : 2);
+    const int p = resolve_path(path);
+    if (p < 0)
+        return fail(TC_ERR_PATH, path);
+    tc_epi ep = {bias, NULL, mult, shift, zp_out, flags};
+    if (p == TC_PATH_PORTABLE) {
+        tc_gemm_portable(a, lda, b, ldb, c, ldc, M, N, K, &ep);
+        tls_last_variant = -1;
+        return TC_OK;
+    }
+    const int tile = find_tile(p, N);
+    const int32_t nr = tile >= 0 ? N : tc_general_nr[p];
+    int8_t *bp = scratch(SCRATCH_B, packed_b_bytes(p, K, N, nr));
+    int32_t *cc = NULL;
+    if (isa_ops[p].vnni)
+        cc = scratch(SCRATCH_COLCORR, colcorr_len(N, nr) * sizeof(int32_t));
+    if (!bp || (isa_ops[p].vnni && !cc))
+        return fail(TC_ERR_NOMEM, 0);
+    isa_ops[p].pack_b(b, ldb, K, N, nr, bp, cc);
+    ep.colcorr = cc;
+    return run_packed(p, tile, a, lda, bp, nr, c, ldc, M, N, K, &ep);
+}
+
+/* A region [off, off + (rows-1)*stride + row_bytes) must lie inside [0, len). */
+static int in_bounds(int64_t len, int64_t off, int64_t rows, int64_t stride, int64_t row_bytes)
+{
+    if (off < 0 || stride < 0 || off > len)
+        return 0;
+    if (rows > 1 && stride > (len - off) / (rows - 1))
+        return 0;
+    return (rows - 1) * stride + row_bytes <= len - off;
+}
+
+int tc_gemm_i8_buf(uint8_t *buf, int64_t buf_len, int64_t a_off, int64_t lda, int64_t b_off,
+                   int64_t ldb, int64_t c_off, int64_t ldc, int32_t M, int32_t N, int32_t K,
+                   int64_t bias_off, int64_t mult_off, int64_t shift_off, int32_t zp_out,
+                   int32_t flags, int32_t path)
+{
+    if (M < 1 || N < 1 || K < 1)
+        return fail(TC_ERR_SHAPE, 0);
+    if (lda < 0 || ldb < 0 || ldc < N)
+        return fail(TC_ERR_STRIDE, lda < 0 ? 0 : ldb < 0 ? 1 : 2);
+    const int64_t esize = (flags & TC_FLAG_RAW32) ? 4 : 1;
+    const int64_t vec_bytes = (int64_t)N * 4;
+    if (!in_bounds(buf_len, a_off, M, lda, K))
+        return fail(TC_ERR_BOUNDS, 0);
+    if (!in_bounds(buf_len, b_off, K, ldb, N))
+        return fail(TC_ERR_BOUNDS, 1);
+    if (!in_bounds(buf_len, c_off, M, ldc * esize, N * esize))
+        return fail(TC_ERR_BOUNDS, 2);
+    if (bias_off >= 0 && !in_bounds(buf_len, bias_off, 1, 0, vec_bytes))
+        return fail(TC_ERR_BOUNDS, 3);
+    const int quant = !(flags & TC_FLAG_RAW32);
+    if (quant && !in_bounds(buf_len, mult_off, 1, 0, vec_bytes))
+        return fail(TC_ERR_BOUNDS, 4);
+    if (quant && !in_bounds(buf_len, shift_off, 1, 0, vec_bytes))
+        return fail(TC_ERR_BOUNDS, 5);
+    return tc_gemm_i8((const int8_t *)buf + a_off, lda, (const int8_t *)buf + b_off, ldb, buf + c_off, ldc,
+                      M, N, K, bias_off >= 0 ? (const int32_t *)(buf + bias_off) : NULL,
+                      quant ? (const int32_t *)(buf + mult_off) : NULL,
+                      quant ? (const int32_t *)(buf + shift_off) : NULL, zp_out, flags, path);
+}
+
+/* ---------------- pre-packed B ---------------- */
+struct tc_packed_b {
+    int32_t path, K, N, nr, tile;
+    int64_t bytes;
+    int8_t *data;
+    int32_t *colcorr;
+};
+
+int tc_pack_b(const int8_t *b, int64_t ldb, int32_t K, int32_t N, int32_t path, tc_packed_b **out)
+{
+    *out = NULL;
+    if (K < 1 || N < 1)
+        return fail(TC_ERR_SHAPE, 0);
+    if (ldb < 0)
+        return fail(TC_ERR_STRIDE, 1);
+    const int p = resolve_path(path);
+    if (p < 0)
+        return fail(TC_ERR_PATH, path);
+    tc_packed_b *h = calloc(1, sizeof *h);
+    if (!h)
+        return fail(TC_ERR_NOMEM, 0);
+    h->path = p; h->K = K; h->N = N;
+    if (p == TC_PATH_PORTABLE) {
+        h->tile = -1; h->nr = N;
+        h->bytes = (int64_t)K * N;
+        h->data = aligned_alloc(TC_ALIGN, ((size_t)h->bytes + TC_ALIGN - 1) / TC_ALIGN * TC_ALIGN);
+        if (!h->data) { free(h); return fail(TC_ERR_NOMEM, 0); }
+        for (int64_t k = 0; k < K; ++k)
+            memcpy(h->data + k * N, b + k * ldb, (size_t)N);
+    } else {
+        h->tile = find_tile(p, N);
+        h->nr = h->tile >= 0 ? N : tc_general_nr[p];
+        size_t bytes = packed_b_bytes(p, K, N, h->nr);
+        h->bytes = (int64_t)bytes;
+        h->data = aligned_alloc(TC_ALIGN, (bytes + TC_ALIGN - 1) / TC_ALIGN * TC_ALIGN);
+        if (isa_ops[p].vnni)
+            h->colcorr = aligned_alloc(TC_ALIGN, colcorr_len(N, h->nr) * sizeof(int32_t));
+        if (!h->data || (isa_ops[p].vnni && !h->colcorr)) { tc_free_packed_b(h); return fail(TC_ERR_NOMEM, 0); }
+        isa_ops[p].pack_b(b, ldb, K, N, h->nr, h->data, h->colcorr);
+    }
+    *out = h;
+    return TC_OK;
+}
+
+void tc_free_packed_b(tc_packed_b *p)
+{
+    if (!p)
+        return;
+    free(p->data);
+    free(p->colcorr);
+    free(p);
+}
+
+int tc_packed_b_info(const tc_packed_b *p, int32_t *path, int32_t *K, int32_t *N, int64_t *bytes)
+{
+    *path = p->path; *K = p->K; *N = p->N; *bytes = p->bytes;
+    return TC_OK;
+}
+
+int tc_gemm_i8_packed(const int8_t *a, int64_t lda, const tc_packed_b *pb, void *c, int64_t ldc,
+                      int32_t M, const int32_t *bias, const int32_t *mult, const int32_t *shift,
+                      int32_t zp_out, int32_t flags)
+{
+    if (!pb)
+        return fail(TC_ERR_PACKED, 0);
+    int rc = validate(M, pb->N, pb->K, mult, shift, zp_out, flags);
+    if (rc)
+        return rc;
+    if (lda < 0 || ldc < pb->N)
+        return fail(TC_ERR_STRIDE, lda < 0 ? 0 : 2);
+    tc_epi ep = {bias, pb->colcorr, mult, shift, zp_out, flags};
+    if (pb->path == TC_PATH_PORTABLE) {
+        tc_gemm_portable(a, lda, pb->data, pb->N, c, ldc, M, pb->N, pb->K, &ep);
+        tls_last_variant = -1;
+        return TC_OK;
+    }
+    return run_packed(pb->path, pb->tile, a, lda, pb->data, pb->nr, c, ldc, M, pb->N, pb->K, &ep);
+}

@@ -1,0 +1,195 @@
+/* Packers: B [K,N] into the microkernels' panel layout (with VNNI column sums), A into row blocks.
+ *
+ * Usage: called by tc_driver.c (per call for unpacked B, once for tc_pack_b handles).
+ * VNNI layout: entry (col j, group g) = B[4g..4g+3, j] as 4 int8 (zero past K / past N).
+ * I16 layout:  entry (col j, group g) = B[2g, j], B[2g+1, j] as 2 int16 (sign-extended).
+ * The VNNI A block is A xor 0x80 (= A + 128 as uint8); colcorr = -128 * colsum(B) undoes it.
+ */
+#include <immintrin.h>
+#include "tc_internal.h"
+
+#define TC_PACK_COLS512 64    /* columns per AVX-512 pack step (one zmm row) */
+#define TC_PACK_COLS256 32    /* columns per AVX2 VNNI pack step (one ymm row) */
+#define TC_PACK_COLS_I16 16   /* columns per AVX2 int16 pack step */
+#define TC_GROUP_COLS512 16   /* columns in one packed zmm (16 entries of 4 bytes) */
+#define TC_GROUP_COLS256 8    /* columns in one packed ymm */
+#define TC_SIGN_FLIP32 0x80808080u
+
+static inline int8_t *panel_entry(int8_t *dst, int32_t nr, int64_t panel_bytes, int64_t g, int64_t col)
+{
+    return dst + (col / nr) * panel_bytes + (g * nr + col % nr) * TC_ENTRY_BYTES;
+}
+
+/* ---- VNNI B pack, AVX-512: 4 rows x 64 columns -> 4 zmm of 16 entries ---- */
+TC_TARGET_AVX512 void tc_pack_b_vnni_avx512(const int8_t *b, int64_t ldb, int32_t K, int32_t N,
+                                            int32_t nr, int8_t *dst, int32_t *colcorr)
+{
+    const int64_t kgroups = (K + TC_VNNI_KGROUP - 1) / TC_VNNI_KGROUP;
+    const int64_t ncols = (int64_t)((N + nr - 1) / nr) * nr;
+    const int64_t panel_bytes = kgroups * nr * TC_ENTRY_BYTES;
+    const __m512i ones = _mm512_set1_epi8(1);
+    for (int64_t j = 0; j < ncols; j += TC_PACK_COLS512) {
+        int64_t left = N - j;
+        __mmask64 mk = left >= TC_PACK_COLS512 ? ~(__mmask64)0 : left <= 0 ? 0 : (((__mmask64)1 << left) - 1);
+        __m512i cs[4] = {_mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512()};
+        for (int64_t g = 0; g < kgroups; ++g) {
+            __m512i r[TC_VNNI_KGROUP];
+            for (int q = 0; q < TC_VNNI_KGROUP; ++q) {
+                int64_t k = g * TC_VNNI_KGROUP + q;
+                r[q] = k < K ? _mm512_maskz_loadu_epi8(mk, b + k * ldb + j) : _mm512_setzero_si512();
+            }
+            __m512i t0 = _mm512_unpacklo_epi8(r[0], r[1]), t1 = _mm512_unpackhi_epi8(r[0], r[1]);
+            __m512i t2 = _mm512_unpacklo_epi8(r[2], r[3]), t3 = _mm512_unpackhi_epi8(r[2], r[3]);
+            /* x_i lane L = columns 16L+4i .. 16L+4i+3, 4 k-bytes each */
+            __m512i x0 = _mm512_unpacklo_epi16(t0, t2), x1 = _mm512_unpackhi_epi16(t0, t2);
+            __m512i x2 = _mm512_unpacklo_epi16(t1, t3), x3 = _mm512_unpackhi_epi16(t1, t3);
+            /* 4x4 transpose of 128-bit lanes: out_L = [x0.L, x1.L, x2.L, x3.L] */
+            __m512i y0 = _mm512_shuffle_i32x4(x0, x1, 0x44), y1 = _mm512_shuffle_i32x4(x2, x3, 0x44);
+            __m512i y2 = _mm512_shuffle_i32x4(x0, x1, 0xEE), y3 = _mm512_shuffle_i32x4(x2, x3, 0xEE);
+            __m512i out[4] = {_mm512_shuffle_i32x4(y0, y1, 0x88), _mm512_shuffle_i32x4(y0, y1, 0xDD),
+                              _mm512_shuffle_i32x4(y2, y3, 0x88), _mm512_shuffle_i32x4(y2, y3, 0xDD)};
+            for (int L = 0; L < 4; ++L) {
+                int64_t col = j + (int64_t)L * TC_GROUP_COLS512;
+                if (col >= ncols)
+                    break;
+                cs[L] = _mm512_dpbusd_epi32(cs[L], ones, out[L]);
+                if (nr >= TC_GROUP_COLS512) {
+                    _mm512_storeu_si512(panel_entry(dst, nr, panel_bytes, g, col), out[L]);
+                } else { /* nr == 8: the 16 columns span two panels */
+                    _mm256_storeu_si256((__m256i *)panel_entry(dst, nr, panel_bytes, g, col),
+                                        _mm512_castsi512_si256(out[L]));
+                    if (col + TC_GROUP_COLS256 < ncols)
+                        _mm256_storeu_si256((__m256i *)panel_entry(dst, nr, panel_bytes, g, col + TC_GROUP_COLS256),
+                                            _mm512_extracti64x4_epi64(out[L], 1));
+                }
+            }
+        }
+        if (colcorr)
+            for (int L = 0; L < 4; ++L)
+                _mm512_storeu_si512(colcorr + j + L * TC_GROUP_COLS512,
+                                    _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(cs[L], 7)));
+    }
+}
+
+/* Load up to `width` bytes of one B row into a zero-padded vector (no read past N). */
+static inline TC_TARGET_AVX2 __m256i load_row256(const int8_t *p, int64_t left)
+{
+    if (left >= TC_PACK_COLS256)
+        return _mm256_loadu_si256((const __m256i *)p);
+    int8_t tmp[TC_PACK_COLS256] = {0};
+    if (left > 0)
+        memcpy(tmp, p, (size_t)left);
+    return _mm256_loadu_si256((const __m256i *)tmp);
+}
+
+/* ---- VNNI B pack, AVX2 (for the AVX-VNNI path): 4 rows x 32 columns -> 4 ymm of 8 entries ---- */
+TC_TARGET_AVX2 void tc_pack_b_vnni_avx2(const int8_t *b, int64_t ldb, int32_t K, int32_t N,
+                                        int32_t nr, int8_t *dst, int32_t *colcorr)
+{
+    const int64_t kgroups = (K + TC_VNNI_KGROUP - 1) / TC_VNNI_KGROUP;
+    const int64_t ncols = (int64_t)((N + nr - 1) / nr) * nr;
+    const int64_t panel_bytes = kgroups * nr * TC_ENTRY_BYTES;
+    const __m256i ones8 = _mm256_set1_epi8(1), ones16 = _mm256_set1_epi16(1);
+    for (int64_t j = 0; j < ncols; j += TC_PACK_COLS256) {
+        __m256i cs[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256()};
+        for (int64_t g = 0; g < kgroups; ++g) {
+            __m256i r[TC_VNNI_KGROUP];
+            for (int q = 0; q < TC_VNNI_KGROUP; ++q) {
+                int64_t k = g * TC_VNNI_KGROUP + q;
+                r[q] = k < K ? load_row256(b + k * ldb + j, N - j) : _mm256_setzero_si256();
+            }
+            __m256i t0 = _mm256_unpacklo_epi8(r[0], r[1]), t1 = _mm256_unpackhi_epi8(r[0], r[1]);
+            __m256i t2 = _mm256_unpacklo_epi8(r[2], r[3]), t3 = _mm256_unpackhi_epi8(r[2], r[3]);
+            __m256i x0 = _mm256_unpacklo_epi16(t0, t2), x1 = _mm256_unpackhi_epi16(t0, t2);
+            __m256i x2 = _mm256_unpacklo_epi16(t1, t3), x3 = _mm256_unpackhi_epi16(t1, t3);
+            __m256i out[4] = {_mm256_permute2x128_si256(x0, x1, 0x20), _mm256_permute2x128_si256(x2, x3, 0x20),
+                              _mm256_permute2x128_si256(x0, x1, 0x31), _mm256_permute2x128_si256(x2, x3, 0x31)};
+            for (int L = 0; L < 4; ++L) {
+                int64_t col = j + (int64_t)L * TC_GROUP_COLS256;
+                if (col >= ncols)
+                    break;
+                /* exact column sums: maddubs(1, b) pairs fit int16, madd(.,1) widens */
+                cs[L] = _mm256_add_epi32(cs[L], _mm256_madd_epi16(_mm256_maddubs_epi16(ones8, out[L]), ones16));
+                _mm256_storeu_si256((__m256i *)panel_entry(dst, nr, panel_bytes, g, col), out[L]);
+            }
+        }
+        if (colcorr)
+            for (int L = 0; L < 4; ++L)
+                _mm256_storeu_si256((__m256i *)(colcorr + j + L * TC_GROUP_COLS256),
+                                    _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(cs[L], 7)));
+    }
+}
+
+/* ---- int16-pair B pack for the exact AVX2 path: 2 rows x 16 columns -> 2 ymm of 8 entries ---- */
+TC_TARGET_AVX2 void tc_pack_b_i16_avx2(const int8_t *b, int64_t ldb, int32_t K, int32_t N,
+                                       int32_t nr, int8_t *dst, int32_t *colcorr)
+{
+    const int64_t kgroups = (K + TC_I16_KGROUP - 1) / TC_I16_KGROUP;
+    const int64_t ncols = (int64_t)((N + nr - 1) / nr) * nr;
+    const int64_t panel_bytes = kgroups * nr * TC_ENTRY_BYTES;
+    (void)colcorr;
+    for (int64_t j = 0; j < ncols; j += TC_PACK_COLS_I16) {
+        int64_t left = N - j;
+        for (int64_t g = 0; g < kgroups; ++g) {
+            __m256i w[TC_I16_KGROUP];
+            for (int q = 0; q < TC_I16_KGROUP; ++q) {
+                int64_t k = g * TC_I16_KGROUP + q;
+                int8_t tmp[TC_PACK_COLS_I16] = {0};
+                if (k < K && left > 0)
+                    memcpy(tmp, b + k * ldb + j, (size_t)(left < TC_PACK_COLS_I16 ? left : TC_PACK_COLS_I16));
+                w[q] = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)tmp));
+            }
+            __m256i lo = _mm256_unpacklo_epi16(w[0], w[1]), hi = _mm256_unpackhi_epi16(w[0], w[1]);
+            __m256i out[2] = {_mm256_permute2x128_si256(lo, hi, 0x20), _mm256_permute2x128_si256(lo, hi, 0x31)};
+            for (int L = 0; L < 2; ++L) {
+                int64_t col = j + (int64_t)L * TC_GROUP_COLS256;
+                if (col < ncols)
+                    _mm256_storeu_si256((__m256i *)panel_entry(dst, nr, panel_bytes, g, col), out[L]);
+            }
+        }
+    }
+}
+
+/* ---- A blocks ---- */
+void tc_pack_a_vnni(const int8_t *a, int64_t lda, int32_t rows, int32_t K, int32_t mr, uint8_t *dst)
+{
+    const int32_t full = K / TC_VNNI_KGROUP, tail = K % TC_VNNI_KGROUP;
+    const int32_t kgroups = full + (tail != 0);
+    for (int32_t r = 0; r < mr; ++r) {
+        uint8_t *d = dst + (int64_t)r * TC_ENTRY_BYTES;
+        const int64_t step = (int64_t)mr * TC_ENTRY_BYTES;
+        if (r >= rows) {
+            for (int32_t g = 0; g < kgroups; ++g)
+                tc_st32(d + g * step, 0);
+            continue;
+        }
+        const int8_t *row = a + r * lda;
+        for (int32_t g = 0; g < full; ++g)
+            tc_st32(d + g * step, (int32_t)((uint32_t)tc_ld32(row + g * TC_VNNI_KGROUP) ^ TC_SIGN_FLIP32));
+        if (tail) {
+            uint8_t e[TC_ENTRY_BYTES] = {0};
+            for (int32_t q = 0; q < tail; ++q)
+                e[q] = (uint8_t)(row[full * TC_VNNI_KGROUP + q] ^ TC_VNNI_A_BIAS);
+            memcpy(d + full * step, e, TC_ENTRY_BYTES);
+        }
+    }
+}
+
+void tc_pack_a_i16(const int8_t *a, int64_t lda, int32_t rows, int32_t K, int32_t mr, uint8_t *dst)
+{
+    const int32_t kgroups = (K + TC_I16_KGROUP - 1) / TC_I16_KGROUP;
+    const int64_t step = (int64_t)mr * TC_ENTRY_BYTES;
+    for (int32_t r = 0; r < mr; ++r) {
+        uint8_t *d = dst + (int64_t)r * TC_ENTRY_BYTES;
+        const int8_t *row = a + r * lda;
+        for (int32_t g = 0; g < kgroups; ++g) {
+            int16_t e[TC_I16_KGROUP] = {0, 0};
+            if (r < rows) {
+                e[0] = row[g * TC_I16_KGROUP];
+                if (g * TC_I16_KGROUP + 1 < K)
+                    e[1] = row[g * TC_I16_KGROUP + 1];
+            }
+            memcpy(d + g * step, e, TC_ENTRY_BYTES);
+        }
+    }
+}
