@@ -1,0 +1,243 @@
+"""Hosted mode: run checked firmware under CPython with the language's exact integer semantics.
+
+`load_module(path)` checks the program (a rejected program never runs), then
+rewrites each module's typed AST: arithmetic goes through `firmware.rt`'s checked
+helpers (overflow, floor division, shift counts), indexing through `_ld`/`_st`
+(bounds), stores through `_conv` where the value may not fit, constants are
+folded, dead branches dropped, `unroll` loops expanded. Intrinsics reach the port
+installed with `firmware.rt.install_port`.
+
+Usage:
+    from firmware.toolchain.hosted import load_module
+    mod = load_module("firmware/examples/crc32.py")
+    rt.install_port(port); mod.main()
+"""
+
+from __future__ import annotations
+
+import ast
+import types as pytypes
+
+from firmware import rt
+from firmware.toolchain.checker import Program, check_program
+from firmware.toolchain.types import BOOL, RefType, loc_id
+
+_RT = "_rt"
+_OPS = {"+": ast.Add, "-": ast.Sub, "*": ast.Mult, "&": ast.BitAnd, "|": ast.BitOr, "^": ast.BitXor}
+
+
+def _c(v) -> ast.Constant:
+    return ast.Constant(v)
+
+
+def _rtcall(name: str, *args) -> ast.Call:
+    return ast.Call(ast.Attribute(ast.Name(_RT, ast.Load()), name, ast.Load()), list(args), [])
+
+
+def _ty(t) -> ast.expr:
+    return ast.Attribute(ast.Name(_RT, ast.Load()), t.name, ast.Load())
+
+
+class _Rewriter:
+    """Turns one typed function body into plain, checked Python."""
+
+    def __init__(self):
+        self.tmp = 0
+
+    def fresh(self) -> str:
+        self.tmp += 1
+        return f"_tsr_t{self.tmp}"
+
+    # ---------------------------------------------------------- expressions
+    def v(self, n) -> ast.expr:
+        """An expression as stored: with its conversion check when it may not fit the place."""
+        e = self.x(n)
+        if getattr(n, "_conv_check", False) and n._ty is not BOOL:
+            e = _rtcall("_conv", e, _ty(n._conv), _c(loc_id(n)))
+        return e
+
+    def x(self, n) -> ast.expr:
+        if getattr(n, "_cv", None) is not None and not isinstance(n._ty, RefType):
+            return _c(n._cv)
+        return getattr(self, f"x_{type(n).__name__}")(n)
+
+    def x_Name(self, n):
+        return ast.Name(n.id, ast.Load())
+
+    def x_Attribute(self, n):
+        return ast.Attribute(self.x(n.value), n.attr, ast.Load())
+
+    def x_Subscript(self, n):
+        return _rtcall("_ld", self.x(n.value), self.x(n.slice), _c(loc_id(n)))
+
+    def op(self, op: str, a: ast.expr, b: ast.expr, t, loc: int) -> ast.expr:
+        if op in _OPS:
+            e = ast.BinOp(a, _OPS[op](), b)
+            return e if op in "&|^" else _rtcall("_ck", e, _ty(t), _c(loc))
+        helper = {"//": "_div", "%": "_mod", "<<": "_shl", ">>": "_shr"}[op]
+        return _rtcall(helper, a, b, _ty(t), _c(loc))
+
+    def x_BinOp(self, n):
+        return self.op(n._op, self.x(n.left), self.x(n.right), n._opty, loc_id(n))
+
+    def x_UnaryOp(self, n):
+        a = self.x(n.operand)
+        if isinstance(n.op, ast.Not):
+            return ast.UnaryOp(ast.Not(), a)
+        if isinstance(n.op, ast.UAdd):
+            return a
+        if isinstance(n.op, ast.Invert):
+            return _rtcall("_invert", a, _ty(n._opty))
+        return _rtcall("_ck", ast.UnaryOp(ast.USub(), a), _ty(n._opty), _c(loc_id(n)))
+
+    def x_Compare(self, n):
+        return ast.Compare(self.x(n.left), n.ops, [self.x(n.comparators[0])])
+
+    def x_BoolOp(self, n):
+        return ast.BoolOp(n.op, [self.x(v) for v in n.values])
+
+    def x_IfExp(self, n):
+        return ast.IfExp(self.x(n.test), self.v(n.body), self.v(n.orelse))
+
+    def x_Call(self, n):
+        k, args = n._kind, n.args
+        if k == "func":
+            return ast.Call(ast.Name(n.func.id, ast.Load()), [self.v(a) for a in args], [])
+        if k == "conv":
+            a = self.x(args[0])
+            if args[0]._ty is BOOL:
+                return ast.Call(ast.Name("int", ast.Load()), [a], [])
+            return _rtcall("_conv", a, _ty(n._ty), _c(loc_id(n))) if n._conv_check else a
+        if k == "wrap":
+            return _rtcall("wrap", _ty(n._ty), self.x(args[1]))
+        if k == "wrapping":
+            name = n.func.id
+            xs = [self.x(a) for a in args]
+            if name == "wrapping_shl":
+                return _rtcall(name, *xs, _ty(n._opty), _c(loc_id(n)))
+            return _rtcall(name, *xs, _ty(n._opty))
+        if k in ("mmio_read", "field_get", "field_set"):
+            return _rtcall(k, self.x(args[0]), *[self.v(a) for a in args[1:]])
+        if k == "mmio_write":
+            return _rtcall(k, self.x(args[0]), self.v(args[1]))
+        if k in ("mem_read", "mem_write"):
+            return _rtcall(n.func.id, *[self.v(a) for a in args], _c(loc_id(n)))
+        if k == "panic":
+            return _rtcall("panic", self.v(args[0]), _c(loc_id(n)))
+        return _rtcall(k, *[self.v(a) for a in args])
+
+    # ---------------------------------------------------------- statements
+    def body(self, stmts) -> list:
+        out = []
+        for s in stmts:
+            out += self.s(s)
+        return out or [ast.Pass()]
+
+    def s(self, s) -> list:
+        m = getattr(self, f"s_{type(s).__name__}", None)
+        return m(s) if m else [s]
+
+    def s_Expr(self, s):
+        if isinstance(s.value, ast.Constant):
+            return []
+        return [ast.Expr(self.x(s.value))]
+
+    def s_Return(self, s):
+        return [ast.Return(self.v(s.value) if s.value is not None else None)]
+
+    def s_AnnAssign(self, s):
+        return [ast.Assign([ast.Name(s.target.id, ast.Store())], self.v(s.value))]
+
+    def s_Assign(self, s):
+        tgt = s.targets[0]
+        val = self.v(s.value)
+        if isinstance(tgt, ast.Name):
+            return [ast.Assign([ast.Name(tgt.id, ast.Store())], val)]
+        if isinstance(tgt, ast.Attribute):
+            return [ast.Assign([ast.Attribute(self.x(tgt.value), tgt.attr, ast.Store())], val)]
+        t = self.fresh()
+        loc_v = loc_id(s.value)
+        return [ast.Assign([ast.Name(t, ast.Store())], self.x(s.value)),
+                ast.Expr(_rtcall("_st", self.x(tgt.value), self.x(tgt.slice), ast.Name(t, ast.Load()), _c(loc_id(tgt)), _c(loc_v)))]
+
+    def s_AugAssign(self, s):
+        tgt, loc = s.target, loc_id(s)
+
+        def finish(e):
+            return _rtcall("_conv", e, _ty(s._conv), _c(loc)) if s._conv_check else e
+        if isinstance(tgt, ast.Name):
+            e = self.op(s._op, ast.Name(tgt.id, ast.Load()), self.x(s.value), s._opty, loc)
+            return [ast.Assign([ast.Name(tgt.id, ast.Store())], finish(e))]
+        if isinstance(tgt, ast.Attribute):
+            base = self.x(tgt.value)
+            e = self.op(s._op, ast.Attribute(base, tgt.attr, ast.Load()), self.x(s.value), s._opty, loc)
+            return [ast.Assign([ast.Attribute(self.x(tgt.value), tgt.attr, ast.Store())], finish(e))]
+        ti, tv = self.fresh(), self.fresh()
+        arr = self.x(tgt.value)
+        load = _rtcall("_ld", arr, ast.Name(ti, ast.Load()), _c(loc_id(tgt)))
+        e = self.op(s._op, load, self.x(s.value), s._opty, loc)
+        return [ast.Assign([ast.Name(ti, ast.Store())], self.x(tgt.slice)),
+                ast.Assign([ast.Name(tv, ast.Store())], e),
+                ast.Expr(_rtcall("_st", self.x(tgt.value), ast.Name(ti, ast.Load()), ast.Name(tv, ast.Load()),
+                                 _c(loc_id(tgt)), _c(loc)))]
+
+    def s_If(self, s):
+        if hasattr(s, "_taken"):
+            return self.body(s.body if s._taken else s.orelse)
+        return [ast.If(self.x(s.test), self.body(s.body), self.body(s.orelse) if s.orelse else [])]
+
+    def s_While(self, s):
+        if getattr(s, "_taken", True) is False:
+            return []
+        return [ast.While(self.x(s.test), self.body(s.body), [])]
+
+    def s_For(self, s):
+        if hasattr(s, "_unrolled"):
+            out = []
+            for b in s._unrolled:
+                out += self.body(b)
+            return out
+        args = [self.v(a) for a in s.iter.args[:2]]
+        if len(args) == 1:
+            args = [_c(0)] + args
+        rng = ast.Call(ast.Name("range", ast.Load()), args + [_c(s._step)], [])
+        return [ast.For(ast.Name(s.target.id, ast.Store()), rng, self.body(s.body), [])]
+
+
+def _module_code(prog: Program, mod) -> ast.Module:
+    out = [ast.Import([ast.alias("firmware.rt", _RT)])]
+    for stmt in mod.tree.body:
+        if isinstance(stmt, ast.ImportFrom) and stmt.module not in ("firmware.rt", "firmware.regs", "__future__"):
+            for a in stmt.names:
+                out.append(ast.Assign([ast.Name(a.asname or a.name, ast.Store())],
+                                      ast.Attribute(ast.Subscript(ast.Name("_tsr_mods", ast.Load()), _c(stmt.module), ast.Load()),
+                                                    a.name, ast.Load())))
+        elif isinstance(stmt, ast.FunctionDef):
+            fn = ast.FunctionDef(stmt.name, ast.arguments([], [ast.arg(a.arg) for a in stmt.args.args], None, [], [], None, []),
+                                 _Rewriter().body(stmt.body), stmt.decorator_list, None)
+            out.append(fn)
+        elif isinstance(stmt, ast.If):
+            continue  # the `if __name__ == "__main__"` guard: the session calls main()
+        else:
+            out.append(stmt)
+    return ast.fix_missing_locations(ast.Module(out, []))  # synthetic nodes take their parent's location
+
+
+def load_module(path) -> pytypes.ModuleType:
+    """Check and load the firmware program at `path` for hosted execution; returns the root module."""
+    prog = check_program(path)
+    rt._trap_handler = rt._panic_hook = None
+    loaded: dict = {}
+    for mod in prog.modules:
+        m = pytypes.ModuleType(f"tessera_fw_{mod.name}")
+        m.__file__ = str(mod.path)
+        m.__dict__["_tsr_mods"] = loaded
+        code = compile(_module_code(prog, mod), str(mod.path), "exec")
+        exec(code, m.__dict__)
+        loaded[mod.name] = m
+    root = loaded[prog.root.name]
+    root.__tessera_program__ = prog
+    root.__tessera_modules__ = loaded
+    if prog.trap_handler is not None:
+        rt.trap_handler(getattr(loaded[prog.trap_handler.module.name], prog.trap_handler.name))
+    return root
