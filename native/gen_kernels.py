@@ -92,15 +92,18 @@ def kernel(isa: Isa, mr: int, nv: int, fixed_n: int = 0) -> tuple[str, str]:
     accs = [[f"c{r}_{v}" for v in range(nv)] for r in range(mr)]
     for r in range(mr):
         L.append(f"    {isa.vec} " + ", ".join(f"{a} = {isa.zero}" for a in accs[r]) + ";")
+    L.append(f"    const int64_t astride = kgroups * {ENTRY_BYTES};")
+    for r in range(mr):
+        L.append(f"    const uint8_t *a{r} = ap + {r} * astride;")
     L.append("    for (int64_t g = 0; g < kgroups; ++g) {")
+    L.append(f"        const int64_t ao = g * {ENTRY_BYTES};")
     for v in range(nv):
         L.append(f"        {isa.vec} b{v} = {isa.load.format(p=f'bp + {v * isa.lanes * ENTRY_BYTES}')};")
     for r in range(mr):
-        L.append(f"        {{ {isa.vec} a = {isa.bcast.format(p=f'ap + {r * ENTRY_BYTES}')};")
+        L.append(f"        {{ {isa.vec} a = {isa.bcast.format(p=f'a{r} + ao')};")
         for v in range(nv):
             L.append("          " + isa.fma.format(acc=accs[r][v], a="a", b=f"b{v}"))
         L.append("        }")
-    L.append(f"        ap += {mr * ENTRY_BYTES};")
     L.append(f"        bp += {nr * ENTRY_BYTES};")
     L.append("    }")
     for v in range(nv):

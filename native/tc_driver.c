@@ -89,7 +89,7 @@ typedef struct {
 static const tc_isa_ops isa_ops[TC_NUM_PATHS] = {
     [TC_PATH_AVX2] = {TC_I16_KGROUP, tc_pack_a_i16, tc_pack_b_i16_avx2, 0},
     [TC_PATH_AVXVNNI] = {TC_VNNI_KGROUP, tc_pack_a_vnni, tc_pack_b_vnni_avx2, 1},
-    [TC_PATH_AVX512VNNI] = {TC_VNNI_KGROUP, tc_pack_a_vnni, tc_pack_b_vnni_avx512, 1},
+    [TC_PATH_AVX512VNNI] = {TC_VNNI_KGROUP, tc_pack_a_vnni_avx512, tc_pack_b_vnni_avx512, 1},
 };
 
 /* ---------------- variant table ---------------- */

@@ -3,7 +3,8 @@
  * Usage: #include "tc_internal.h" from the native C files and from the generated kernels file.
  * Packed layouts (all ISAs): B is split into panels of `nr` columns; a panel holds `kgroups`
  * groups, each `nr` entries of TC_ENTRY_BYTES (4 int8 k-values for VNNI, 2 int16 for AVX2).
- * A is packed per block of `mr` rows as [kgroup][row] entries of TC_ENTRY_BYTES.
+ * A is packed per block of `mr` rows, row-major: row r at r*kgroups*TC_ENTRY_BYTES (VNNI: A xor 0x80;
+ * AVX2: sign-extended int16).
  */
 #ifndef TESSERA_TC_INTERNAL_H
 #define TESSERA_TC_INTERNAL_H
@@ -66,6 +67,8 @@ void tc_pack_b_vnni_avx2(const int8_t *b, int64_t ldb, int32_t K, int32_t N, int
 void tc_pack_b_i16_avx2(const int8_t *b, int64_t ldb, int32_t K, int32_t N, int32_t nr,
                         int8_t *dst, int32_t *colcorr);
 void tc_pack_a_vnni(const int8_t *a, int64_t lda, int32_t rows, int32_t K, int32_t mr, uint8_t *dst);
+void tc_pack_a_vnni_avx512(const int8_t *a, int64_t lda, int32_t rows, int32_t K, int32_t mr,
+                           uint8_t *dst);
 void tc_pack_a_i16(const int8_t *a, int64_t lda, int32_t rows, int32_t K, int32_t mr, uint8_t *dst);
 
 void tc_gemm_portable(const int8_t *a, int64_t lda, const int8_t *b, int64_t ldb, void *c,

@@ -150,46 +150,59 @@ TC_TARGET_AVX2 void tc_pack_b_i16_avx2(const int8_t *b, int64_t ldb, int32_t K, 
     }
 }
 
-/* ---- A blocks ---- */
-void tc_pack_a_vnni(const int8_t *a, int64_t lda, int32_t rows, int32_t K, int32_t mr, uint8_t *dst)
+/* ---- A blocks: row-major, each row padded to kgroups entries (row stride kgroups*4 bytes) ----
+ * Padding bytes past K may hold anything: the matching packed B entries are zero. Rows past
+ * `rows` are zeroed (their outputs are never stored). Plain loops: -O3 vectorizes them for the
+ * target of each wrapper below. */
+static inline void pack_a_vnni_body(const int8_t *a, int64_t lda, int32_t rows, int32_t K, int32_t mr,
+                                    uint8_t *dst)
 {
-    const int32_t full = K / TC_VNNI_KGROUP, tail = K % TC_VNNI_KGROUP;
-    const int32_t kgroups = full + (tail != 0);
+    const int64_t stride = (int64_t)((K + TC_VNNI_KGROUP - 1) / TC_VNNI_KGROUP) * TC_ENTRY_BYTES;
     for (int32_t r = 0; r < mr; ++r) {
-        uint8_t *d = dst + (int64_t)r * TC_ENTRY_BYTES;
-        const int64_t step = (int64_t)mr * TC_ENTRY_BYTES;
+        uint8_t *d = dst + r * stride;
         if (r >= rows) {
-            for (int32_t g = 0; g < kgroups; ++g)
-                tc_st32(d + g * step, 0);
+            memset(d, 0, (size_t)stride);
             continue;
         }
         const int8_t *row = a + r * lda;
-        for (int32_t g = 0; g < full; ++g)
-            tc_st32(d + g * step, (int32_t)((uint32_t)tc_ld32(row + g * TC_VNNI_KGROUP) ^ TC_SIGN_FLIP32));
-        if (tail) {
-            uint8_t e[TC_ENTRY_BYTES] = {0};
-            for (int32_t q = 0; q < tail; ++q)
-                e[q] = (uint8_t)(row[full * TC_VNNI_KGROUP + q] ^ TC_VNNI_A_BIAS);
-            memcpy(d + full * step, e, TC_ENTRY_BYTES);
-        }
+        for (int32_t k = 0; k < K; ++k)
+            d[k] = (uint8_t)row[k] ^ TC_VNNI_A_BIAS;
+        for (int64_t k = K; k < stride; ++k)
+            d[k] = 0;
     }
 }
 
-void tc_pack_a_i16(const int8_t *a, int64_t lda, int32_t rows, int32_t K, int32_t mr, uint8_t *dst)
+void tc_pack_a_vnni(const int8_t *a, int64_t lda, int32_t rows, int32_t K, int32_t mr, uint8_t *dst)
 {
-    const int32_t kgroups = (K + TC_I16_KGROUP - 1) / TC_I16_KGROUP;
-    const int64_t step = (int64_t)mr * TC_ENTRY_BYTES;
+    pack_a_vnni_body(a, lda, rows, K, mr, dst);
+}
+
+TC_TARGET_AVX512 void tc_pack_a_vnni_avx512(const int8_t *a, int64_t lda, int32_t rows, int32_t K,
+                                            int32_t mr, uint8_t *dst)
+{
+    pack_a_vnni_body(a, lda, rows, K, mr, dst);
+}
+
+static inline void pack_a_i16_body(const int8_t *a, int64_t lda, int32_t rows, int32_t K, int32_t mr,
+                                   uint8_t *dst)
+{
+    const int64_t n16 = (int64_t)((K + TC_I16_KGROUP - 1) / TC_I16_KGROUP) * TC_I16_KGROUP;
     for (int32_t r = 0; r < mr; ++r) {
-        uint8_t *d = dst + (int64_t)r * TC_ENTRY_BYTES;
-        const int8_t *row = a + r * lda;
-        for (int32_t g = 0; g < kgroups; ++g) {
-            int16_t e[TC_I16_KGROUP] = {0, 0};
-            if (r < rows) {
-                e[0] = row[g * TC_I16_KGROUP];
-                if (g * TC_I16_KGROUP + 1 < K)
-                    e[1] = row[g * TC_I16_KGROUP + 1];
-            }
-            memcpy(d + g * step, e, TC_ENTRY_BYTES);
+        int16_t *d = (int16_t *)(dst + r * n16 * (int64_t)sizeof(int16_t));
+        if (r >= rows) {
+            memset(d, 0, (size_t)n16 * sizeof(int16_t));
+            continue;
         }
+        const int8_t *row = a + r * lda;
+        for (int32_t k = 0; k < K; ++k)
+            d[k] = row[k];
+        for (int64_t k = K; k < n16; ++k)
+            d[k] = 0;
     }
+}
+
+TC_TARGET_AVX2 void tc_pack_a_i16(const int8_t *a, int64_t lda, int32_t rows, int32_t K, int32_t mr,
+                                  uint8_t *dst)
+{
+    pack_a_i16_body(a, lda, rows, K, mr, dst);
 }
