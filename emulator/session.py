@@ -1,0 +1,185 @@
+"""An emulator session: a machine, a CPU backend running firmware, a serial endpoint, an optional trace.
+
+This is the programmatic API (the CLI `tessera emu run` is a thin layer on it).
+The session is the backends' `HostLink`: it moves host bytes into the UART and
+UART bytes to the host, idles when the core sleeps, and paces virtual time to
+the wall clock when asked.
+
+Host input timing rule (deterministic): bytes are stamped with the virtual time
+at which the emulator sees them. While the core runs, that is the end of the
+current slice (slices end at device events or every SLICE_MAX instructions);
+while the core sleeps in WFI with no device event pending, virtual time stands
+still, so bytes enter at the time the core went to sleep. Each byte then takes
+one UART byte time to enter the RX FIFO. Same firmware + same input stamps =
+same cycles, counters and trace. An idle session blocks in select() on the
+endpoint (and on the signal wake-up pipe) with no timeout: it uses no CPU.
+
+Usage:
+    from emulator.session import Session
+    with Session(firmware="fw.elf") as s:            # serial=None: in-memory UART
+        s.feed(b"ping\\n")
+        info = s.run(max_cycles=50_000_000)          # ExitInfo(code, reason, cycles, pc, message)
+        s.uart_output(); s.bus.tracer = lambda kind, addr, size, value: ...
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import time
+from pathlib import Path
+
+from emulator.cpu import ExitInfo, FirmwarePanic
+from emulator.machine import load_machine
+from emulator.serial_endpoint import MemoryEndpoint, open_endpoint
+from emulator.soc import Soc
+from emulator.trace import TraceRecorder
+
+DEFAULT_MAX_CYCLES = 50_000_000
+
+
+class Session:
+    def __init__(self, firmware: str | Path, hosted: bool = False, profile: str | None = None,
+                 machine: str | Path | None = None, serial: str | None = None,
+                 trace: str | Path | None = None, pace: bool = False):
+        self.machine = load_machine(machine, profile=profile)
+        self.trace_path = Path(trace) if trace else None
+        self.tracer = TraceRecorder(self.machine.core_clock_hz) if trace else None
+        self._out = bytearray()
+        self._pending_tx = bytearray()
+        self.soc = Soc(self.machine, on_tx=self._on_tx, trace=self.tracer.record if self.tracer else None)
+        self.endpoint = open_endpoint(serial)
+        self.pace = pace
+        self.stop_signal: int | None = None
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        os.set_blocking(self._wake_w, False)
+        self._wall_anchor: float | None = None
+        self.exit: ExitInfo | None = None
+        try:
+            if hosted:
+                from emulator.hosted_core import HostedCore
+                self.core = HostedCore(self.soc, firmware, self)
+            else:
+                from emulator.elf_loader import load_elf
+                from emulator.unicorn_core import UnicornCore
+                self.core = UnicornCore(self.soc, load_elf(firmware, self.machine), self)
+        except BaseException:
+            self.close()
+            raise
+
+    # ------------------------------------------------------------ public API
+    @property
+    def bus(self):
+        return self.soc.bus
+
+    @property
+    def cycles(self) -> int:
+        return self.soc.clock.now
+
+    def feed(self, data: bytes) -> None:
+        """Bytes from the host into the UART RX, arriving at the current virtual time."""
+        self.soc.uart.host_send(bytes(data))
+
+    def uart_output(self) -> bytes:
+        return bytes(self._out)
+
+    def run(self, max_cycles: int = DEFAULT_MAX_CYCLES) -> ExitInfo:
+        """Run for at most `max_cycles` more cycles of virtual time, until power-off, fault, panic or ebreak."""
+        if self.pace and self._wall_anchor is None:
+            self._wall_anchor = time.monotonic() - self.soc.clock.now / self.soc.clock.hz
+        try:
+            info = self.core.run(self.soc.clock.now + max_cycles)
+        except FirmwarePanic as exc:
+            info = ExitInfo(exc.code & 0xFF or 1, "panic", self.soc.clock.now, None, str(exc))
+        if info.reason != "limit":
+            self.soc.uart.drain()  # the line keeps shifting what firmware queued before it stopped
+        self._flush()
+        self.exit = info
+        return info
+
+    def request_stop(self, signum: int) -> None:
+        """Async-signal-safe stop request (the CLI's SIGINT/SIGTERM handlers call it)."""
+        self.stop_signal = signum
+        try:
+            os.write(self._wake_w, b"\0")
+        except OSError:
+            pass
+
+    def wakeup_fd(self) -> int:
+        return self._wake_w
+
+    def close(self) -> None:
+        if self.tracer is not None and self.trace_path is not None:
+            self.tracer.write(self.trace_path)
+        if getattr(self, "endpoint", None) is not None:
+            self.endpoint.close()
+        for fd in (getattr(self, "_wake_r", None), getattr(self, "_wake_w", None)):
+            if fd is not None:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        self._wake_r = self._wake_w = None
+
+    def __enter__(self) -> "Session":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # ------------------------------------------------------------ HostLink
+    def _on_tx(self, byte: int) -> None:
+        self._out.append(byte)
+        self._pending_tx.append(byte)
+
+    def _flush(self) -> None:
+        if self._pending_tx:
+            self.endpoint.write(bytes(self._pending_tx))
+            self._pending_tx.clear()
+
+    def _take_input(self) -> None:
+        data = self.endpoint.read()
+        while data:
+            self.soc.uart.host_send(data)
+            data = self.endpoint.read()
+
+    def poll(self) -> None:
+        """After a slice: flush output, pace to the wall clock if asked, stamp arrived input at now."""
+        self._flush()
+        if self.pace:
+            ahead = self.soc.clock.now / self.soc.clock.hz - (time.monotonic() - self._wall_anchor)
+            if ahead > 0:
+                self._wait(ahead)
+        if not isinstance(self.endpoint, MemoryEndpoint):
+            self._take_input()
+
+    def idle(self, cycles: int | None) -> int | None:
+        """Core asleep: how many cycles to jump (<= cycles); blocks while there is nothing to do."""
+        self._flush()
+        clock = self.soc.clock
+        if self.pace and cycles is not None:
+            target = self._wall_anchor + (clock.now + cycles) / clock.hz
+            if self._wait(max(0.0, target - time.monotonic())):
+                elapsed = int((time.monotonic() - self._wall_anchor) * clock.hz) - clock.now
+                return max(0, min(cycles, elapsed))
+            return cycles
+        if cycles is not None:
+            return cycles
+        if isinstance(self.endpoint, MemoryEndpoint):
+            return None  # nothing can ever arrive: the run ends at its limit
+        self._wait(None)
+        if self.pace:  # virtual time follows the wall clock while asleep
+            return max(0, int((time.monotonic() - self._wall_anchor) * clock.hz) - clock.now)
+        return 0
+
+    def _wait(self, timeout: float | None) -> bool:
+        """select() on the endpoint and the wake-up pipe; True when something arrived."""
+        fds = self.endpoint.fds() + [self._wake_r]
+        ready, _, _ = select.select(fds, [], [], timeout)
+        if self._wake_r in ready:
+            try:
+                os.read(self._wake_r, 64)
+            except OSError:
+                pass
+        return bool(ready)
