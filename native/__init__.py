@@ -6,6 +6,7 @@ Usage:
     acc = native.gemm_i8(a, b, raw32=True)                                            # int32 [M,N]
     native.gemm_i8_buf(sram, a_off, lda, b_off, ldb, c_off, ldc, M, N, K, -1, m_off, s_off, 0, 0)
     w = native.pack_b(b); native.gemm_i8(a, w, mult=mult, shift=shift)   # pre-packed weights
+    plan = native.GemmPlan(a, w, out, mult=mult, shift=shift); plan()  # one FFI crossing per call
     native.paths(); native.variants(); with native.force_path("avx2"): ...
     native.reference_gemm_i8(a, b, ...)        # numpy int64 statement of the semantics
 
@@ -182,11 +183,8 @@ def pack_b_buf(buf, b_off: int, ldb: int, K: int, N: int, path: str | None = Non
     return _wrap_packed(out, K, N)
 
 
-def gemm_i8(a, b, *, bias=None, mult=None, shift=None, zp_out: int = 0, relu: bool = False,
-            raw32: bool = False, out: np.ndarray | None = None, path: str | None = None) -> np.ndarray:
-    """C = epilogue(A @ B + bias) for numpy arrays; B int8 [K,N] or a PackedB. Returns `out` (allocated
-    if None: int8 [M,N], or int32 in raw32 mode). Strides come from the arrays (row strides may be
-    arbitrary; an operand with non-unit inner stride is copied). Raises ValueError on bad input."""
+def _prepare(a, b, bias, mult, shift, zp_out, relu, raw32, out, path):
+    """Validate gemm_i8 arguments once; returns everything the C call needs."""
     if type(a) is not np.ndarray or a.dtype is not _I8 or a.strides[1] != 1:
         a = _matrix(a, "a")
     M, K = a.shape
@@ -207,7 +205,7 @@ def gemm_i8(a, b, *, bias=None, mult=None, shift=None, zp_out: int = 0, relu: bo
     if out is None:
         out = np.empty((M, N), odt)
     elif type(out) is not np.ndarray or out.dtype is not odt or out.shape != (M, N) or out.strides[1] != odt.itemsize \
-            or out.strides[0] % odt.itemsize or not out.flags.writeable:
+            or out.strides[0] % odt.itemsize or out.strides[0] < 0 or not out.flags.writeable:
         raise ValueError(f"out must be a writable {odt} array of shape ({M}, {N}) with unit column stride")
     if not raw32:
         if mult is None or shift is None:
@@ -218,7 +216,16 @@ def gemm_i8(a, b, *, bias=None, mult=None, shift=None, zp_out: int = 0, relu: bo
     pb = _vector(bias, N, "bias")
     pm = _vector(mult, N, "mult") if not raw32 else _NULL
     ps = _vector(shift, N, "shift") if not raw32 else _NULL
-    ldc = out.strides[0] // odt.itemsize
+    return a, b, out, M, N, K, packed, pb, pm, ps, flags, out.strides[0] // odt.itemsize
+
+
+def gemm_i8(a, b, *, bias=None, mult=None, shift=None, zp_out: int = 0, relu: bool = False,
+            raw32: bool = False, out: np.ndarray | None = None, path: str | None = None) -> np.ndarray:
+    """C = epilogue(A @ B + bias) for numpy arrays; B int8 [K,N] or a PackedB. Returns `out` (allocated
+    if None: int8 [M,N], or int32 in raw32 mode). Strides come from the arrays (row strides may be
+    arbitrary; an operand with non-unit inner stride is copied). Raises ValueError on bad input."""
+    a, b, out, M, N, K, packed, pb, pm, ps, flags, ldc = _prepare(a, b, bias, mult, shift, zp_out, relu, raw32,
+                                                                  out, path)
     if packed:
         rc = lib.tc_gemm_i8_packed(_ptr(a, "int8_t"), a.strides[0], b.handle, _ptr(out, "int8_t"), ldc, M,
                                    pb, pm, ps, zp_out, flags)
@@ -229,6 +236,48 @@ def gemm_i8(a, b, *, bias=None, mult=None, shift=None, zp_out: int = 0, relu: bo
         raise_for(rc, lib.tc_last_error_index(), M=M, N=N, K=K, zp_out=zp_out, mult=mult, shift=shift,
                   path=path, flags=flags)
     return out
+
+
+class GemmPlan:
+    """A validated, repeatable gemm_i8 call: plan() recomputes out from the current contents of the
+    bound arrays with one FFI crossing (no argument conversion). Array contents may change between
+    calls (mult/shift are re-validated in C); shapes and buffers may not.
+
+        plan = GemmPlan(a, pack_b(w), out, bias=bias, mult=mult, shift=shift, zp_out=zp, relu=True)
+        plan()          # -> out
+    """
+
+    __slots__ = ("out", "_call", "_keep", "_args")
+
+    def __init__(self, a, b, out, *, bias=None, mult=None, shift=None, zp_out: int = 0, relu: bool = False,
+                 raw32: bool = False, path: str | None = None):
+        a, b, out, M, N, K, packed, pb, pm, ps, flags, ldc = _prepare(a, b, bias, mult, shift, zp_out, relu,
+                                                                      raw32, out, path)
+        if out is None or not isinstance(out, np.ndarray):
+            raise ValueError("GemmPlan needs an out array")
+        c = ffi.new("tc_call *")
+        c.a, c.lda = _ptr(a, "int8_t"), a.strides[0]
+        if packed:
+            c.pb = b.handle
+        else:
+            c.b, c.ldb = _ptr(b, "int8_t"), b.strides[0]
+        c.c, c.ldc = _ptr(out, "int8_t"), ldc
+        c.M, c.N, c.K = M, N, K
+        c.bias, c.mult, c.shift = pb, pm, ps
+        c.zp_out, c.flags, c.path = zp_out, flags, _path_id(path)
+        self.out = out
+        self._call = c
+        self._keep = (a, b, out, bias, mult, shift, pb, pm, ps)   # keep every pointed-to buffer alive
+        self._args = dict(M=M, N=N, K=K, zp_out=zp_out, mult=mult, shift=shift, path=path, flags=flags)
+
+    def __call__(self) -> np.ndarray:
+        rc = _tc_run(self._call)
+        if rc:
+            raise_for(rc, lib.tc_last_error_index(), **self._args)
+        return self.out
+
+
+_tc_run = lib.tc_run
 
 
 # ---------------- flat-buffer (SRAM) API ----------------
@@ -286,6 +335,6 @@ def gemm_i8_packed_buf(buf, a_off: int, lda: int, b: PackedB, c_off: int, ldc: i
 
 from native.reference import reference_gemm_i8  # noqa: E402  (re-export)
 
-__all__ = ["gemm_i8", "gemm_i8_buf", "gemm_i8_packed_buf", "pack_b", "pack_b_buf", "PackedB", "paths",
+__all__ = ["gemm_i8", "GemmPlan", "gemm_i8_buf", "gemm_i8_packed_buf", "pack_b", "pack_b_buf", "PackedB", "paths",
            "best_path", "variants", "last_variant", "force_path", "reference_gemm_i8", "RELU", "RAW32",
            "PATH_NAMES"]

@@ -42,6 +42,19 @@ int tc_packed_b_info(const tc_packed_b *p, int32_t *path, int32_t *K, int32_t *N
 int tc_gemm_i8_packed(const int8_t *a, int64_t lda, const tc_packed_b *pb, void *c, int64_t ldc,
                       int32_t M, const int32_t *bias, const int32_t *mult, const int32_t *shift,
                       int32_t zp_out, int32_t flags);
+typedef struct {
+    const int8_t *a;
+    int64_t lda;
+    const int8_t *b;
+    int64_t ldb;
+    const tc_packed_b *pb;
+    void *c;
+    int64_t ldc;
+    int32_t M, N, K;
+    const int32_t *bias, *mult, *shift;
+    int32_t zp_out, flags, path;
+} tc_call;
+int tc_run(const tc_call *call);
 int tc_num_variants(void);
 const char *tc_variant_name(int i);
 int tc_variant_info(int i, int32_t *path, int32_t *mr, int32_t *nr, int32_t *fixed_n);

@@ -369,3 +369,12 @@ int tc_gemm_i8_packed(const int8_t *a, int64_t lda, const tc_packed_b *pb, void 
     }
     return run_packed(pb->path, pb->tile, a, lda, pb->data, pb->nr, c, ldc, M, pb->N, pb->K, &ep);
 }
+
+int tc_run(const tc_call *k)
+{
+    if (k->pb)
+        return tc_gemm_i8_packed(k->a, k->lda, k->pb, k->c, k->ldc, k->M, k->bias, k->mult, k->shift,
+                                 k->zp_out, k->flags);
+    return tc_gemm_i8(k->a, k->lda, k->b, k->ldb, k->c, k->ldc, k->M, k->N, k->K, k->bias, k->mult,
+                      k->shift, k->zp_out, k->flags, k->path);
+}

@@ -60,6 +60,23 @@ int tc_gemm_i8_packed(const int8_t *a, int64_t lda, const tc_packed_b *pb, void 
                       int32_t M, const int32_t *bias, const int32_t *mult, const int32_t *shift,
                       int32_t zp_out, int32_t flags);
 
+/* A prepared call (GemmPlan): every argument of tc_gemm_i8 / tc_gemm_i8_packed in one struct, so
+ * a repeated call crosses the FFI with a single pointer. pb != NULL selects the packed form. */
+typedef struct {
+    const int8_t *a;
+    int64_t lda;
+    const int8_t *b;
+    int64_t ldb;
+    const tc_packed_b *pb;
+    void *c;
+    int64_t ldc;
+    int32_t M, N, K;
+    const int32_t *bias, *mult, *shift;
+    int32_t zp_out, flags, path;
+} tc_call;
+
+int tc_run(const tc_call *call);
+
 /* Generated microkernel variants (name, path, rows, cols, fixed_n: 0 = general). */
 int tc_num_variants(void);
 const char *tc_variant_name(int i);
