@@ -141,7 +141,7 @@ def run_demo(profile_name: str) -> int:
           f" ({M * N} int8 outputs)\n")
     share = {k: 100 * v / total_fj for k, v in fj.items()} if total_fj else dict.fromkeys(fj, 0.0)
     print(_fmt_rows([
-        ("time", f"{cycles:,} cycles = {acc.seconds(cycles) * 1e6:.2f} us at {p.clock_hz / 1e9:.3g} GHz"),
+        ("time", f"{cycles:,} cycles = {acc.seconds(cycles) * 1e6:.2f} us at {_hz(p.clock_hz)}"),
         ("tensor core", f"{cnt['MACS']:,} MACs in {cnt['TC_BUSY']:,} busy cycles: "
                         f"{100 * m['array_utilization']:.1f}% of the {p.array_rows}x{p.array_cols} array while busy"),
         ("DMA", f"{cnt['DMA_TO_SRAM']:,} B in, {cnt['DMA_TO_DRAM']:,} B out in {cnt['DMA_BUSY']:,} busy cycles "
@@ -158,6 +158,10 @@ def run_demo(profile_name: str) -> int:
     print("\ncounters (PERF block)")
     print(_fmt_rows([(k, f"{v:,}") for k, v in cnt.items()]))
     return 0 if ok else 1
+
+
+def _hz(f: int) -> str:
+    return f"{f / 1e9:.3g} GHz" if f >= 10**9 else f"{f / 1e6:.3g} MHz"
 
 
 def _pct(x: float | None) -> str:

@@ -12,7 +12,7 @@ from tests.asic_model.conftest import DRAM_BASE, SRAM_BASE, Rig
 
 ERR = {k: c.value for k, c in CONSTANTS.items() if k.startswith("ERR_")}
 DESC = CONSTANTS["DMA_DESC_WORDS"].value * 4
-FAST = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+FAST = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
 def _ceil(a, b):

@@ -78,7 +78,7 @@ def _mat(draw, shape, rng):
 
 
 @given(data=st.data())
-@settings(max_examples=50, deadline=None)
+@settings(max_examples=150, deadline=None)
 def test_gemm_through_registers_is_bit_exact(data):
     d = data.draw
     r = Rig(d(st.sampled_from(["tiny", "edge-v1", "edge-v2"]), "profile"))
