@@ -236,6 +236,13 @@ def load_module(path) -> pytypes.ModuleType:
         exec(code, m.__dict__)
         loaded[mod.name] = m
     root = loaded[prog.root.name]
+    user_main = root.main
+
+    def main() -> None:
+        """The firmware's main(); returning from it powers off with exit code 0, as in compiled mode."""
+        user_main()
+        rt.poweroff(0)
+    root.main = main
     root.__tessera_program__ = prog
     root.__tessera_modules__ = loaded
     if prog.trap_handler is not None:

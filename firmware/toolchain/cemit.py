@@ -1,0 +1,417 @@
+"""C emitter: turns a checked firmware program into one readable C file for clang.
+
+Each module-level name becomes a `static` C object named `<module>__<name>`;
+checked operations become calls to the inline helpers of `tsr_runtime.h`
+(`tsr_add_u32(a, b, loc)` ...), register names the macros of
+`tessera_regs.h`. Calls with side effects (user functions, MMIO and memory
+reads) are hoisted into temporaries in Python's left-to-right order, so both
+modes perform the same accesses in the same order. Initial values of arrays and
+variables come from the hosted module (the build-time interpreter).
+
+Usage:
+    from firmware.toolchain.cemit import emit_c
+    c_source, locations = emit_c(prog, hosted_modules, build_info="...")
+"""
+
+from __future__ import annotations
+
+import ast
+
+from firmware import rt
+from firmware.toolchain.types import BOOL, COMPTIME, VOID, ArrayType, RecordType, RefType, c_type, loc_id
+
+_ARITH = {"+": "add", "-": "sub", "*": "mul", "//": "div", "%": "mod", "<<": "shl", ">>": "shr"}
+_BITS = {"&", "|", "^"}
+_CMP = {"==", "!=", "<", "<=", ">", ">="}
+
+
+def _lit(v, t=None) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(t, rt.IntType) and not t.signed:
+        return f"{v}u"
+    if v == -(1 << 31):
+        return "INT32_MIN"
+    return f"{v}" if -(1 << 31) <= v < (1 << 31) else f"{v}u"
+
+
+class FuncEmitter:
+    """Emits one function body; `pre` collects hoisted statements of the current statement."""
+
+    def __init__(self, em, fn):
+        self.em, self.fn, self.pre, self.tmp, self.locations = em, fn, [], 0, em.locations
+
+    def loc(self, node) -> str:
+        lid = loc_id(node)
+        self.locations[lid] = f"{self.fn.module.path}:{node.lineno}:{node.col_offset + 1}"
+        return f"{lid}u"
+
+    def fresh(self, ctype: str, init: str) -> str:
+        self.tmp += 1
+        name = f"_t{self.tmp}"
+        self.pre.append(f"{ctype} {name} = {init};")
+        return name
+
+    def capture(self, fn):
+        saved, self.pre = self.pre, []
+        out = fn()
+        pre, self.pre = self.pre, saved
+        return pre, out
+
+    # ---------------------------------------------------------- expressions
+    def v(self, n, t=None) -> str:
+        """The value of `n` stored into its place (with the conversion check when needed)."""
+        e = self.x(n)
+        if getattr(n, "_conv_check", False):
+            return f"tsr_conv_{n._conv.name}((int64_t)({e}), {self.loc(n)})"
+        conv = getattr(n, "_conv", None)
+        if isinstance(conv, rt.IntType):
+            return f"(({c_type(conv)})({e}))"
+        return e
+
+    def x(self, n) -> str:
+        if getattr(n, "_cv", None) is not None and not isinstance(n._ty, RefType):
+            return _lit(n._cv, n._ty)
+        return getattr(self, f"x_{type(n).__name__}")(n)
+
+    def as_type(self, n, t) -> str:
+        e = self.x(n)
+        return e if n._ty is t else f"(({c_type(t)})({e}))"
+
+    def x_Name(self, n):
+        sym = getattr(n, "_sym", "local")
+        if sym == "local":
+            return n.id
+        if isinstance(sym, RefType):
+            raise AssertionError("register-map names are arguments to intrinsics only")
+        return sym.c_name
+
+    def place_ref(self, base) -> str:
+        """C lvalue of a record (global struct or pointer parameter)."""
+        e = self.x(base)
+        if getattr(base, "_sym", None) == "local":
+            return f"(*{e})"
+        return e
+
+    def x_Attribute(self, n):
+        return f"{self.place_ref(n.value)}.{n.attr}"
+
+    def index(self, n) -> str:
+        at, idx = n.value._ty, n.slice
+        i = self.x(idx)
+        if idx._cv is not None:
+            return i
+        it = idx._ty
+        if isinstance(it, rt.IntType) and not it.signed:
+            return f"tsr_idx_u({i}, {at.n}u, {self.loc(n)})"
+        return f"tsr_idx((int64_t)({i}), {at.n}u, {self.loc(n)})"
+
+    def x_Subscript(self, n):
+        arr = self.x(n.value) if not isinstance(n.value, ast.Attribute) else self.x_Attribute(n.value)
+        return f"{arr}[{self.index(n)}]"
+
+    def op(self, op, a: str, b: str, t, loc: str, bnode=None) -> str:
+        if op in _BITS:
+            return f"(({c_type(t)})({a} {op} {b}))"
+        if op in ("<<", ">>"):
+            return f"tsr_{_ARITH[op]}_{t.name}({a}, (int64_t)({b}), {loc})"
+        return f"tsr_{_ARITH[op]}_{t.name}({a}, {b}, {loc})"
+
+    def operand(self, n, t) -> str:
+        return self.as_type(n, t) if n._cv is None else f"(({c_type(t)}){_lit(n._cv, t)})"
+
+    def x_BinOp(self, n):
+        t = n._opty
+        a = self.operand(n.left, t)
+        b = self.x(n.right) if n._op in ("<<", ">>") else self.operand(n.right, t)
+        return self.op(n._op, a, b, t, self.loc(n))
+
+    def x_UnaryOp(self, n):
+        a = self.x(n.operand)
+        if isinstance(n.op, ast.Not):
+            return f"(!({a}))"
+        if isinstance(n.op, ast.UAdd):
+            return a
+        t = n._opty
+        if isinstance(n.op, ast.Invert):
+            return f"(({c_type(t)})~({c_type(t)})({a}))"
+        return f"tsr_neg_{t.name}({a}, {self.loc(n)})"
+
+    def x_Compare(self, n):
+        l, r = n.left, n.comparators[0]
+        a, b = self.x(l), self.x(r)
+        lt, rt_ = l._ty, r._ty
+        same = (isinstance(lt, rt.IntType) and isinstance(rt_, rt.IntType) and lt.signed == rt_.signed) or lt is BOOL
+        if not same:
+            a, b = f"(int64_t)({a})", f"(int64_t)({b})"
+        return f"({a} {n._op} {b})"
+
+    def x_BoolOp(self, n):
+        c_op = "&&" if isinstance(n.op, ast.And) else "||"
+        expr = self.x(n.values[0])
+        for v in n.values[1:]:
+            pre, s = self.capture(lambda v=v: self.x(v))
+            if not pre:
+                expr = f"({expr} {c_op} {s})"
+                continue
+            t = self.fresh("bool", expr)
+            cond = t if c_op == "&&" else f"!{t}"
+            self.pre.append(f"if ({cond}) {{ " + " ".join(pre) + f" {t} = {s}; }}")
+            expr = t
+        return expr
+
+    def x_IfExp(self, n):
+        test = self.x(n.test)
+        pb, b = self.capture(lambda: self.v(n.body))
+        po, o = self.capture(lambda: self.v(n.orelse))
+        if not pb and not po:
+            return f"(({test}) ? ({b}) : ({o}))"
+        t = self.fresh(c_type(n._ty), "0")
+        self.pre.append(f"if ({test}) {{ " + " ".join(pb) + f" {t} = {b}; }} else {{ " + " ".join(po) + f" {t} = {o}; }}")
+        return t
+
+    def x_Call(self, n):
+        k, args = n._kind, n.args
+        if k == "func":
+            f = n._target
+            cargs = []
+            for a, (_, pt) in zip(args, f.params):
+                if isinstance(pt, ArrayType):
+                    cargs.append(self.x(a))
+                elif isinstance(pt, RecordType):
+                    cargs.append(self.x(a) if getattr(a, "_sym", None) == "local" else f"&{self.x(a)}")
+                else:
+                    cargs.append(self.v(a))
+            call = f"{f.c_name}({', '.join(cargs)})"
+            if f.ret is VOID:
+                return call
+            return self.fresh(c_type(f.ret), call)
+        if k == "conv":
+            a = self.x(args[0])
+            t = n._ty
+            return f"tsr_conv_{t.name}((int64_t)({a}), {self.loc(n)})" if n._conv_check else f"(({c_type(t)})({a}))"
+        if k == "wrap":
+            return f"(({c_type(n._ty)})({self.x(args[1])}))"
+        if k == "wrapping":
+            t, ct = n._opty, c_type(n._opty)
+            if n._op == "neg":
+                return f"(({ct})(0u - (uint32_t)({self.x(args[0])})))"
+            if n._op == "<<":
+                return f"tsr_wshl_{t.name}({self.operand(args[0], t)}, (int64_t)({self.x(args[1])}), {self.loc(n)})"
+            a, b = self.operand(args[0], t), self.operand(args[1], t)
+            return f"(({ct})((uint32_t)({a}) {n._op} (uint32_t)({b})))"
+        if k == "mmio_read":
+            return self.fresh("uint32_t", f"TSR_REG({n._reg.c_name})")
+        if k == "mmio_write":
+            return f"TSR_REG({n._reg.c_name}) = {self.v(args[1])}"
+        if k == "field_get":
+            f = n._field
+            return f"((({self.v(args[1])}) & {f.c_name}_MASK) >> {f.c_name}_SHIFT)"
+        if k == "field_set":
+            f = n._field
+            return f"((({self.v(args[1])}) & ~{f.c_name}_MASK) | ((uint32_t)({self.v(args[2])}) << {f.c_name}_SHIFT & {f.c_name}_MASK))"
+        if k == "mem_read":
+            return self.fresh(c_type(n._mem), f"tsr_{n.func.id}({self.v(args[0])}, {self.loc(n)})")
+        if k == "mem_write":
+            return f"tsr_{n.func.id}({self.v(args[0])}, {self.v(args[1])}, {self.loc(n)})"
+        if k == "panic":
+            return f"tsr_panic({self.v(args[0])}, {self.loc(n)})"
+        if k == "poweroff":
+            return f"tsr_poweroff({self.v(args[0])})"
+        if k == "set_interrupt_mask":
+            return f"tsr_set_interrupt_mask({self.v(args[0])})"
+        return f"tsr_{k}()"
+
+    # ---------------------------------------------------------- statements
+    def block(self, stmts, ind: str) -> list:
+        out = []
+        for s in stmts:
+            out += self.stmt(s, ind)
+        return out
+
+    def stmt(self, s, ind: str) -> list:
+        self.pre = []
+        body = getattr(self, f"s_{type(s).__name__}")(s, ind)
+        assert not self.pre, "every statement flushes its hoisted temporaries"
+        return body
+
+    def flush(self, ind) -> list:
+        pre, self.pre = self.pre, []
+        return [ind + p for p in pre]
+
+    def s_Pass(self, s, ind):
+        return []
+
+    def s_Break(self, s, ind):
+        return [f"{ind}break;"]
+
+    def s_Continue(self, s, ind):
+        return [f"{ind}continue;"]
+
+    def s_Global(self, s, ind):
+        return []
+
+    def s_Expr(self, s, ind):
+        if isinstance(s.value, ast.Constant):
+            return []
+        e = self.x(s.value)
+        return self.flush(ind) + ([f"{ind}{e};"] if not e.startswith("_t") else [])
+
+    def s_Return(self, s, ind):
+        if s.value is None:
+            return [f"{ind}return;"]
+        e = self.v(s.value)
+        return self.flush(ind) + [f"{ind}return {e};"]
+
+    def s_AnnAssign(self, s, ind):
+        e = self.v(s.value)
+        return self.flush(ind) + [f"{ind}{s.target.id} = {e};"]
+
+    def target(self, tgt) -> str:
+        if isinstance(tgt, ast.Name):
+            sym = getattr(tgt, "_sym", "local")
+            return tgt.id if sym == "local" else sym.c_name
+        if isinstance(tgt, ast.Attribute):
+            return self.x_Attribute(tgt)
+        return self.x_Subscript(tgt)
+
+    def s_Assign(self, s, ind):
+        tgt = s.targets[0]
+        e = self.v(s.value)
+        if isinstance(tgt, ast.Subscript):
+            val = self.fresh(c_type(s.value._conv) if isinstance(s.value._conv, rt.IntType) else "bool", e)
+            lhs = self.target(tgt)
+            return self.flush(ind) + [f"{ind}{lhs} = {val};"]
+        return self.flush(ind) + [f"{ind}{self.target(tgt)} = {e};"]
+
+    def s_AugAssign(self, s, ind):
+        tgt, t = s.target, s._opty
+        if isinstance(tgt, ast.Subscript):
+            i = self.fresh("uint32_t", self.index(tgt))
+            arr = self.x(tgt.value) if not isinstance(tgt.value, ast.Attribute) else self.x_Attribute(tgt.value)
+            lhs = f"{arr}[{i}]"
+        else:
+            lhs = self.target(tgt)
+        cur = lhs if tgt._ty is t else f"(({c_type(t)}){lhs})"
+        rhs = self.x(s.value) if s._op in ("<<", ">>") else self.operand(s.value, t)
+        e = self.op(s._op, cur, rhs, t, self.loc(s))
+        if s._conv_check:
+            e = f"tsr_conv_{s._conv.name}((int64_t)({e}), {self.loc(s)})"
+        return self.flush(ind) + [f"{ind}{lhs} = {e};"]
+
+    def s_If(self, s, ind):
+        if hasattr(s, "_taken"):
+            return self.block(s.body if s._taken else s.orelse, ind)
+        test = self.x(s.test)
+        out = self.flush(ind) + [f"{ind}if ({test}) {{"] + self.block(s.body, ind + "    ")
+        if s.orelse:
+            out += [f"{ind}}} else {{"] + self.block(s.orelse, ind + "    ")
+        return out + [f"{ind}}}"]
+
+    def s_While(self, s, ind):
+        if getattr(s, "_taken", True) is False:
+            return []
+        test = self.x(s.test)
+        pre = self.flush(ind + "    ")
+        if not pre:
+            return [f"{ind}while ({test}) {{"] + self.block(s.body, ind + "    ") + [f"{ind}}}"]
+        return ([f"{ind}for (;;) {{"] + pre + [f"{ind}    if (!({test})) break;"]
+                + self.block(s.body, ind + "    ") + [f"{ind}}}"])
+
+    def s_For(self, s, ind):
+        if hasattr(s, "_unrolled"):
+            out = []
+            for k, body in enumerate(s._unrolled):
+                out += [f"{ind}/* unroll {s.target.id} = {k} */"] + self.block(body, ind)
+            return out
+        t, step, args = s._var_ty, s._step, s.iter.args
+        start = self.v(args[0]) if len(args) >= 2 else "0"
+        stop = self.v(args[1] if len(args) >= 2 else args[0])
+        ct = c_type(t)
+        ctr = ct if abs(step) == 1 and t.bits == 32 else ("int32_t" if abs(step) == 1 else "int64_t")
+        self.tmp += 1
+        it, end = f"_i{self.tmp}", f"_e{self.tmp}"
+        cmp, inc = ("<", f"{it}++") if step == 1 else (">", f"{it}--") if step == -1 else (("<" if step > 0 else ">"), f"{it} += {step}")
+        beg = f"_s{self.tmp}"
+        out = self.flush(ind) + [f"{ind}{{", f"{ind}    const {ctr} {beg} = ({ctr})({start});",
+                                 f"{ind}    const {ctr} {end} = ({ctr})({stop});",
+                                 f"{ind}    for ({ctr} {it} = {beg}; {it} {cmp} {end}; {inc}) {{",
+                                 f"{ind}        {s.target.id} = ({ct}){it};"]
+        return out + self.block(s.body, ind + "        ") + [f"{ind}    }}", f"{ind}}}"]
+
+
+def param_decl(name: str, t, volatile_arrays: bool) -> str:
+    if isinstance(t, ArrayType):
+        return f"{'const ' if t.readonly else ''}{c_type(t.elem)} *{name}"
+    if isinstance(t, RecordType):
+        return f"{t.c_name} *{name}"
+    return f"{c_type(t)} {name}"
+
+
+def _init_list(values, t) -> str:
+    return "{" + ", ".join(_lit(v, t) for v in values) + "}"
+
+
+def emit_c(prog, hosted: dict, build_info: str) -> tuple[str, dict]:
+    """The C translation unit for `prog`; `hosted` maps module names to loaded hosted modules."""
+    locations: dict = {}
+    em = type("Em", (), {"locations": locations})()
+    out = [f"/* Generated by the Tessera firmware toolchain from {prog.root.path}. Do not edit. */",
+           '#include "tessera_regs.h"', '#include "tsr_runtime.h"', ""]
+    for rec in prog.records:
+        out.append("typedef struct {")
+        for fname, ft in rec.fields.items():
+            out.append(f"    {c_type(ft.elem)} {fname}[{ft.n}];" if isinstance(ft, ArrayType) else f"    {c_type(ft)} {fname};")
+        out += [f"}} {rec.c_name};", ""]
+    for g in prog.globals:
+        vol = "volatile " if g.volatile else ""
+        if g.kind == "var":
+            out.append(f"static {vol}{c_type(g.ty)} {g.c_name} = {_lit(g.value, g.ty)};")
+        elif g.kind == "array":
+            vals = getattr(hosted[g.module.name], g.name).tolist()
+            if g.ty.readonly:
+                out.append(f"static const {c_type(g.ty.elem)} {g.c_name}[{g.ty.n}] = {_init_list(vals, g.ty.elem)};")
+            elif any(vals):
+                out.append(f"static {vol}{c_type(g.ty.elem)} {g.c_name}[{g.ty.n}] = {_init_list(vals, g.ty.elem)};")
+            else:
+                out.append(f"static {vol}{c_type(g.ty.elem)} {g.c_name}[{g.ty.n}];")
+        elif g.kind == "record":
+            out.append(f"static {vol}{g.ty.c_name} {g.c_name};")
+    out.append("")
+
+    def sig(fn) -> str:
+        params = ", ".join(param_decl(n, t, False) for n, t in fn.params) or "void"
+        return f"static {c_type(fn.ret)} {fn.c_name}({params})"
+    out += [sig(fn) + ";" for fn in prog.funcs] + [""]
+    for fn in prog.funcs:
+        fe = FuncEmitter(em, fn)
+        body = fn.node.body
+        lines = [sig(fn) + " {"]
+        pnames = {n for n, _ in fn.params}
+        for name, t in fn.locals.items():
+            if name not in pnames:
+                lines.append(f"    {c_type(t)} {name} = 0;")
+        lines += fe.block(body, "    ")
+        if fn.ret is not VOID:
+            lines.append("    __builtin_unreachable();")
+        out += lines + ["}", ""]
+    main, trap, hook = prog.main, prog.trap_handler, prog.panic_hook
+    out += ["/* entry from crt0: main returning powers off with exit code 0, as in hosted mode */",
+            "void tsr_main(void) {", f"    {main.c_name}();", "    tsr_poweroff(0);", "}", "",
+            "void tsr_trap(uint32_t mcause) {",
+            f"    {trap.c_name}(mcause);" if trap else "    tsr_panic(TSR_PANIC_UNHANDLED_TRAP, mcause);", "}", "",
+            "void tsr_poweroff(uint32_t code) {",
+            "    TSR_REG(SYSCTL_POWEROFF) = ((uint32_t)TESSERA_SYSCTL_POWEROFF_KEY << SYSCTL_POWEROFF_KEY_SHIFT)"
+            " | ((code << SYSCTL_POWEROFF_CODE_SHIFT) & SYSCTL_POWEROFF_CODE_MASK);",
+            "    for (;;) tsr_wfi();", "}", "",
+            "void tsr_panic(uint32_t code, uint32_t loc) {",
+            "    TSR_REG(SYSCTL_SCRATCH0) = code;", "    TSR_REG(SYSCTL_SCRATCH1) = loc;",
+            f"    {hook.c_name}(code, loc);" if hook else "    tsr_poweroff(TSR_PANIC_EXIT_CODE);",
+            "    for (;;) tsr_wfi();", "}", "",
+            '__attribute__((section(".build_info"), used))',
+            f"static const char tsr_build_info[] = {_c_string(build_info)};", ""]
+    return "\n".join(out), locations
+
+
+def _c_string(s: str) -> str:
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'

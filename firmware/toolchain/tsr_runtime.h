@@ -1,0 +1,93 @@
+/* Tessera firmware C runtime: the language's checked integer semantics as inline helpers.
+ *
+ * Written by hand (no library offers Python's floor division, checked narrowing and
+ * shift-count rules for C). Every check is an unlikely branch to a cold, noreturn
+ * tsr_panic(code, location) so clang keeps the hot path straight and hoists or
+ * drops checks it can prove. Included by the C the emitter writes under build/.
+ * Usage: #include "tsr_runtime.h" (after tessera_regs.h), then tsr_add_u32(a, b, loc) ...
+ */
+#ifndef TSR_RUNTIME_H
+#define TSR_RUNTIME_H
+
+#include <stdint.h>
+#include <stdbool.h>
+
+#define TSR_PANIC_OVERFLOW 0xE001u
+#define TSR_PANIC_BOUNDS 0xE002u
+#define TSR_PANIC_DIV_ZERO 0xE003u
+#define TSR_PANIC_SHIFT 0xE004u
+#define TSR_PANIC_CONVERSION 0xE005u
+#define TSR_PANIC_UNHANDLED_TRAP 0xE006u
+#define TSR_PANIC_ALIGN 0xE007u
+#define TSR_PANIC_EXIT_CODE 0xEEu
+#define TSR_UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+__attribute__((noreturn, cold, noinline)) void tsr_panic(uint32_t code, uint32_t loc);
+__attribute__((noreturn)) void tsr_poweroff(uint32_t code);
+
+#define TSR_REG(addr) (*(volatile uint32_t *)(uintptr_t)(addr))
+
+/* add, sub, mul, neg, floor div, floor mod, shifts and conversion for one type */
+#define TSR_ARITH(N, T, BITS, MINV, MAXV, SIGNED) \
+static inline T tsr_add_##N(T a, T b, uint32_t loc) { T r; if (TSR_UNLIKELY(__builtin_add_overflow(a, b, &r))) tsr_panic(TSR_PANIC_OVERFLOW, loc); return r; } \
+static inline T tsr_sub_##N(T a, T b, uint32_t loc) { T r; if (TSR_UNLIKELY(__builtin_sub_overflow(a, b, &r))) tsr_panic(TSR_PANIC_OVERFLOW, loc); return r; } \
+static inline T tsr_mul_##N(T a, T b, uint32_t loc) { T r; if (TSR_UNLIKELY(__builtin_mul_overflow(a, b, &r))) tsr_panic(TSR_PANIC_OVERFLOW, loc); return r; } \
+static inline T tsr_neg_##N(T a, uint32_t loc) { if (TSR_UNLIKELY(SIGNED ? a == (T)(MINV) : a != 0)) tsr_panic(TSR_PANIC_OVERFLOW, loc); return (T)-a; } \
+static inline T tsr_div_##N(T a, T b, uint32_t loc) { \
+    if (TSR_UNLIKELY(b == 0)) tsr_panic(TSR_PANIC_DIV_ZERO, loc); \
+    if (!SIGNED) return (T)(a / b); \
+    if (TSR_UNLIKELY(a == (T)(MINV) && b == (T)-1)) tsr_panic(TSR_PANIC_OVERFLOW, loc); \
+    T q = (T)(a / b); if ((T)(a % b) != 0 && ((a < 0) != (b < 0))) q--; return q; } \
+static inline T tsr_mod_##N(T a, T b, uint32_t loc) { \
+    if (TSR_UNLIKELY(b == 0)) tsr_panic(TSR_PANIC_DIV_ZERO, loc); \
+    if (!SIGNED) return (T)(a % b); \
+    if (b == (T)-1) return 0; \
+    T r = (T)(a % b); if (r != 0 && ((r < 0) != (b < 0))) r = (T)(r + b); return r; } \
+static inline uint32_t tsr_count_##N(int64_t n, uint32_t loc) { if (TSR_UNLIKELY((uint64_t)n >= (BITS))) tsr_panic(TSR_PANIC_SHIFT, loc); return (uint32_t)n; } \
+static inline T tsr_shl_##N(T a, int64_t n, uint32_t loc) { \
+    uint32_t c = tsr_count_##N(n, loc); \
+    if (TSR_UNLIKELY(a > (T)((T)(MAXV) >> c) || a < (T)((T)(MINV) >> c))) tsr_panic(TSR_PANIC_OVERFLOW, loc); \
+    return (T)((uint32_t)a << c); } \
+static inline T tsr_shr_##N(T a, int64_t n, uint32_t loc) { return (T)(a >> tsr_count_##N(n, loc)); } \
+static inline T tsr_wshl_##N(T a, int64_t n, uint32_t loc) { return (T)((uint32_t)a << tsr_count_##N(n, loc)); } \
+static inline T tsr_conv_##N(int64_t v, uint32_t loc) { if (TSR_UNLIKELY(v < (MINV) || v > (MAXV))) tsr_panic(TSR_PANIC_CONVERSION, loc); return (T)v; }
+
+TSR_ARITH(u8, uint8_t, 8, 0, 0xFF, 0)
+TSR_ARITH(u16, uint16_t, 16, 0, 0xFFFF, 0)
+TSR_ARITH(u32, uint32_t, 32, 0, 0xFFFFFFFFu, 0)
+TSR_ARITH(i8, int8_t, 8, -128, 127, 1)
+TSR_ARITH(i16, int16_t, 16, -32768, 32767, 1)
+TSR_ARITH(i32, int32_t, 32, INT32_MIN, INT32_MAX, 1)
+
+/* index checks: unsigned compare catches negative indexes too */
+static inline uint32_t tsr_idx(int64_t i, uint32_t n, uint32_t loc) {
+    if (TSR_UNLIKELY((uint64_t)i >= n)) tsr_panic(TSR_PANIC_BOUNDS, loc);
+    return (uint32_t)i;
+}
+static inline uint32_t tsr_idx_u(uint32_t i, uint32_t n, uint32_t loc) {
+    if (TSR_UNLIKELY(i >= n)) tsr_panic(TSR_PANIC_BOUNDS, loc);
+    return i;
+}
+
+/* SRAM/DRAM access, checked against the data windows (memory safety) */
+static inline uintptr_t tsr_mem_check(uint32_t addr, uint32_t size, uint32_t loc) {
+    if (TSR_UNLIKELY(addr & (size - 1))) tsr_panic(TSR_PANIC_ALIGN, loc);
+    if (!((addr >= TESSERA_SRAM_BASE && addr - TESSERA_SRAM_BASE <= TESSERA_SRAM_MAX_SIZE - size) ||
+          (addr >= TESSERA_DRAM_BASE && addr - TESSERA_DRAM_BASE <= TESSERA_DRAM_MAX_SIZE - size)))
+        tsr_panic(TSR_PANIC_BOUNDS, loc);
+    return (uintptr_t)addr;
+}
+static inline uint8_t tsr_mem_read8(uint32_t a, uint32_t loc) { return *(volatile uint8_t *)tsr_mem_check(a, 1, loc); }
+static inline uint16_t tsr_mem_read16(uint32_t a, uint32_t loc) { return *(volatile uint16_t *)tsr_mem_check(a, 2, loc); }
+static inline uint32_t tsr_mem_read32(uint32_t a, uint32_t loc) { return *(volatile uint32_t *)tsr_mem_check(a, 4, loc); }
+static inline void tsr_mem_write8(uint32_t a, uint8_t v, uint32_t loc) { *(volatile uint8_t *)tsr_mem_check(a, 1, loc) = v; }
+static inline void tsr_mem_write16(uint32_t a, uint16_t v, uint32_t loc) { *(volatile uint16_t *)tsr_mem_check(a, 2, loc) = v; }
+static inline void tsr_mem_write32(uint32_t a, uint32_t v, uint32_t loc) { *(volatile uint32_t *)tsr_mem_check(a, 4, loc) = v; }
+
+/* core intrinsics */
+static inline void tsr_wfi(void) { __asm__ volatile("wfi" ::: "memory"); }
+static inline void tsr_interrupts_enable(void) { __asm__ volatile("csrsi mstatus, 8" ::: "memory"); }
+static inline void tsr_interrupts_disable(void) { __asm__ volatile("csrci mstatus, 8" ::: "memory"); }
+static inline void tsr_set_interrupt_mask(uint32_t m) { __asm__ volatile("csrw mie, %0" :: "r"(m) : "memory"); }
+
+#endif
