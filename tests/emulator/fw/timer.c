@@ -25,7 +25,12 @@ int main(void) {
     REG(TIMER_MTIMECMP_LO) = start + TICK;
     CSR_SET(mie, MIE_MTIE);
     CSR_SET(mstatus, MSTATUS_MIE);
-    while (ticks < 3) wfi();
+    for (;;) {   /* MIE off between the check and WFI, so a tick cannot slip in between */
+        CSR_CLEAR(mstatus, MSTATUS_MIE);
+        if (ticks >= 3) break;
+        wfi();
+        CSR_SET(mstatus, MSTATUS_MIE);
+    }
     CSR_CLEAR(mstatus, MSTATUS_MIE);
     puts_("cause="); puthex(seen_cause);
     puts_(" mepc="); puthex(seen_mepc);
