@@ -44,7 +44,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from asic_model.bus import IrqLine, Memory, RegisterDevice
-from asic_model.soc_map import CONSTANTS, DMA, region
+from asic_model.soc_map import CONSTANTS, DMA
 
 N_CHANNELS = CONSTANTS["DMA_MAX_CHANNELS"].value
 DESC_WORDS = CONSTANTS["DMA_DESC_WORDS"].value
@@ -59,7 +59,6 @@ _STATUS = DMA.reg("CH0_STATUS")
 START, IRQ_EN, SPILL, ABORT = (_CTRL.field(f).mask for f in ("START", "IRQ_EN", "SPILL", "ABORT"))
 BUSY, DONE, ERROR = (_STATUS.field(f).mask for f in ("BUSY", "DONE", "ERR"))
 ERR_CODE_SHIFT = _STATUS.field("ERR_CODE").lo
-SRAM_NAME = region("SRAM").name
 
 
 @dataclass

@@ -48,3 +48,14 @@ int main(void) {
     out = subprocess.run([str(tmp_path / "t")], check=True, capture_output=True, text=True).stdout.split()
     dma = SOC.block("DMA")
     assert out == [str(dma.addr("CH1_CTRL")), "5", "8", str(CONSTANTS["ERR_QPARAM"].value)]
+
+
+def test_c_header_compiles_for_the_rv32_firmware_target(tmp_path):
+    (tmp_path / "tessera_regs.h").write_text(regmap_export.c_header())
+    (tmp_path / "fw.c").write_text('#include "tessera_regs.h"\n'
+                                   "uint32_t status(void) { return TESSERA_REG_READ(TENSOR, STATUS) & TENSOR_STATUS_DONE_MASK; }\n")
+    import sys
+    subprocess.run([sys.executable, "-m", "ziglang", "cc", "-target", "riscv32-freestanding-none",
+                    "-mcpu=generic_rv32+m+c", "-ffreestanding", "-std=c11", "-Wall", "-Wextra", "-Werror", "-c",
+                    str(tmp_path / "fw.c"), "-o", str(tmp_path / "fw.o")], check=True, capture_output=True)
+    assert (tmp_path / "fw.o").stat().st_size > 0
