@@ -12,6 +12,8 @@ issue) sit on the default-path records only; per-path records are informational.
 
 from __future__ import annotations
 
+import statistics
+
 import numpy as np
 
 import native
@@ -44,9 +46,25 @@ def _torch():
     return torch, ""
 
 
-def _gops(fn, ops: int, quick: bool) -> float:
+ANCHOR_WARMUP = 5             # oneDNN/BLAS need a few calls per new shape before they settle
+ROUNDS = 3                    # value/anchor measurements alternate this many times (goal records)
+
+
+def _gops(fn, ops: int, quick: bool, warmup: int = 2) -> float:
     n = _calls_for(ops, quick)
-    return ops / measure(fn, repeat=3 if quick else 7, warmup=1 if quick else 2, number=n) / 1e9
+    return ops / measure(fn, repeat=3 if quick else 7, warmup=1 if quick else warmup, number=n) / 1e9
+
+
+def _interleaved(value_fn, anchor_fn, ops: int, quick: bool) -> tuple[float, float]:
+    """Median over ROUNDS of alternating (value, anchor) measurements, after warming both."""
+    for _ in range(ANCHOR_WARMUP):
+        anchor_fn()
+        value_fn()
+    vals, ancs = [], []
+    for _ in range(1 if quick else ROUNDS):
+        vals.append(_gops(value_fn, ops, quick))
+        ancs.append(_gops(anchor_fn, ops, quick))
+    return statistics.median(vals), statistics.median(ancs)
 
 
 class _Anchors:
@@ -57,13 +75,38 @@ class _Anchors:
         self.torch, self.torch_note = _torch()
         self.cache: dict[tuple, float | None] = {}
 
+    def numpy_fn(self, M: int, N: int, K: int):
+        a = np.ones((M, K), np.float32)
+        b = np.ones((K, N), np.float32)
+        out = np.empty((M, N), np.float32)
+        return lambda: np.matmul(a, b, out=out)
+
+    def torch_fn(self, M: int, N: int, K: int):
+        t = self.torch
+        a = t.randint(-128, 128, (M, K), dtype=t.int8)
+        b = t.randint(-128, 128, (K, N), dtype=t.int8)
+        return lambda: t._int_mm(a, b)
+
+    def anchor_fn(self, M: int, N: int, K: int):
+        """(kind, fn) of the primary anchor for this shape; fn None if it cannot run here."""
+        if M >= TORCH_MIN_M:
+            return "torch", (self.torch_fn(M, N, K) if self.torch is not None else None)
+        return "numpy", self.numpy_fn(M, N, K)
+
+    def measured(self, value_fn, M: int, N: int, K: int) -> float:
+        """Value GOPS measured interleaved with the shape's primary anchor (cached for later records)."""
+        kind, afn = self.anchor_fn(M, N, K)
+        ops = 2 * M * N * K
+        if afn is None:
+            return _gops(value_fn, ops, self.quick)
+        value, anchor = _interleaved(value_fn, afn, ops, self.quick)
+        self.cache[(kind, M, N, K)] = anchor
+        return value
+
     def numpy_f32(self, M: int, N: int, K: int) -> float:
         key = ("numpy", M, N, K)
         if key not in self.cache:
-            a = np.ones((M, K), np.float32)
-            b = np.ones((K, N), np.float32)
-            out = np.empty((M, N), np.float32)
-            self.cache[key] = _gops(lambda: np.matmul(a, b, out=out), 2 * M * N * K, self.quick)
+            self.cache[key] = _gops(self.numpy_fn(M, N, K), 2 * M * N * K, self.quick, warmup=ANCHOR_WARMUP)
         return self.cache[key]
 
     def torch_int_mm(self, M: int, N: int, K: int) -> tuple[float | None, str]:
@@ -71,10 +114,7 @@ class _Anchors:
             return None, self.torch_note
         key = ("torch", M, N, K)
         if key not in self.cache:
-            t = self.torch
-            a = t.randint(-128, 128, (M, K), dtype=t.int8)
-            b = t.randint(-128, 128, (K, N), dtype=t.int8)
-            self.cache[key] = _gops(lambda: t._int_mm(a, b), 2 * M * N * K, self.quick)
+            self.cache[key] = _gops(self.torch_fn(M, N, K), 2 * M * N * K, self.quick, warmup=ANCHOR_WARMUP)
         return self.cache[key], ""
 
 
@@ -100,14 +140,15 @@ def _gemm_records(anchors: _Anchors, quick: bool) -> list[Record]:
         for path in paths:
             label = f"{best} (auto)" if path == "auto" else path
             arg = None if path == "auto" else path
-            value = _gops(lambda: native.gemm_i8(a, b, raw32=True, out=out, path=arg), ops, quick)
+            fn = (lambda: native.gemm_i8(a, b, raw32=True, out=out, path=arg))
+            value = anchors.measured(fn, M, N, K) if path == "auto" else _gops(fn, ops, quick)
             recs.append(_anchored(anchors, f"gemm_i8 {name} raw32 [{label}]", value, shape,
                                   goal=path == "auto"))
         w = native.pack_b(b)
         value = _gops(lambda: native.gemm_i8(a, w, raw32=True, out=out), ops, quick)
         recs.append(_anchored(anchors, f"gemm_i8 {name} raw32 packed-B [{best}]", value, shape, goal=False))
         plan = native.GemmPlan(a, w, out, raw32=True)
-        value = _gops(plan, ops, quick)
+        value = anchors.measured(plan, M, N, K)
         recs.append(_anchored(anchors, f"GemmPlan {name} raw32 packed-B [{best}]", value, shape, goal=True))
     return recs
 
@@ -150,8 +191,8 @@ def _tile_records(anchors: _Anchors, quick: bool) -> list[Record]:
         sram[mult_off:mult_off + 4 * N] = np.full(N, 1 << 20, np.int32).view(np.uint8)
         sram[shift_off:shift_off + 4 * N] = np.full(N, 28, np.int32).view(np.uint8)
         ops = 2 * M * N * K
-        value = _gops(lambda: native.gemm_i8_buf(sram, a_off, K, b_off, N, c_off, N, M, N, K, bias_off, mult_off,
-                                                 shift_off, 0, native.RELU), ops, quick)
+        value = anchors.measured(lambda: native.gemm_i8_buf(sram, a_off, K, b_off, N, c_off, N, M, N, K, bias_off,
+                                                            mult_off, shift_off, 0, native.RELU), M, N, K)
         case = f"tile {profile} {M}x{N}x{K} gemm_i8_buf int8 [{best}]"
         if M >= TORCH_MIN_M:
             av, note = anchors.torch_int_mm(M, N, K)

@@ -77,7 +77,11 @@ void tc_gemm_portable(const int8_t *a, int64_t lda, const int8_t *b, int64_t ldb
 static inline int32_t tc_ld32(const void *p) { int32_t v; memcpy(&v, p, sizeof v); return v; }
 static inline void tc_st32(void *p, int32_t v) { memcpy(p, &v, sizeof v); }
 
-/* The reference requantization of one accumulator (see docs/native.md for the overflow proof). */
+/* The reference requantization of one accumulator.
+ * No int64 overflow: acc in [-2^31, 2^31-1] and mult in [0, 2^31-1] give
+ * |acc*mult| <= 2^31 * (2^31-1) < 2^62; the rounding term is at most 2^62 (shift = 63), so
+ * v + round lies in (-2^62, 2^62 + 2^62) = (-2^62, 2^63), inside int64. After the shift
+ * |v| <= 2^62, and adding zp (|zp| <= 128) cannot overflow either. */
 static inline int8_t tc_requant_scalar(int32_t acc, int32_t mult, int32_t shift, int32_t zp, int relu)
 {
     int64_t v = (int64_t)acc * (int64_t)mult;

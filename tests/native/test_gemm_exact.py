@@ -55,7 +55,7 @@ dims = st.one_of(st.sampled_from(EDGE_SIZES), st.integers(1, 80))
 
 
 @pytest.mark.parametrize("path", PATHS)
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(M=dims, N=dims, K=dims, zp=st.integers(-128, 127), seed=st.integers(0, 2**32 - 1),
        use_bias=st.booleans(), packed=st.booleans())
 def test_random_shapes_bit_exact(path, M, N, K, zp, seed, use_bias, packed):
