@@ -203,7 +203,7 @@ class HostedCore:
     def sleep(self) -> None:
         clock = self.soc.clock
         ev = self.soc.next_event()
-        span = None if ev is None else min(ev, self.until - clock.now)
+        span = ev if ev is not None and clock.now + ev < self.until else None
         step = self.link.idle(span)
         if step is None:
             self.soc.advance_to(self.until)

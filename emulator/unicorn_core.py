@@ -267,10 +267,14 @@ class UnicornCore:
         """Core in WFI: jump to the next device event, or wait for the host. False when nothing can wake it."""
         soc, clock = self.soc, self.soc.clock
         ev = soc.next_event()
-        span = None if ev is None else min(ev, until_cycle - clock.now)
-        step = self.link.idle(span)
-        if step is None:
-            return False
+        if ev is not None and clock.now + ev < until_cycle:
+            step = self.link.idle(ev)
+        else:  # nothing scheduled before the limit: only the host can wake the core
+            step = self.link.idle(None)
+            if step is None:
+                soc.advance_to(until_cycle)
+                return False
+            step = min(step, until_cycle - clock.now)
         soc.advance_to(clock.now + step)
         self.link.poll()
         return True
