@@ -3,8 +3,10 @@
 This is the host's statement of what the firmware must compute, bit for bit:
 the firmware's results (emulator or board) are checked against it. It walks the
 layer table in a memory window (pyOCD style: it takes the memory, not a device)
-and runs each layer with `native.reference.reference_gemm_i8`, the project's numpy
-statement of the tensor core arithmetic (docs/native.md). Validation follows
+and runs each layer with `gemm_layer`, a numpy statement of the tensor core
+arithmetic (docs/model-format.md section 4, the same as docs/native.md; kept here
+so hostd does not need the compiled native library, and cross-checked against
+native's reference and C kernel in tests/hostd). Validation follows
 docs/model-format.md section 3 and raises `ModelInvalid(code, layer)` with the
 MODEL_ERR_* the device puts in its BAD_MODEL NACK.
 
@@ -24,10 +26,29 @@ import numpy as np
 from firmware import protocol_v1 as P
 from hostd.model_format import ModelHeader, ModelTable, model_hash
 from hostd.protocol import ModelErr
-from native.reference import reference_gemm_i8
 
 TC_MAX_DIM = 0xFFFF
 INT32 = np.dtype("<i4")
+INT8_MIN, INT8_MAX = -128, 127
+
+
+def gemm_layer(a, b, bias=None, mult=None, shift=None, zp_out: int = 0, relu: bool = False,
+               raw32: bool = False) -> np.ndarray:
+    """One tensor core operation, exactly: int32 accumulator (wrapping), then RAW32 or int8 requantization."""
+    acc = np.asarray(a, np.int64) @ np.asarray(b, np.int64)
+    if bias is not None:
+        acc += np.asarray(bias, np.int64)[None, :]
+    acc = acc.astype(np.int32).astype(np.int64)                 # wrap at 32 bits
+    if raw32:
+        return (np.maximum(acc, 0) if relu else acc).astype(np.int32)
+    s = np.asarray(shift, np.int64)[None, :]
+    v = acc * np.asarray(mult, np.int64)[None, :]                # |v| < 2^62
+    half = np.left_shift(np.int64(1), np.maximum(s - 1, 0))
+    v = np.where(s > 0, (v + np.where(s > 0, half, 0)) >> s, v)  # round half toward +inf (arithmetic shift)
+    v = v + zp_out
+    if relu:
+        v = np.maximum(v, zp_out)
+    return np.clip(v, INT8_MIN, INT8_MAX).astype(np.int8)
 
 
 class ModelInvalid(Exception):
@@ -109,7 +130,7 @@ def execute(mem: np.ndarray, base: int, rows: int, table=None) -> np.ndarray:
         b = _matrix(mem, base + l.b_offset, l.k, l.n, l.b_stride)
         vec = lambda off: mem[base + off:base + off + l.n * INT32.itemsize].view(INT32)  # noqa: E731
         raw32 = bool(l.flags & P.LAYER_FLAG_RAW32)
-        out = reference_gemm_i8(a, b, bias=vec(l.bias_offset) if l.flags & P.LAYER_FLAG_BIAS else None,
+        out = gemm_layer(a, b, bias=vec(l.bias_offset) if l.flags & P.LAYER_FLAG_BIAS else None,
                                 mult=None if raw32 else vec(l.mult_offset), shift=None if raw32 else vec(l.shift_offset),
                                 zp_out=l.zp_out, relu=bool(l.flags & P.LAYER_FLAG_RELU), raw32=raw32)
         row_bytes = out.shape[1] * out.itemsize

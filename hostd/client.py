@@ -1,0 +1,135 @@
+"""Python client of the host daemon's Unix-socket HTTP API (docs/hostd-api.md); `tessera ctl` is built on it.
+
+Usage:
+    c = Client()                                   # default socket path, same as the daemon's
+    m = c.load(Path("mlp.onnx").read_bytes(), calibration=rows)["model"]
+    job = c.run(m, inputs=[[0.1] * 64], idempotency_key="req-42")     # submit + wait
+    job["classes"], c.stats(), c.metrics()
+Errors are `ApiError(status, error, reason)`.
+"""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+import socket
+import time
+
+import numpy as np
+
+from hostd.daemon import default_api_path
+
+DEFAULT_TIMEOUT = 120.0
+WAIT_SLICE = 30.0              # seconds per long-poll request while waiting for a job
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, error: str, reason: str):
+        super().__init__(f"HTTP {status} {error}: {reason}")
+        self.status, self.error, self.reason = status, error, reason
+
+
+class _UnixConnection(http.client.HTTPConnection):
+    def __init__(self, path: str, timeout: float):
+        super().__init__("localhost", timeout=timeout)
+        self.unix_path = path
+
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(self.unix_path)
+
+
+class Client:
+    def __init__(self, api: str | None = None, timeout: float = DEFAULT_TIMEOUT, client_id: str | None = None):
+        self.api, self.timeout, self.client_id = api or default_api_path(), timeout, client_id
+        self._conn: _UnixConnection | None = None
+
+    def close(self) -> None:
+        if self._conn:
+            self._conn.close()
+            self._conn = None
+
+    def request(self, method: str, path: str, body: dict | None = None, raw: bool = False):
+        data = json.dumps(body).encode() if body is not None else None
+        headers = {"Content-Type": "application/json"} if data is not None else {}
+        if self.client_id:
+            headers["X-Tessera-Client"] = self.client_id
+        for attempt in range(2):                    # one reconnect for a keep-alive connection the server closed
+            if self._conn is None:
+                self._conn = _UnixConnection(self.api, self.timeout)
+            try:
+                self._conn.request(method, path, body=data, headers=headers)
+                rsp = self._conn.getresponse()
+                payload = rsp.read()
+                break
+            except (ConnectionError, http.client.RemoteDisconnected, http.client.CannotSendRequest, BrokenPipeError):
+                self.close()
+                if attempt:
+                    raise
+        if rsp.getheader("Connection", "").lower() == "close":
+            self.close()
+        if raw and rsp.status < 400:
+            return payload
+        obj = json.loads(payload) if payload else {}
+        if rsp.status >= 400:
+            raise ApiError(rsp.status, obj.get("error", "?"), obj.get("reason", payload.decode(errors="replace")))
+        return obj
+
+    # ------------------------------------------------------------ endpoints
+    def ping(self) -> dict:
+        return self.request("GET", "/v1/ping")
+
+    def info(self) -> dict:
+        return self.request("GET", "/v1/info")
+
+    def load(self, onnx_bytes: bytes, calibration=None, name: str = "", max_rows: int | None = None) -> dict:
+        body = {"onnx": base64.b64encode(onnx_bytes).decode(), "name": name}
+        if calibration is not None:
+            body["calibration"] = np.asarray(calibration, np.float32).tolist()
+        if max_rows is not None:
+            body["max_rows"] = max_rows
+        return self.request("POST", "/v1/models", body)
+
+    def models(self) -> list[dict]:
+        return self.request("GET", "/v1/models")["models"]
+
+    def submit(self, model: str, inputs=None, inputs_int8=None, idempotency_key: str | None = None) -> dict:
+        body: dict = {"model": model}
+        if inputs is not None:
+            body["inputs"] = np.asarray(inputs, np.float32).tolist()
+        if inputs_int8 is not None:
+            body["inputs_int8"] = np.asarray(inputs_int8).tolist()
+        if idempotency_key is not None:
+            body["idempotency_key"] = idempotency_key
+        return self.request("POST", "/v1/jobs", body)
+
+    def job(self, job_id: str, wait: float = 0) -> dict:
+        return self.request("GET", f"/v1/jobs/{job_id}" + (f"?wait={wait:g}" if wait else ""))
+
+    def wait(self, job_id: str, timeout: float = DEFAULT_TIMEOUT) -> dict:
+        deadline = time.monotonic() + timeout
+        while True:
+            job = self.job(job_id, wait=max(0.01, min(WAIT_SLICE, deadline - time.monotonic())))
+            if job["state"] in ("done", "failed") or time.monotonic() >= deadline:
+                return job
+
+    def run(self, model: str, inputs=None, inputs_int8=None, idempotency_key: str | None = None,
+            timeout: float = DEFAULT_TIMEOUT) -> dict:
+        return self.wait(self.submit(model, inputs, inputs_int8, idempotency_key)["id"], timeout)
+
+    def jobs(self, state: str | None = None) -> list[dict]:
+        return self.request("GET", "/v1/jobs" + (f"?state={state}" if state else ""))["jobs"]
+
+    def stats(self) -> dict:
+        return self.request("GET", "/v1/stats")
+
+    def metrics(self) -> str:
+        return self.request("GET", "/metrics", raw=True).decode()
+
+    def reset(self) -> dict:
+        return self.request("POST", "/v1/reset", {})
+
+    def log(self, cursor: int = 0) -> dict:
+        return self.request("GET", f"/v1/log?cursor={cursor}")

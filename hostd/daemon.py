@@ -1,0 +1,390 @@
+"""The host daemon: a fair, bounded job queue in front of one device, a durable journal, and the local HTTP API.
+
+Clients submit jobs over the Unix-socket API (docs/hostd-api.md). Jobs are
+journaled (hostd/journal.py) before they are acknowledged, queued per client and
+served round robin (`FairQueue`), and run one at a time on the device by a
+single worker (`hostd/device.py` in a thread). A job attempt that times out or
+loses the link resets the device and is retried, at most `max_attempts` times,
+then fails with the last reason. A device reset noticed from the boot banner
+reloads models on the next use and retries the job in flight.
+
+Usage:
+    d = Daemon(DaemonConfig(device="/dev/pts/3", api="/tmp/hostd.sock", db="/tmp/hostd.db"))
+    asyncio.run(d.serve_forever())
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import hashlib
+import os
+import time
+import uuid
+from collections import OrderedDict, deque
+from dataclasses import dataclass
+
+import numpy as np
+
+from hostd.device import Device, DeviceError
+from hostd.http_api import HttpError, Routes, serve_unix
+from hostd.journal import Journal
+from hostd.link import Link, LinkError
+from hostd.metrics import CONTENT_TYPE, Metrics
+from hostd.model_compiler import CompileError, CompiledModel, compile_model
+from hostd.protocol import MsgType
+
+DEFAULT_QUEUE_DEPTH = 256
+DEFAULT_JOB_TIMEOUT = 30.0
+DEFAULT_MAX_ATTEMPTS = 3
+MAX_WAIT = 300.0               # longest ?wait= on GET /v1/jobs/{id}
+TELEMETRY_MAX_AGE = 1.0        # seconds a scrape may reuse the last TELEMETRY answer
+CONNECT_BACKOFF = (0.1, 5.0)
+PING_DATA = b"tessera"
+
+
+def default_api_path() -> str:
+    run = os.environ.get("XDG_RUNTIME_DIR")
+    return os.path.join(run, "tessera-hostd.sock") if run else f"/tmp/tessera-hostd-{os.getuid()}.sock"
+
+
+@dataclass
+class DaemonConfig:
+    device: str
+    api: str = ""
+    db: str = ""
+    queue_depth: int = DEFAULT_QUEUE_DEPTH
+    job_timeout: float = DEFAULT_JOB_TIMEOUT
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS
+    link_timeout: float = 2.0
+    link_retries: int = 5
+
+    def __post_init__(self):
+        self.api = self.api or default_api_path()
+        self.db = self.db or os.path.splitext(self.api)[0] + ".db"
+
+
+class QueueFull(Exception):
+    pass
+
+
+class FairQueue:
+    """Per-client FIFOs served round robin; `depth` bounds the total (recovered jobs may exceed it)."""
+
+    def __init__(self, depth: int):
+        self.depth = depth
+        self._queues: OrderedDict[str, deque] = OrderedDict()
+        self._ready = asyncio.Event()
+        self._len = 0
+
+    def __len__(self) -> int:
+        return self._len
+
+    def put(self, client: str, item, force: bool = False) -> None:
+        if self._len >= self.depth and not force:
+            raise QueueFull(f"queue full: {self._len} jobs queued (limit {self.depth}); retry later")
+        self._queues.setdefault(client, deque()).append(item)
+        self._len += 1
+        self._ready.set()
+
+    async def get(self):
+        while not self._len:
+            self._ready.clear()
+            await self._ready.wait()
+        client, q = next(iter(self._queues.items()))
+        item = q.popleft()
+        del self._queues[client]
+        if q:
+            self._queues[client] = q                    # back of the round
+        self._len -= 1
+        return item
+
+
+class Daemon:
+    def __init__(self, config: DaemonConfig):
+        self.cfg = config
+        self.metrics = Metrics()
+        self.journal = Journal(config.db)
+        self.queue = FairQueue(config.queue_depth)
+        self.models: dict[str, CompiledModel] = {h: CompiledModel.from_image(img) for h, _, img in self.journal.models()}
+        self.device = Device(Link(config.device, timeout=config.link_timeout, retries=config.link_retries))
+        self.device.on_reset = self._on_reset
+        self._done_events: dict[str, asyncio.Event] = {}
+        self._telemetry: tuple[float, dict] = (0.0, {})
+        self._connected = False
+        self.metrics.link_source = lambda: self.device.link.stats
+        self.metrics.device_source = lambda: (self._telemetry[1], self.device.info or {})
+        self.routes = self._routes()
+
+    def _on_reset(self, boot: int) -> None:
+        self.metrics.device_resets += 1
+
+    # ------------------------------------------------------------ lifecycle
+    async def start(self) -> None:
+        for job in self.journal.recover():
+            self.queue.put(job["client"], job["id"], force=True)
+        self.metrics.queue_depth.set(len(self.queue))
+        self.server = await serve_unix(self.routes, self.cfg.api)
+        self._worker = asyncio.create_task(self._work())
+
+    async def serve_forever(self) -> None:
+        await self.start()
+        try:
+            await self.server.serve_forever()
+        finally:
+            await self.stop()
+
+    async def stop(self) -> None:
+        self._worker.cancel()
+        self.server.close()
+        await asyncio.to_thread(self.device.close)
+        self.journal.close()
+
+    async def _ensure_connected(self) -> None:
+        delay = CONNECT_BACKOFF[0]
+        while not self._connected:
+            try:
+                await asyncio.to_thread(self.device.open)
+                self._connected = True
+            except (LinkError, OSError, ValueError) as exc:
+                self.device.link.stats["connect_failures"] += 1
+                self.last_connect_error = str(exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, CONNECT_BACKOFF[1])
+
+    # ------------------------------------------------------------ worker
+    async def _work(self) -> None:
+        await self._ensure_connected()
+        while True:
+            job_id = await self.queue.get()
+            self.metrics.queue_depth.set(len(self.queue))
+            await self._run_job(job_id)
+
+    async def _run_job(self, job_id: str) -> None:
+        job = self.journal.job(job_id)
+        cm = self.models.get(job["model"])
+        if cm is None:
+            return self._finish(job, "failed", error=f"model {job['model']} is not known to this daemon")
+        x = np.frombuffer(job["input"], np.int8).reshape(job["rows"], cm.input_features)
+        reason = job["error"] or ""
+        while job["attempts"] < self.cfg.max_attempts:
+            if job["attempts"]:
+                self.metrics.retries.inc()
+            self.journal.start(job_id)
+            job["attempts"] += 1
+            t0 = time.monotonic()
+            try:
+                out, summary = await asyncio.to_thread(self.device.run, cm, x, self.cfg.job_timeout)
+            except (DeviceError, LinkError) as exc:
+                reason = f"attempt {job['attempts']}: {type(exc).__name__}: {exc}"
+                self.journal.requeue(job_id, reason)
+                try:
+                    await asyncio.to_thread(self.device.reset)
+                except (DeviceError, LinkError) as rexc:
+                    reason += f"; reset failed: {rexc}"
+                continue
+            self.metrics.run_latency.observe(time.monotonic() - t0)
+            self._finish(job, "done", result=out.tobytes(), record=dict(summary, attempts=job["attempts"]))
+            return
+        self._finish(job, "failed", error=f"failed after {job['attempts']} attempts; last: {reason}")
+
+    def _finish(self, job: dict, state: str, result=None, record=None, error=None) -> None:
+        self.journal.finish(job["id"], state, result=result, record=record, error=error)
+        self.metrics.jobs.labels(state).inc()
+        self.metrics.job_latency.observe(time.time() - job["created"])
+        self._telemetry = (0.0, self._telemetry[1])          # stale: refresh on the next scrape
+        ev = self._done_events.pop(job["id"], None)
+        if ev:
+            ev.set()
+
+    # ------------------------------------------------------------ API
+    def _routes(self) -> Routes:
+        r = Routes()
+        r.add("GET", "/v1/ping", self.api_ping)
+        r.add("GET", "/v1/info", self.api_info)
+        r.add("POST", "/v1/models", self.api_load)
+        r.add("GET", "/v1/models", self.api_models)
+        r.add("POST", "/v1/jobs", self.api_submit)
+        r.add("GET", "/v1/jobs", self.api_jobs)
+        r.add("GET", "/v1/jobs/{id}", self.api_job)
+        r.add("GET", "/v1/stats", self.api_stats)
+        r.add("POST", "/v1/reset", self.api_reset)
+        r.add("GET", "/v1/log", self.api_log)
+        r.add("GET", "/metrics", self.api_metrics)
+        return r
+
+    def _need_device(self) -> None:
+        if not self._connected:
+            raise HttpError(503, "device_unavailable", f"device {self.cfg.device} is not connected: "
+                            f"{getattr(self, 'last_connect_error', 'connecting')}")
+
+    async def _device_call(self, fn, *args):
+        self._need_device()
+        try:
+            return await asyncio.to_thread(fn, *args)
+        except (DeviceError, LinkError) as exc:
+            raise HttpError(503, "device_error", str(exc)) from exc
+
+    async def api_ping(self, req):
+        t0 = time.monotonic()
+        await self._device_call(self.device.link.request, MsgType.REQ_PING, {"data": PING_DATA})
+        return 200, {"ok": True, "round_trip_s": time.monotonic() - t0, "boot_count": self.device.boot_count}
+
+    async def api_info(self, req):
+        info = await self._device_call(self.device.refresh_info)
+        return 200, {"device": info, "url": self.cfg.device, "queue_depth": len(self.queue),
+                     "queue_limit": self.cfg.queue_depth, "models": len(self.models)}
+
+    async def api_load(self, req):
+        body = req.json()
+        onnx_b64 = _field(body, "onnx", str)
+        try:
+            data = base64.b64decode(onnx_b64, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise HttpError(400, "bad_field", f"field 'onnx' is not valid base64: {exc}") from exc
+        calib = body.get("calibration")
+        if calib is not None:
+            calib = _array(calib, "calibration", np.float32)
+        max_rows = body.get("max_rows", 64)
+        if not isinstance(max_rows, int) or not 1 <= max_rows <= 0xFFFF:
+            raise HttpError(400, "bad_field", f"field 'max_rows' must be an integer in 1..65535, got {max_rows!r}")
+        try:
+            cm = await asyncio.to_thread(compile_model, data, calib, max_rows)
+        except CompileError as exc:
+            raise HttpError(422, "unsupported_model", str(exc)) from exc
+        except Exception as exc:  # noqa: BLE001 - onnx/onnxruntime raise many types on bad models
+            raise HttpError(422, "bad_model", f"{type(exc).__name__}: {exc}") from exc
+        h = cm.hash.hex()
+        self.journal.put_model(h, str(body.get("name", "")), cm.image)
+        self.models[h] = cm
+        return 201, _model_json(h, str(body.get("name", "")), cm)
+
+    async def api_models(self, req):
+        return 200, {"models": [_model_json(h, name, self.models[h]) for h, name, _ in self.journal.models()]}
+
+    async def api_submit(self, req):
+        body = req.json()
+        model = _field(body, "model", str)
+        cm = self.models.get(model)
+        if cm is None:
+            raise HttpError(404, "unknown_model", f"model {model!r} is not loaded; POST /v1/models first")
+        if "inputs" in body:
+            x = cm.quantize_input(_array(body["inputs"], "inputs", np.float32, cm.input_features))
+        elif "inputs_int8" in body:
+            raw = _array(body["inputs_int8"], "inputs_int8", np.int64, cm.input_features)
+            if raw.min() < -128 or raw.max() > 127:
+                raise HttpError(400, "bad_field", "field 'inputs_int8' has values outside -128..127")
+            x = raw.astype(np.int8)
+        else:
+            raise HttpError(400, "missing_field", "one of the fields 'inputs' or 'inputs_int8' is required")
+        key = body.get("idempotency_key")
+        if key is not None and (not isinstance(key, str) or not 1 <= len(key) <= 200):
+            raise HttpError(400, "bad_field", "field 'idempotency_key' must be a string of 1..200 characters")
+        client = str(body.get("client") or req.headers.get("x-tessera-client") or f"pid:{req.peer_pid}")
+        data = x.tobytes()
+        request_hash = hashlib.sha256(model.encode() + data).hexdigest()
+        if len(self.queue) >= self.cfg.queue_depth and not (key and self.journal.has_key(key)):
+            self.metrics.rejected.labels("busy").inc()
+            raise HttpError(429, "busy", f"queue full: {len(self.queue)} jobs queued (limit {self.cfg.queue_depth}); "
+                            "retry later")
+        job, created = self.journal.submit(uuid.uuid4().hex, client, key, request_hash, model, len(x), data)
+        if not created and job["request_hash"] != request_hash:
+            raise HttpError(409, "idempotency_conflict", f"idempotency key {key!r} was used for a different request "
+                            f"(job {job['id']})")
+        if created:
+            self.queue.put(client, job["id"], force=True)
+            self.metrics.queue_depth.set(len(self.queue))
+        return (202 if created else 200), self._job_json(job)
+
+    async def api_job(self, req):
+        job = self.journal.job(req.params["id"])
+        if job is None:
+            raise HttpError(404, "unknown_job", f"no job {req.params['id']!r}")
+        try:
+            wait = min(float(req.query.get("wait", 0)), MAX_WAIT)
+        except ValueError as exc:
+            raise HttpError(400, "bad_query", f"wait={req.query['wait']!r} is not a number of seconds") from exc
+        if wait > 0 and job["state"] in ("queued", "running"):
+            ev = self._done_events.setdefault(job["id"], asyncio.Event())
+            try:
+                await asyncio.wait_for(ev.wait(), wait)
+            except asyncio.TimeoutError:
+                pass
+            job = self.journal.job(job["id"])
+        return 200, self._job_json(job)
+
+    async def api_jobs(self, req):
+        state = req.query.get("state")
+        if state is not None and state not in ("queued", "running", "done", "failed"):
+            raise HttpError(400, "bad_query", f"state={state!r}: use queued, running, done or failed")
+        return 200, {"jobs": [self._job_json(j, brief=True) for j in self.journal.jobs(state=state)]}
+
+    async def _refresh_telemetry(self) -> dict:
+        if self._connected and time.monotonic() - self._telemetry[0] > TELEMETRY_MAX_AGE:
+            try:
+                self._telemetry = (time.monotonic(), await asyncio.to_thread(self.device.telemetry))
+            except (DeviceError, LinkError):
+                pass
+        return self._telemetry[1]
+
+    async def api_stats(self, req):
+        return 200, {"queue_depth": len(self.queue), "queue_limit": self.cfg.queue_depth,
+                     "link": dict(self.device.link.stats), "device_resets": self.metrics.device_resets,
+                     "boot_count": self.device.boot_count, "device": await self._refresh_telemetry(),
+                     "connected": self._connected}
+
+    async def api_metrics(self, req):
+        await self._refresh_telemetry()
+        return 200, self.metrics.render(), CONTENT_TYPE
+
+    async def api_reset(self, req):
+        await self._device_call(self.device.reset)
+        return 200, {"ok": True, "boot_count": self.device.boot_count}
+
+    async def api_log(self, req):
+        cursor = req.query.get("cursor", "0")
+        if not cursor.isdigit():
+            raise HttpError(400, "bad_query", f"cursor={cursor!r} is not a non-negative integer")
+        log = await self._device_call(self.device.log, int(cursor))
+        return 200, {"first": log["first"], "next": log["next"], "text": log["data"].decode("utf-8", "replace")}
+
+    def _job_json(self, job: dict, brief: bool = False) -> dict:
+        out = {k: job[k] for k in ("id", "client", "idem_key", "model", "rows", "state", "attempts", "error",
+                                   "created", "started", "finished")}
+        out["idempotency_key"] = out.pop("idem_key")
+        if job["state"] == "done" and job["result"] is not None and not brief:
+            cm = self.models[job["model"]]
+            q = np.frombuffer(job["result"], np.int8).reshape(job["rows"], cm.output_features)
+            out.update(outputs_int8=q.tolist(), outputs=cm.dequantize_output(q).tolist(),
+                       classes=q.argmax(axis=1).tolist(), device=job["record"])
+        if job["finished"]:
+            out["latency_s"] = job["finished"] - job["created"]
+        return out
+
+
+def _field(body: dict, name: str, kind):
+    if name not in body:
+        raise HttpError(400, "missing_field", f"field {name!r} is required")
+    if not isinstance(body[name], kind):
+        raise HttpError(400, "bad_field", f"field {name!r} must be a {kind.__name__}, got {type(body[name]).__name__}")
+    return body[name]
+
+
+def _array(value, name: str, dtype, width: int | None = None) -> np.ndarray:
+    try:
+        arr = np.asarray(value, dtype=dtype)
+    except (TypeError, ValueError) as exc:
+        raise HttpError(400, "bad_field", f"field {name!r} must be a list of rows of numbers: {exc}") from exc
+    if arr.ndim != 2 or arr.shape[0] == 0 or (width is not None and arr.shape[1] != width):
+        want = f"[rows, {width}]" if width else "[rows, features]"
+        raise HttpError(400, "bad_field", f"field {name!r} has shape {list(arr.shape)}, expected {want}")
+    if dtype == np.float32 and not np.isfinite(arr).all():
+        raise HttpError(400, "bad_field", f"field {name!r} contains NaN or infinity")
+    return arr
+
+
+def _model_json(h: str, name: str, cm: CompiledModel) -> dict:
+    return {"model": h, "name": name, "layers": cm.header.layer_count, "inputs": cm.input_features,
+            "outputs": cm.output_features, "max_rows": cm.max_rows, "image_bytes": len(cm.image),
+            "footprint": cm.footprint}

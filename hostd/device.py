@@ -1,0 +1,218 @@
+"""Host-side device operations over a Link: memory transfers, models cached by hash, jobs, reset handling.
+
+Layering: Link (frames, retransmission) < Device (protocol operations, device
+state as the host knows it) < Daemon (queue, journal, API). Device methods block
+and are called from one worker thread at a time. The host owns the layout of the
+DRAM host window: models are placed by a bump allocator (4 KiB aligned); a model
+is loaded with the caching protocol of docs/protocol.md (LOAD_MODEL first, upload
+only on BAD_MODEL). An EVT_BOOT with a new boot counter forgets every slot and
+fails the job in flight with `DeviceReset`, so the daemon retries it.
+
+Usage:
+    dev = Device(Link(url)); dev.open()
+    out, record = dev.run(compiled_model, x_int8, timeout=10)   # int8 [rows, N], last job record
+    dev.reset(); dev.telemetry(); dev.info
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+
+from firmware import protocol_v1 as P
+from hostd.link import Link, Nacked
+from hostd.model_compiler import CompiledModel
+from hostd.protocol import TELEMETRY_NAMES, JobState, ModelErr, MsgType, Nack
+
+MODEL_ALIGN = 4096
+POLL_PERIOD = 0.5              # seconds between JOB_STATUS polls while waiting for JOB_DONE
+RESET_WAIT = 5.0               # seconds to wait for EVT_BOOT after RESET
+NOT_IN_DRAM = {ModelErr.MAGIC, ModelErr.VERSION, ModelErr.SIZE, ModelErr.CRC, ModelErr.HASH}
+
+
+class DeviceError(Exception):
+    pass
+
+
+class DeviceReset(DeviceError):
+    """The device reset while a job ran (its boot counter changed)."""
+
+
+class JobTimeout(DeviceError):
+    pass
+
+
+class Device:
+    def __init__(self, link: Link):
+        self.link = link
+        link.on_event = self._on_event
+        self.info: dict | None = None
+        self.boot_count: int | None = None
+        self.slots: dict[bytes, int] = {}          # model hash -> device slot, valid for this boot
+        self.placement: dict[bytes, int] = {}      # model hash -> DRAM base
+        self._next_free = P.HOST_WINDOW_BASE
+        self._cv = threading.Condition()
+        self._done: dict[int, dict] = {}           # device job id -> record from EVT_JOB_DONE
+        self._resets = 0
+        self.on_reset = lambda boot: None          # daemon hook
+        self.faults: list[dict] = []
+
+    def open(self) -> None:
+        self.link.open()
+        self.refresh_info()
+
+    def close(self) -> None:
+        self.link.close()
+
+    def refresh_info(self) -> dict:
+        self.info = self.link.request(MsgType.REQ_INFO).payload
+        self._note_boot(self.info["boot_count"])
+        return self.info
+
+    @property
+    def window_end(self) -> int:
+        size = self.info["host_window_size"] if self.info else P.HOST_WINDOW_SIZE
+        return P.HOST_WINDOW_BASE + size
+
+    # ------------------------------------------------------------ events
+    def _note_boot(self, boot: int) -> None:
+        with self._cv:
+            if self.boot_count is not None and boot != self.boot_count:
+                self.slots.clear()
+                self._resets += 1
+                self._cv.notify_all()
+                self.on_reset(boot)
+            self.boot_count = boot
+
+    def _on_event(self, frame) -> None:
+        if frame.type == MsgType.EVT_BOOT:
+            self._note_boot(frame.payload["boot_count"])
+        elif frame.type == MsgType.EVT_JOB_DONE:
+            with self._cv:
+                self._done[frame.payload["job_id"]] = frame.payload
+                self._cv.notify_all()
+        elif frame.type == MsgType.EVT_FAULT:
+            self.faults = (self.faults + [frame.payload])[-16:]
+
+    # ------------------------------------------------------------ memory
+    def mem_write(self, addr: int, data: bytes) -> None:
+        for off in range(0, len(data), P.MEM_CHUNK):
+            self.link.request(MsgType.REQ_MEM_WRITE, {"addr": addr + off, "data": bytes(data[off:off + P.MEM_CHUNK])})
+
+    def mem_read(self, addr: int, n: int) -> bytes:
+        out = bytearray()
+        for off in range(0, n, P.MEM_CHUNK):
+            out += self.link.request(MsgType.REQ_MEM_READ, {"addr": addr + off,
+                                                            "length": min(P.MEM_CHUNK, n - off)}).payload["data"]
+        return bytes(out)
+
+    # ------------------------------------------------------------ models
+    def _place(self, cm: CompiledModel) -> int:
+        base = self.placement.get(cm.hash)
+        if base is None:
+            start = -(-self._next_free // MODEL_ALIGN) * MODEL_ALIGN
+            if start + cm.footprint > self.window_end:
+                self.placement.clear()                # window full: start over (old models get reuploaded)
+                start = P.HOST_WINDOW_BASE
+                if start + cm.footprint > self.window_end:
+                    raise DeviceError(f"model footprint {cm.footprint} bytes exceeds the host window")
+            base, self._next_free = start, start + cm.footprint
+            self.placement[cm.hash] = base
+        return base
+
+    def ensure_model(self, cm: CompiledModel) -> int:
+        """Slot of the model on the device, loading (and uploading only if needed) as docs/protocol.md says."""
+        if cm.hash in self.slots:
+            return self.slots[cm.hash]
+        base = self._place(cm)
+        req = {"base": base, "image_size": len(cm.image), "image_crc": cm.crc, "hash": cm.hash}
+        for attempt in range(3):
+            try:
+                rsp = self.link.request(MsgType.REQ_LOAD_MODEL, req).payload
+                self.slots[cm.hash] = rsp["slot"]
+                return rsp["slot"]
+            except Nacked as exc:
+                if exc.reason == Nack.BAD_MODEL and ModelErr(exc.detail & 0xFFFF) in NOT_IN_DRAM and attempt == 0:
+                    self.mem_write(base, cm.image)
+                elif exc.reason == Nack.NO_SLOT:
+                    for h, slot in list(self.slots.items()):
+                        self.link.request(MsgType.REQ_UNLOAD_MODEL, {"slot": slot})
+                        del self.slots[h]
+                    if not self.slots and attempt == 2:
+                        raise
+                else:
+                    raise
+        raise DeviceError(f"model {cm.hash.hex()[:16]} could not be loaded")
+
+    # ------------------------------------------------------------ jobs
+    def run(self, cm: CompiledModel, x: np.ndarray, timeout: float) -> tuple[np.ndarray, dict]:
+        """Run int8 rows [rows, K] through the model (in max_rows chunks); returns int8 [rows, N] and a summary."""
+        x = np.ascontiguousarray(x, np.int8)
+        outs, total = [], {"cycles": 0, "energy_nj": 0, "macs": 0, "device_jobs": 0}
+        h = cm.header
+        for start in range(0, len(x), h.max_rows):
+            chunk = x[start:start + h.max_rows]
+            slot = self.ensure_model(cm)
+            base = self.placement[cm.hash]
+            self.mem_write(base + h.input_offset, chunk.tobytes())
+            record = self._run_one(slot, len(chunk), timeout)
+            data = self.mem_read(base + h.output_offset, len(chunk) * h.output_row_bytes)
+            outs.append(np.frombuffer(data, np.int8).reshape(len(chunk), h.output_row_bytes))
+            for k in ("cycles", "energy_nj", "macs"):
+                total[k] += record[k]
+            total["device_jobs"] += 1
+        return np.concatenate(outs), total
+
+    def _run_one(self, slot: int, rows: int, timeout: float) -> dict:
+        resets = self._resets
+        job_id = self.link.request(MsgType.REQ_RUN, {"slot": slot, "flags": 0, "rows": rows}).payload["job_id"]
+        next_poll = time.monotonic() + POLL_PERIOD
+        deadline = time.monotonic() + timeout
+        with self._cv:
+            while True:
+                if self._resets != resets:
+                    raise DeviceReset(f"device reset (boot counter now {self.boot_count}) while job {job_id} ran")
+                record = self._done.pop(job_id, None)
+                if record is not None:
+                    break
+                now = time.monotonic()
+                if now >= next_poll or now >= deadline:        # JOB_DONE may have been lost: ask
+                    record = self._poll(job_id)
+                    if record is not None:
+                        break
+                    if now >= deadline:
+                        raise JobTimeout(f"device job {job_id} did not finish within {timeout:g} s")
+                    next_poll = now + POLL_PERIOD
+                self._cv.wait(max(0.0, min(deadline, next_poll) - now))
+        if record["state"] != JobState.DONE:
+            raise DeviceError(f"device job {job_id} ended {JobState(record['state']).name}: error {record['error']} "
+                              f"source {record['error_source']} layer {record['failed_layer']}")
+        return record
+
+    def _poll(self, job_id: int) -> dict | None:
+        """JOB_STATUS when an event may have been lost; None while the job still runs."""
+        self._cv.release()
+        try:
+            rec = self.link.request(MsgType.REQ_JOB_STATUS, {"job_id": job_id}).payload
+        except Nacked:
+            return None
+        finally:
+            self._cv.acquire()
+        return rec if rec["state"] != JobState.RUNNING else None
+
+    def reset(self) -> None:
+        """RESET and wait for the boot banner (slots are forgotten by the event)."""
+        resets = self._resets
+        self.link.request(MsgType.REQ_RESET)
+        with self._cv:
+            self._cv.wait_for(lambda: self._resets != resets, timeout=RESET_WAIT)
+        self.refresh_info()
+
+    def telemetry(self) -> dict[str, int]:
+        counters = self.link.request(MsgType.REQ_TELEMETRY).payload["counters"]
+        return {name: counters[i] for i, name in enumerate(TELEMETRY_NAMES) if i < len(counters)}
+
+    def log(self, cursor: int = 0, max_bytes: int = P.LOG_CHUNK) -> dict:
+        return self.link.request(MsgType.REQ_LOG, {"cursor": cursor, "max_bytes": max_bytes}).payload

@@ -1,0 +1,127 @@
+"""Durable job and model journal in SQLite (WAL, synchronous=FULL): an accepted job survives a kill -9 of the daemon.
+
+A job row is committed before the API answers 202, so anything a client was
+told is accepted is finished after a restart: `recover()` turns `running` rows
+back into `queued` ones (the device result of a half-run job was never
+recorded, and runs are idempotent on the host side: a job id maps to one result
+row, written once). Idempotency keys are unique; resubmitting a key returns the
+existing job. Compiled model images are stored by hash so restarts need no
+recompilation.
+
+Usage:
+    j = Journal("/run/user/1000/tessera-hostd.db")
+    job, created = j.submit(job_id, client, key, request_hash, model, rows, input_bytes)
+    j.start(job_id); j.finish(job_id, "done", result=..., record=...); j.recover() -> [queued rows]
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+
+STATES = ("queued", "running", "done", "failed")
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS models (
+    hash TEXT PRIMARY KEY, name TEXT, image BLOB NOT NULL, created REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS jobs (
+    id TEXT PRIMARY KEY, client TEXT NOT NULL, idem_key TEXT UNIQUE, request_hash TEXT NOT NULL,
+    model TEXT NOT NULL, rows INTEGER NOT NULL, input BLOB NOT NULL, state TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0, result BLOB, record TEXT, error TEXT,
+    created REAL NOT NULL, started REAL, finished REAL, seq INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state, seq);
+"""
+JOB_COLUMNS = ("id", "client", "idem_key", "request_hash", "model", "rows", "input", "state", "attempts", "result",
+               "record", "error", "created", "started", "finished", "seq")
+
+
+class Journal:
+    def __init__(self, path: str):
+        self.path = path
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._lock = threading.Lock()
+        with self._lock:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def _row(self, row) -> dict | None:
+        if row is None:
+            return None
+        job = dict(zip(JOB_COLUMNS, row))
+        job["record"] = json.loads(job["record"]) if job["record"] else None
+        return job
+
+    # ------------------------------------------------------------ models
+    def put_model(self, model_hash: str, name: str, image: bytes) -> None:
+        with self._lock:
+            self._db.execute("INSERT OR IGNORE INTO models VALUES (?, ?, ?, ?)", (model_hash, name, image, time.time()))
+
+    def model(self, model_hash: str) -> tuple[str, bytes] | None:
+        with self._lock:
+            row = self._db.execute("SELECT name, image FROM models WHERE hash = ?", (model_hash,)).fetchone()
+        return row
+
+    def models(self) -> list[tuple[str, str, bytes]]:
+        with self._lock:
+            return self._db.execute("SELECT hash, name, image FROM models ORDER BY created").fetchall()
+
+    # ------------------------------------------------------------ jobs
+    def submit(self, job_id: str, client: str, key: str | None, request_hash: str, model: str, rows: int,
+               data: bytes) -> tuple[dict, bool]:
+        """Insert a queued job (durably) or return the existing one for the key: (job, created)."""
+        with self._lock:
+            if key is not None:
+                row = self._db.execute(f"SELECT {','.join(JOB_COLUMNS)} FROM jobs WHERE idem_key = ?", (key,)).fetchone()
+                if row is not None:
+                    return self._row(row), False
+            seq = self._db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM jobs").fetchone()[0]
+            self._db.execute("INSERT INTO jobs (id, client, idem_key, request_hash, model, rows, input, state, created, seq)"
+                             " VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?)",
+                             (job_id, client, key, request_hash, model, rows, data, time.time(), seq))
+            row = self._db.execute(f"SELECT {','.join(JOB_COLUMNS)} FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        return self._row(row), True
+
+    def has_key(self, key: str) -> bool:
+        with self._lock:
+            return self._db.execute("SELECT 1 FROM jobs WHERE idem_key = ?", (key,)).fetchone() is not None
+
+    def job(self, job_id: str) -> dict | None:
+        with self._lock:
+            return self._row(self._db.execute(f"SELECT {','.join(JOB_COLUMNS)} FROM jobs WHERE id = ?", (job_id,)).fetchone())
+
+    def jobs(self, limit: int = 100, state: str | None = None) -> list[dict]:
+        where, args = ("WHERE state = ?", (state, limit)) if state else ("", (limit,))
+        with self._lock:
+            rows = self._db.execute(f"SELECT {','.join(JOB_COLUMNS)} FROM jobs {where} ORDER BY seq DESC LIMIT ?",
+                                    args).fetchall()
+        return [self._row(r) for r in rows]
+
+    def start(self, job_id: str) -> None:
+        with self._lock:
+            self._db.execute("UPDATE jobs SET state = 'running', attempts = attempts + 1, started = ? WHERE id = ?",
+                             (time.time(), job_id))
+
+    def requeue(self, job_id: str, error: str) -> None:
+        with self._lock:
+            self._db.execute("UPDATE jobs SET state = 'queued', error = ? WHERE id = ?", (error, job_id))
+
+    def finish(self, job_id: str, state: str, result: bytes | None = None, record: dict | None = None,
+               error: str | None = None) -> None:
+        """Write the outcome once: a job already finished keeps its first result."""
+        with self._lock:
+            self._db.execute("UPDATE jobs SET state = ?, result = ?, record = ?, error = ?, finished = ? "
+                             "WHERE id = ? AND state NOT IN ('done', 'failed')",
+                             (state, result, json.dumps(record) if record else None, error, time.time(), job_id))
+
+    def recover(self) -> list[dict]:
+        """After a restart: running -> queued, then every queued job in submission order."""
+        with self._lock:
+            self._db.execute("UPDATE jobs SET state = 'queued' WHERE state = 'running'")
+            rows = self._db.execute(f"SELECT {','.join(JOB_COLUMNS)} FROM jobs WHERE state = 'queued' ORDER BY seq").fetchall()
+        return [self._row(r) for r in rows]

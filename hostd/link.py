@@ -1,0 +1,242 @@
+"""Serial link to the device: framing, stop-and-wait requests with retransmission, events, reconnects, reset detection.
+
+Opens any pyserial URL (`serial.serial_for_url`: a pty or tty path, socket://,
+rfc2217://, loop://). A reader thread splits the byte stream into frames; one
+request is outstanding at a time (docs/protocol.md section 2). A request is
+retransmitted with the same seq and FLAG_RETRY when no answer arrives in time,
+when the answer is corrupt, or on a NACK for a corrupt request (BAD_CRC,
+BAD_FRAMING, BAD_LENGTH); the device's idempotent replay makes that safe. When the
+port fails (device gone, pty closed) the reader reopens it with back-off. Device
+events go to `on_event(frame)` (reader thread); an EVT_BOOT whose boot counter
+differs from the last one seen, or a gap in event seqs, is reported too.
+
+Usage:
+    link = Link("/dev/pts/7", on_event=print); link.open()
+    rsp = link.request(MsgType.REQ_INFO)            # -> Frame (the response); raises Nacked / LinkDown
+    link.stats; link.close()
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections import Counter
+
+import serial
+
+from firmware import protocol_v1 as P
+from hostd.protocol import Frame, FrameDecoder, FrameError, MsgType, Nack, encode_frame, response_type
+
+DEFAULT_TIMEOUT = 2.0          # seconds per attempt
+DEFAULT_RETRIES = 5            # retransmissions before the link is declared down
+READ_CHUNK = 4096
+READ_TIMEOUT = 0.02            # reader poll period
+BACKOFF_MIN, BACKOFF_MAX = 0.05, 2.0
+RETRYABLE = frozenset({Nack.BAD_CRC, Nack.BAD_FRAMING, Nack.BAD_LENGTH})
+
+
+class LinkError(Exception):
+    pass
+
+
+class LinkDown(LinkError):
+    """No valid answer after every retransmission, or the port cannot be opened."""
+
+
+class Nacked(LinkError):
+    """The device rejected the request; `reason` is a Nack, `detail` its detail word."""
+
+    def __init__(self, request: MsgType, payload: dict):
+        self.request, self.reason, self.detail = request, Nack(payload["reason"]), payload["detail"]
+        super().__init__(f"device rejected {request.name}: {self.reason.name} (detail 0x{self.detail:x})")
+
+
+class Link:
+    def __init__(self, url: str, *, timeout: float = DEFAULT_TIMEOUT, retries: int = DEFAULT_RETRIES,
+                 baudrate: int = 115200, on_event=None):
+        self.url, self.timeout, self.retries, self.baudrate = url, timeout, retries, baudrate
+        self.on_event = on_event or (lambda frame: None)
+        self.stats = Counter()
+        self.boot_count: int | None = None
+        self._port = None
+        self._port_lock = threading.Lock()
+        self._req_lock = threading.Lock()
+        self._cv = threading.Condition()
+        self._waiting: tuple[int, MsgType] | None = None
+        self._answer: Frame | None = None
+        self._corrupt = False
+        self._seq = random.randrange(P.SEQ_MODULUS)
+        self._event_seq: int | None = None
+        self._stop = threading.Event()
+        self._reader: threading.Thread | None = None
+
+    # ------------------------------------------------------------ port
+    def open(self) -> None:
+        """Open the port and start the reader (again after a failed open; a running reader is kept)."""
+        if self._reader and self._reader.is_alive():
+            return
+        self._stop.clear()
+        self._connect()
+        self._reader = threading.Thread(target=self._read_loop, name=f"hostd-link-{self.url}", daemon=True)
+        self._reader.start()
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._reader:
+            self._reader.join(timeout=1.0)
+        with self._port_lock:
+            if self._port:
+                self._port.close()
+                self._port = None
+
+    @property
+    def connected(self) -> bool:
+        return self._port is not None
+
+    def _connect(self) -> None:
+        port = serial.serial_for_url(self.url, baudrate=self.baudrate, timeout=READ_TIMEOUT, write_timeout=self.timeout)
+        port.write(bytes([P.FRAME_DELIMITER]))          # resynchronize the device's decoder
+        with self._port_lock:
+            self._port = port
+
+    def _drop(self) -> None:
+        with self._port_lock:
+            if self._port:
+                try:
+                    self._port.close()
+                except Exception:  # noqa: BLE001 - closing a broken port may fail in any way
+                    pass
+                self._port = None
+                self.stats["link_drops"] += 1
+
+    def _reconnect_loop(self) -> None:
+        delay = BACKOFF_MIN
+        while not self._stop.is_set() and self._port is None:
+            try:
+                self._connect()
+                self.stats["reconnects"] += 1
+                return
+            except (serial.SerialException, OSError, ValueError):
+                self._stop.wait(delay)
+                delay = min(delay * 2, BACKOFF_MAX)
+
+    # ------------------------------------------------------------ reader
+    def _read_loop(self) -> None:
+        decoder = FrameDecoder()
+        while not self._stop.is_set():
+            port = self._port
+            if port is None:
+                self._reconnect_loop()
+                decoder = FrameDecoder()
+                continue
+            try:
+                chunk = port.read(1)                     # blocks up to READ_TIMEOUT for the first byte
+                if chunk:
+                    chunk += port.read(min(port.in_waiting, READ_CHUNK))
+            except (serial.SerialException, OSError, TypeError, AttributeError):
+                self._drop()
+                continue
+            if chunk:
+                for item in decoder.feed(chunk):
+                    self._dispatch(item)
+
+    def _dispatch(self, item) -> None:
+        if isinstance(item, FrameError):
+            self.stats["rx_bad_frames"] += 1
+            with self._cv:
+                if self._waiting:
+                    self._corrupt = True
+                    self._cv.notify_all()
+            return
+        self.stats["rx_frames"] += 1
+        if item.is_event:
+            self._event(item)
+            return
+        with self._cv:
+            if self._waiting and item.seq == self._waiting[0] and item.type in (self._waiting[1], MsgType.NACK):
+                self._answer = item
+                self._cv.notify_all()
+            elif item.type == MsgType.NACK and self._waiting and Nack(item.payload["reason"]) in RETRYABLE:
+                self._corrupt = True                     # a NACK without a trustworthy seq: our frame was damaged
+                self._cv.notify_all()
+            else:
+                self.stats["rx_stale"] += 1              # a late answer to an earlier attempt
+
+    def _event(self, frame: Frame) -> None:
+        self.stats["events"] += 1
+        if frame.type == MsgType.EVT_BOOT:
+            boot = frame.payload["boot_count"]
+            if self.boot_count is not None and boot != self.boot_count:
+                self.stats["device_resets"] += 1
+            self.boot_count = boot
+        elif self._event_seq is not None and frame.seq != (self._event_seq + 1) % P.SEQ_MODULUS:
+            self.stats["event_gaps"] += 1              # lost events; Device polls JOB_STATUS periodically
+        self._event_seq = frame.seq
+        try:
+            self.on_event(frame)
+        except Exception:  # noqa: BLE001 - a failing listener must not kill the reader
+            self.stats["listener_errors"] += 1
+
+    # ------------------------------------------------------------ requests
+    def request(self, msg_type: MsgType, payload: dict | None = None, timeout: float | None = None) -> Frame:
+        """Send a request and return its response frame (retransmitting as needed)."""
+        timeout = self.timeout if timeout is None else timeout
+        with self._req_lock:
+            self._seq = (self._seq + 1) % P.SEQ_MODULUS
+            seq, want = self._seq, response_type(msg_type)
+            for attempt in range(self.retries + 1):
+                wire = encode_frame(msg_type, seq, payload, P.FLAG_RETRY if attempt else 0)
+                with self._cv:
+                    self._waiting, self._answer, self._corrupt = (seq, want), None, False
+                if attempt:
+                    self.stats["retransmits"] += 1
+                if not self._send(wire, timeout):
+                    continue
+                answer = self._wait(timeout)
+                if answer is None:
+                    continue
+                if answer.type == MsgType.NACK:
+                    self.stats["nacks"] += 1
+                    if Nack(answer.payload["reason"]) in RETRYABLE:
+                        continue
+                    self._clear()
+                    raise Nacked(msg_type, answer.payload)
+                self._clear()
+                return answer
+            self._clear()
+            self.stats["link_timeouts"] += 1
+            raise LinkDown(f"{msg_type.name} seq {seq}: no valid answer from {self.url} after {self.retries + 1} attempts "
+                           f"of {timeout:g} s")
+
+    def _clear(self) -> None:
+        with self._cv:
+            self._waiting = None
+
+    def _send(self, wire: bytes, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while self._port is None and time.monotonic() < deadline and not self._stop.is_set():
+            time.sleep(READ_TIMEOUT)                     # the reader is reconnecting
+        port = self._port
+        if port is None:
+            return False
+        try:
+            port.write(wire)
+            self.stats["tx_frames"] += 1
+            return True
+        except (serial.SerialException, OSError):
+            self._drop()
+            return False
+
+    def _wait(self, timeout: float) -> Frame | None:
+        deadline = time.monotonic() + timeout
+        with self._cv:
+            while self._answer is None and not self._corrupt:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    self.stats["timeouts"] += 1
+                    return None
+                self._cv.wait(left)
+            if self._answer is None:
+                self.stats["rx_corrupt_answers"] += 1
+            return self._answer
