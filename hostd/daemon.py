@@ -185,7 +185,8 @@ class Daemon:
                     reason += f"; reset failed: {rexc}"
                 continue
             self.metrics.run_latency.observe(time.monotonic() - t0)
-            self._finish(job, "done", result=out.tobytes(), record=dict(summary, attempts=job["attempts"]))
+            self._finish(job, "done", result=out.tobytes(),
+                         record=dict(summary, attempts=job["attempts"], retried_because=reason or None))
             return
         self._finish(job, "failed", error=f"failed after {job['attempts']} attempts; last: {reason}")
 

@@ -100,7 +100,7 @@ async def _read_request(reader, pid) -> Request | None:
         lines = head.decode("latin-1").split("\r\n")
         method, target, version = lines[0].split(" ")
     except ValueError as exc:
-        raise HttpError(400, "bad_request", f"malformed request line {head.splitlines()[0][:80]!r}") from exc
+        raise HttpError(400, "bad_request", f"malformed request line {head.splitlines()[0][:80].decode('latin-1')!r}") from exc
     if not version.startswith("HTTP/1."):
         raise HttpError(505, "bad_version", f"HTTP version {version!r} is not supported; use HTTP/1.1")
     headers = {}

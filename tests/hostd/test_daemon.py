@@ -1,0 +1,259 @@
+"""The daemon's API against the stand-in device on a pty: results, idempotency, fairness, busy, timeouts with
+reset and retry, metrics, 32 concurrent clients, and a 4xx answer with a reason for every malformed request.
+
+Usage: .venv/bin/pytest tests/hostd/test_daemon.py
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import socket
+import stat
+import threading
+
+import numpy as np
+import pytest
+
+from hostd.client import ApiError, Client
+from hostd.daemon import FairQueue, QueueFull
+from hostd.model_compiler import CompiledModel
+from hostd.reference_exec import run_image
+from tests.hostd.conftest import run_daemon, wait_until
+
+
+def _load(client, digits_model, **kw):
+    onnx_bytes, calib, _ = digits_model
+    return client.load(onnx_bytes, calibration=calib, name="digits", **kw)
+
+
+def test_run_matches_reference_and_socket_is_private(daemon, client, digits_model):
+    assert stat.S_IMODE(os.stat(daemon.api).st_mode) == 0o600
+    model = _load(client, digits_model, max_rows=16)
+    test = digits_model[2][:40]
+    job = client.run(model["model"], inputs=test)
+    cm = daemon.models[model["model"]]
+    expected = run_image(cm.image, cm.quantize_input(test))
+    assert job["state"] == "done" and job["outputs_int8"] == expected.tolist()
+    assert job["classes"] == expected.argmax(1).tolist()
+    assert job["device"]["device_jobs"] == 3                      # 40 rows in chunks of max_rows 16
+    assert client.ping()["ok"] and client.info()["device"]["max_models"] == 4
+
+
+def test_model_is_uploaded_once_and_reloaded_after_reset(daemon, client, sim, digits_model):
+    m = _load(client, digits_model)["model"]
+    x = digits_model[2][:4]
+    client.run(m, inputs=x)
+    client.run(m, inputs=x)
+    writes = lambda: sum(f.type.name == "REQ_MEM_WRITE" for f in sim.received)  # noqa: E731
+    image_chunks = -(-daemon.models[m].header.image_size // 1016)
+    assert writes() == image_chunks + 2                          # the image once, one input write per job
+    sim.reset()                                                  # the device reboots on its own
+    wait_until(lambda: daemon.metrics.device_resets == 1)
+    job = client.run(m, inputs=x)
+    assert job["state"] == "done"
+    assert writes() == image_chunks + 3                          # DRAM survived: LOAD_MODEL alone restored it
+    loads = [f for f in sim.received if f.type.name == "REQ_LOAD_MODEL"]
+    assert len(loads) == 3                                       # probe, load after upload, reload after reset
+
+
+def test_idempotency_key(client, digits_model):
+    m = _load(client, digits_model)["model"]
+    x = digits_model[2][:3]
+    a = client.run(m, inputs=x, idempotency_key="req-1")
+    b = client.submit(m, inputs=x, idempotency_key="req-1")
+    assert b["id"] == a["id"] and b["state"] == "done"
+    with pytest.raises(ApiError) as info:
+        client.submit(m, inputs=digits_model[2][3:6], idempotency_key="req-1")
+    assert info.value.status == 409 and info.value.error == "idempotency_conflict"
+    assert info.value.reason == f"idempotency key 'req-1' was used for a different request (job {a['id']})"
+    assert len([j for j in client.jobs() if j["idempotency_key"] == "req-1"]) == 1
+
+
+def test_fair_queue_round_robin_and_bound():
+    async def scenario():
+        q = FairQueue(depth=6)
+        for i in range(4):
+            q.put("greedy", f"g{i}")
+        q.put("polite", "p0")
+        q.put("other", "o0")
+        with pytest.raises(QueueFull, match=r"^queue full: 6 jobs queued \(limit 6\); retry later$"):
+            q.put("polite", "p1")
+        return [await q.get() for _ in range(6)]
+    assert asyncio.run(scenario()) == ["g0", "p0", "o0", "g1", "g2", "g3"]
+
+
+def test_busy_when_queue_full(tmp_path, digits_model):
+    from tests.hostd.device_sim import DeviceSim
+    sim = DeviceSim(job_time=0.5)
+    path = sim.start()
+    try:
+        with run_daemon(tmp_path, path, queue_depth=2) as d:
+            c = Client(d.api)
+            m = _load(c, digits_model)["model"]
+            x = digits_model[2][:1]
+            jobs = [c.submit(m, inputs=x) for _ in range(3)]          # one runs, two wait
+            with pytest.raises(ApiError) as info:
+                c.submit(m, inputs=x)
+            assert (info.value.status, info.value.error) == (429, "busy")
+            assert info.value.reason == "queue full: 2 jobs queued (limit 2); retry later"
+            assert all(c.wait(j["id"])["state"] == "done" for j in jobs)
+            assert 'tessera_hostd_rejected_total{reason="busy"} 1.0' in c.metrics()
+            c.close()
+    finally:
+        sim.stop()
+
+
+def test_hung_job_resets_device_and_retries(tmp_path, sim, digits_model):
+    sim.hang_jobs = 1
+    with run_daemon(tmp_path, sim.path, job_timeout=0.5, max_attempts=3) as d:
+        c = Client(d.api)
+        m = _load(c, digits_model)["model"]
+        job = c.run(m, inputs=digits_model[2][:2])
+        assert job["state"] == "done" and job["attempts"] == 2
+        assert job["device"]["retried_because"].startswith("attempt 1: JobTimeout: device job 1 did not finish within 0.5 s")
+        text = c.metrics()
+        assert "tessera_hostd_job_retries_total 1.0" in text and "tessera_hostd_device_resets_total 1.0" in text
+        assert sim.boot_count == 2
+        c.close()
+
+
+def test_job_fails_after_max_attempts(tmp_path, sim, digits_model):
+    sim.hang_jobs = 10
+    with run_daemon(tmp_path, sim.path, job_timeout=0.3, max_attempts=2) as d:
+        c = Client(d.api)
+        m = _load(c, digits_model)["model"]
+        job = c.run(m, inputs=digits_model[2][:1])
+        assert job["state"] == "failed" and job["attempts"] == 2
+        assert job["error"] == ("failed after 2 attempts; last: attempt 2: JobTimeout: device job 1 did not finish "
+                                "within 0.3 s")
+        c.close()
+
+
+def test_metrics_and_stats(client, digits_model):
+    m = _load(client, digits_model)["model"]
+    for _ in range(3):
+        client.run(m, inputs=digits_model[2][:2])
+    text = client.metrics()
+    for series in ("tessera_hostd_job_latency_seconds_bucket", 'tessera_hostd_jobs_total{state="done"} 3.0',
+                   "tessera_hostd_queue_depth 0.0", 'tessera_hostd_link_errors_total{kind="timeouts"}',
+                   'tessera_device_counter{name="jobs_done"} 3.0', "tessera_device_energy_per_inference_nj",
+                   "tessera_hostd_device_resets_total 0.0", 'tessera_device_counter{name="spills"} 0.0'):
+        assert series in text, series
+    stats = client.stats()
+    assert stats["queue_depth"] == 0 and stats["device"]["jobs_done"] == 3 and stats["connected"]
+
+
+def test_32_concurrent_clients(daemon, digits_model):
+    c0 = Client(daemon.api)
+    m = _load(c0, digits_model, max_rows=8)["model"]
+    cm: CompiledModel = daemon.models[m]
+    test = digits_model[2]
+    results, errors = {}, []
+
+    def worker(i):
+        c = Client(daemon.api, client_id=f"client-{i}")
+        try:
+            for k in range(2):
+                rows = test[(i * 2 + k) * 3:(i * 2 + k) * 3 + 3]
+                results[(i, k)] = (rows, c.run(m, inputs=rows, idempotency_key=f"c{i}-{k}"))
+        except Exception as exc:  # noqa: BLE001 - collected for the assertion
+            errors.append(exc)
+        finally:
+            c.close()
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(32)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors and len(results) == 64
+    for rows, job in results.values():
+        assert job["state"] == "done"
+        assert job["outputs_int8"] == run_image(cm.image, cm.quantize_input(rows)).tolist()
+    assert len({job["id"] for _, job in results.values()}) == 64
+    assert len({job["client"] for _, job in results.values()}) == 32
+    c0.close()
+
+
+def _raw_http(path: str, data: bytes) -> tuple[int, dict]:
+    with socket.socket(socket.AF_UNIX) as s:
+        s.connect(path)
+        s.sendall(data)
+        s.shutdown(socket.SHUT_WR)
+        buf = b""
+        while chunk := s.recv(65536):
+            buf += chunk
+    head, _, body = buf.partition(b"\r\n\r\n")
+    return int(head.split()[1]), json.loads(body)
+
+
+def _post(path, url, body: bytes, extra=b""):
+    return _raw_http(path, b"POST " + url.encode() + b" HTTP/1.1\r\nContent-Length: " + str(len(body)).encode() +
+                     b"\r\nConnection: close\r\n" + extra + b"\r\n" + body)
+
+
+def test_malformed_requests_get_4xx_with_reasons(daemon, client, digits_model):
+    api = daemon.api
+    m = _load(client, digits_model)["model"]
+    cases = [
+        (_raw_http(api, b"GARBAGE\r\n\r\n"), 400, "malformed request line 'GARBAGE'"),
+        (_raw_http(api, b"GET /v1/ping HTTP/2.0\r\n\r\n"), 505, "HTTP version 'HTTP/2.0' is not supported; use HTTP/1.1"),
+        (_raw_http(api, b"GET /nope HTTP/1.1\r\nConnection: close\r\n\r\n"), 404, "no such endpoint: /nope"),
+        (_raw_http(api, b"DELETE /v1/jobs HTTP/1.1\r\nConnection: close\r\n\r\n"), 405,
+         "DELETE is not allowed on /v1/jobs; use POST, GET"),
+        (_raw_http(api, b"POST /v1/jobs HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"), 411,
+         "chunked bodies are not supported; send Content-Length"),
+        (_raw_http(api, b"POST /v1/jobs HTTP/1.1\r\nContent-Length: ten\r\n\r\n"), 400, "Content-Length 'ten' is not a number"),
+        (_post(api, "/v1/jobs", b"{not json"), 400,
+         "invalid JSON body: Expecting property name enclosed in double quotes: line 1 column 2 (char 1)"),
+        (_post(api, "/v1/jobs", b"[1]"), 400, "the JSON body must be an object, got list"),
+        (_post(api, "/v1/jobs", b"{}"), 400, "field 'model' is required"),
+        (_post(api, "/v1/jobs", b'{"model": 5}'), 400, "field 'model' must be a str, got int"),
+        (_post(api, "/v1/jobs", b'{"model": "abc", "inputs": [[1]]}'), 404,
+         "model 'abc' is not loaded; POST /v1/models first"),
+        (_post(api, "/v1/jobs", json.dumps({"model": m}).encode()), 400,
+         "one of the fields 'inputs' or 'inputs_int8' is required"),
+        (_post(api, "/v1/jobs", json.dumps({"model": m, "inputs": [[0.0] * 3]}).encode()), 400,
+         "field 'inputs' has shape [1, 3], expected [rows, 64]"),
+        (_post(api, "/v1/jobs", json.dumps({"model": m, "inputs": [["a"] * 64]}).encode()), 400,
+         "field 'inputs' must be a list of rows of numbers: could not convert string to float: 'a'"),
+        (_post(api, "/v1/jobs", json.dumps({"model": m, "inputs_int8": [[300] * 64]}).encode()), 400,
+         "field 'inputs_int8' has values outside -128..127"),
+        (_post(api, "/v1/jobs", json.dumps({"model": m, "inputs": [[0.0] * 64], "idempotency_key": 7}).encode()), 400,
+         "field 'idempotency_key' must be a string of 1..200 characters"),
+        (_post(api, "/v1/models", b'{"onnx": "***"}'), 400,
+         "field 'onnx' is not valid base64: Only base64 data is allowed"),
+        (_post(api, "/v1/models", json.dumps({"onnx": base64.b64encode(b"not onnx").decode()}).encode()), 422, None),
+        (_raw_http(api, b"GET /v1/jobs/doesnotexist HTTP/1.1\r\nConnection: close\r\n\r\n"), 404,
+         "no job 'doesnotexist'"),
+        (_raw_http(api, b"GET /v1/jobs?state=weird HTTP/1.1\r\nConnection: close\r\n\r\n"), 400,
+         "state='weird': use queued, running, done or failed"),
+        (_raw_http(api, b"GET /v1/log?cursor=-1 HTTP/1.1\r\nConnection: close\r\n\r\n"), 400,
+         "cursor='-1' is not a non-negative integer"),
+    ]
+    for (status, body), want_status, want_reason in cases:
+        assert status == want_status, body
+        assert body["error"] and body["reason"]
+        if want_reason is not None:
+            assert body["reason"] == want_reason
+    job = client.submit(m, inputs=[[0.0] * 64])
+    status, body = _raw_http(api, f"GET /v1/jobs/{job['id']}?wait=soon HTTP/1.1\r\nConnection: close\r\n\r\n".encode())
+    assert (status, body["reason"]) == (400, "wait='soon' is not a number of seconds")
+    assert client.ping()["ok"]                                    # the daemon is still fine
+
+
+def test_unsupported_model_error_names_the_node(client):
+    from onnx import TensorProto, helper, numpy_helper
+    w = numpy_helper.from_array(np.ones((4, 3), np.float32), "W")
+    g = helper.make_graph([helper.make_node("MatMul", ["x", "W"], ["h"], name="mm"),
+                           helper.make_node("Softmax", ["h"], ["y"], name="probabilities")], "g",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 4])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, 3])], [w])
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    with pytest.raises(ApiError) as info:
+        client.load(model.SerializeToString(), calibration=np.random.default_rng(0).normal(size=(16, 4)))
+    assert info.value.status == 422 and info.value.error == "unsupported_model"
+    assert info.value.reason.startswith("node 'probabilities' (Softmax): operator Softmax is not supported")
