@@ -189,7 +189,7 @@ class FuncEmitter:
         if k == "conv":
             a = self.x(args[0])
             t = n._ty
-            return f"tsr_conv_{t.name}((int64_t)({a}), {self.loc(n)})" if n._conv_check else f"(({c_type(t)})({a}))"
+            return f"tsr_conv_{t.name}((int64_t)({a}), {self.loc(n)})" if n._call_check else f"(({c_type(t)})({a}))"
         if k == "wrap":
             return f"(({c_type(n._ty)})({self.x(args[1])}))"
         if k == "wrapping":

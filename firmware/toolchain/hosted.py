@@ -16,7 +16,9 @@ Usage:
 from __future__ import annotations
 
 import ast
+import hashlib
 import types as pytypes
+from pathlib import Path
 
 from firmware import rt
 from firmware.toolchain.checker import Program, check_program
@@ -107,7 +109,7 @@ class _Rewriter:
             a = self.x(args[0])
             if args[0]._ty is BOOL:
                 return ast.Call(ast.Name("int", ast.Load()), [a], [])
-            return _rtcall("_conv", a, _ty(n._ty), _c(loc_id(n))) if n._conv_check else a
+            return _rtcall("_conv", a, _ty(n._ty), _c(loc_id(n))) if n._call_check else a
         if k == "wrap":
             return _rtcall("wrap", _ty(n._ty), self.x(args[1]))
         if k == "wrapping":
@@ -223,16 +225,36 @@ def _module_code(prog: Program, mod) -> ast.Module:
     return ast.fix_missing_locations(ast.Module(out, []))  # synthetic nodes take their parent's location
 
 
+_CACHE: dict = {}   # resolved root path -> (source digest, Program, [code objects]); a core reset reloads cheaply
+
+
+def _digest(paths) -> str:
+    h = hashlib.sha256()
+    for p in paths:
+        h.update(Path(p).read_bytes())
+    return h.hexdigest()
+
+
+def _checked(path):
+    key = str(Path(path).resolve())
+    hit = _CACHE.get(key)
+    if hit is not None and hit[0] == _digest(m.path for m in hit[1].modules):
+        return hit[1], hit[2]
+    prog = check_program(path)
+    codes = [compile(_module_code(prog, mod), str(mod.path), "exec") for mod in prog.modules]
+    _CACHE[key] = (_digest(m.path for m in prog.modules), prog, codes)
+    return prog, codes
+
+
 def load_module(path) -> pytypes.ModuleType:
     """Check and load the firmware program at `path` for hosted execution; returns the root module."""
-    prog = check_program(path)
+    prog, codes = _checked(path)
     rt._trap_handler = rt._panic_hook = None
     loaded: dict = {}
-    for mod in prog.modules:
+    for mod, code in zip(prog.modules, codes):
         m = pytypes.ModuleType(f"tessera_fw_{mod.name}")
         m.__file__ = str(mod.path)
         m.__dict__["_tsr_mods"] = loaded
-        code = compile(_module_code(prog, mod), str(mod.path), "exec")
         exec(code, m.__dict__)
         loaded[mod.name] = m
     root = loaded[prog.root.name]

@@ -73,7 +73,7 @@ def e_Call(self, n):
         vt = self.value(n.args[0])
         if not (is_int(vt) or vt is BOOL):
             raise self.err(n.args[0], f"{name}() of a {tname(vt)}", "convert integers and bools")
-        n._kind, n._conv_check = "conv", vt is not BOOL and not (vt is not COMPTIME and t.contains(vt))
+        n._kind, n._call_check = "conv", vt is not BOOL and not (vt is not COMPTIME and t.contains(vt))
         cv = n.args[0]._cv
         if cv is not None:
             if not t.fits(int(cv)):
