@@ -145,3 +145,22 @@ def test_device_validation_codes(digits):
     assert code(lambda m: m.__setitem__(slice(l1 + 8, l1 + 10), [7, 0])) == (ModelErr.SHAPE, 1)     # K of layer 1
     assert code(lambda m: m.__setitem__(slice(l1 + 20, l1 + 24), [0, 0, 0, 1])) == (ModelErr.RANGE, 1)  # weights far away
     assert HASH_OFFSET == 52
+
+
+def test_reference_layer_is_bit_exact_with_the_native_tensor_core():
+    """hostd's statement of the semantics == native's C kernel (and its numpy reference) on edge-heavy random data."""
+    native = pytest.importorskip("native", reason="native._tensorcore is not built (pip install -e .)")
+    from hostd.reference_exec import gemm_layer
+    rng = np.random.default_rng(7)
+    for trial in range(40):
+        m, n, k = rng.integers(1, 20, size=3)
+        a = rng.integers(-128, 128, size=(m, k), dtype=np.int8)
+        b = rng.integers(-128, 128, size=(k, n), dtype=np.int8)
+        bias = rng.integers(-2**31, 2**31, size=n, dtype=np.int64).astype(np.int32)
+        mult = rng.integers(0, 2**31, size=n, dtype=np.int64).astype(np.int32)
+        shift = rng.integers(0, 64, size=n).astype(np.int32)
+        zp, relu, raw32 = int(rng.integers(-128, 128)), bool(trial % 2), trial % 5 == 0
+        kw = dict(bias=bias, mult=None if raw32 else mult, shift=None if raw32 else shift, zp_out=zp, relu=relu,
+                  raw32=raw32)
+        ours = gemm_layer(a, b, **kw)
+        assert np.array_equal(ours, native.gemm_i8(a, b, **kw)), trial
