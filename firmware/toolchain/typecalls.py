@@ -173,6 +173,8 @@ def e_Call(self, n):
         self.store_check(n.args[0], rt.u32 if name == "panic" else rt.u8)
         n._kind, n._noreturn = name, True
         return VOID
+    if name in ("array", "record"):
+        raise self.err(n, f"{name}() allocated inside a function", f"declare it once at module level: `buf = {name}(...)`")
     raise self.err(n, f"`{name}()` inside a function", "array(), record and unroll() belong at module level or in a for loop")
 
 

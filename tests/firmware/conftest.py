@@ -8,7 +8,6 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "firmware" / "examples"
-POLL_REGS = None
 
 
 def run_session(fw, hosted: bool, max_cycles: int = 50_000_000):
@@ -25,7 +24,7 @@ def run_session(fw, hosted: bool, max_cycles: int = 50_000_000):
 def scratch_writes(trace) -> list:
     from asic_model.soc_map import SYSCTL
     regs = {SYSCTL.addr("SCRATCH0"), SYSCTL.addr("SCRATCH1")}
-    return [(a, v) for k, a, _, v in trace if k.startswith("w") and a in regs]
+    return [(a, v) for k, a, _, v in trace if k.lower().startswith("w") and a in regs]
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,1 @@
+../protocol_v1.py

@@ -1,0 +1,126 @@
+"""UART chip driver: interrupt-driven, with static RX and TX byte rings (no heap).
+
+The trap handler calls `uart_isr()` on IRQ_UART: it moves every received byte
+from the RX FIFO into the RX ring (counting bytes it must drop as overruns,
+like the hardware's sticky RX_OVERRUN), and refills the TX FIFO from the TX
+ring, switching the TX_EMPTY interrupt off once the ring is empty. The main
+loop is the only producer of the TX ring and the only consumer of the RX ring
+(single-producer/single-consumer, so the indices need no lock); turning the
+TX_EMPTY interrupt back on is done with interrupts disabled.
+`uart_put_polled` bypasses the rings for the panic path.
+
+Usage:
+    uart_init(); uart_isr()                     # boot; from the trap handler
+    if uart_tx_free() >= n: uart_tx_push(b) ... uart_tx_kick()
+    while uart_rx_count() > 0: b = uart_rx_pop()
+"""
+
+from firmware.rt import u8, u32, array, const, record, mmio_read, mmio_write, field_get, wrapping_add, wrapping_sub
+from firmware.rt import interrupts_disable, interrupts_enable
+from firmware.regs import UART
+
+RX_RING = const(256)                 # bytes; power of two
+TX_RING = const(2048)                # bytes; one largest encoded frame plus events
+RX_MASK = const(RX_RING - 1)
+TX_MASK = const(TX_RING - 1)
+IRQ_RX = const(UART.IRQ_ENABLE.RX_AVAIL.mask | UART.IRQ_ENABLE.RX_OVERRUN.mask)
+IRQ_TX = const(UART.IRQ_ENABLE.TX_EMPTY.mask)
+
+
+@record
+class UartState:
+    rx_head: u32        # written by the ISR
+    rx_tail: u32        # written by the main loop
+    tx_head: u32        # written by the main loop
+    tx_tail: u32        # written by the ISR
+    overruns: u32       # bytes lost (FIFO overrun or RX ring full)
+    irq_enable: u32     # shadow of UART.IRQ_ENABLE
+
+
+us = UartState()
+rx_ring = array(u8, RX_RING)
+tx_ring = array(u8, TX_RING)
+
+
+def uart_init() -> None:
+    us.rx_head = 0
+    us.rx_tail = 0
+    us.tx_head = 0
+    us.tx_tail = 0
+    us.overruns = 0
+    us.irq_enable = IRQ_RX
+    mmio_write(UART.IRQ_STATUS, UART.IRQ_STATUS.RX_OVERRUN.mask)
+    mmio_write(UART.IRQ_ENABLE, us.irq_enable)
+
+
+def uart_isr() -> None:
+    """RX FIFO -> RX ring, TX ring -> TX FIFO; called with interrupts disabled."""
+    st: u32 = mmio_read(UART.IRQ_STATUS)
+    if field_get(UART.IRQ_STATUS.RX_OVERRUN, st) != 0:
+        mmio_write(UART.IRQ_STATUS, UART.IRQ_STATUS.RX_OVERRUN.mask)
+        us.overruns += 1
+    while field_get(UART.STATUS.RX_AVAIL, mmio_read(UART.STATUS)) != 0:
+        b: u32 = mmio_read(UART.DATA) & 0xFF
+        if wrapping_sub(us.rx_head, us.rx_tail) >= RX_RING:
+            us.overruns += 1
+        else:
+            rx_ring[us.rx_head & RX_MASK] = u8(b)
+            us.rx_head = wrapping_add(us.rx_head, 1)
+    uart_tx_fill()
+
+
+def uart_tx_fill() -> None:
+    """Move ring bytes into the TX FIFO until it is full; TX_EMPTY interrupt only while bytes wait."""
+    while us.tx_tail != us.tx_head and field_get(UART.STATUS.TX_FULL, mmio_read(UART.STATUS)) == 0:
+        mmio_write(UART.DATA, tx_ring[us.tx_tail & TX_MASK])
+        us.tx_tail = wrapping_add(us.tx_tail, 1)
+    want: u32 = IRQ_RX | IRQ_TX if us.tx_tail != us.tx_head else IRQ_RX
+    if want != us.irq_enable:
+        us.irq_enable = want
+        mmio_write(UART.IRQ_ENABLE, want)
+
+
+def uart_rx_count() -> u32:
+    return wrapping_sub(us.rx_head, us.rx_tail)
+
+
+def uart_rx_pop() -> u32:
+    """The oldest received byte; call only when uart_rx_count() > 0."""
+    b: u32 = rx_ring[us.rx_tail & RX_MASK]
+    us.rx_tail = wrapping_add(us.rx_tail, 1)
+    return b
+
+
+def uart_tx_free() -> u32:
+    return TX_RING - wrapping_sub(us.tx_head, us.tx_tail)
+
+
+def uart_tx_push(b: u32) -> None:
+    """Queue one byte; the caller checked uart_tx_free()."""
+    tx_ring[us.tx_head & TX_MASK] = u8(b & 0xFF)
+    us.tx_head = wrapping_add(us.tx_head, 1)
+
+
+def uart_tx_kick() -> None:
+    """Start draining what was pushed (interrupts off around the shared enable register)."""
+    interrupts_disable()
+    uart_tx_fill()
+    interrupts_enable()
+
+
+def uart_tx_idle() -> bool:
+    """True when the ring is empty and the line has shifted out its last byte."""
+    if us.tx_head != us.tx_tail:
+        return False
+    return field_get(UART.STATUS.TX_EMPTY, mmio_read(UART.STATUS)) != 0
+
+
+def uart_overruns() -> u32:
+    return us.overruns
+
+
+def uart_put_polled(b: u32) -> None:
+    """Panic path: wait for FIFO room and write, ignoring the rings."""
+    while field_get(UART.STATUS.TX_FULL, mmio_read(UART.STATUS)) != 0:
+        pass
+    mmio_write(UART.DATA, b & 0xFF)

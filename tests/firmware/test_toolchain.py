@@ -1,0 +1,123 @@
+"""Compile-time features, panics in both modes, build outputs (ELF, build info, sizes, stack), heap check, CLI."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from elftools.elf.elffile import ELFFile
+
+from asic_model.soc_map import SYSCTL
+from firmware import rt
+from firmware.toolchain.build import BuildError, build, load_target
+from firmware.toolchain.report import check_no_heap
+from tests.firmware.conftest import REPO, run_session, scratch_writes
+
+COMPTIME = textwrap.dedent('''
+    from firmware.rt import u8, u32, array, const, unroll, mmio_write, poweroff
+    from firmware.regs import UART
+    DEBUG = const(False)
+    N = const(4)
+    SCALE = const(N * 3 + 1)
+    buf = array(u8, N)
+
+    def main() -> None:
+        for i in unroll(N):
+            buf[i] = u8(i * SCALE)
+        if DEBUG:
+            mmio_write(UART.DATA, 0xAA)
+        total: u32 = 0
+        for i in range(N):
+            total += buf[i]
+        mmio_write(UART.DATA, total)
+        poweroff(0)
+''')
+
+PANICS = textwrap.dedent('''
+    from firmware.rt import u8, u32, array, mmio_read, mmio_write
+    from firmware.regs import UART, SYSCTL
+    buf = array(u8, 8)
+
+    def main() -> None:
+        n: u32 = mmio_read(SYSCTL.BOOT_COUNT) + 8
+        mmio_write(UART.DATA, 1)
+        buf[n] = 3
+''')
+
+
+@pytest.fixture(scope="module")
+def comptime_build(tmp_path_factory):
+    d = tmp_path_factory.mktemp("ct")
+    (d / "ct.py").write_text(COMPTIME)
+    return d / "ct.py", build(d / "ct.py", out=d / "ct.elf")
+
+
+def test_unroll_const_folding_and_dead_branches(comptime_build):
+    src, res = comptime_build
+    c = res.c_file.read_text()
+    assert "/* unroll i = 3 */" in c and "0xAA" not in c and "170" not in c   # dead branch removed
+    assert "u8(i * SCALE)" not in c and "= 39u" in c or "39" in c            # 3 * 13 folded
+    for fw, hosted in ((res.elf, False), (src, True)):
+        info, out, _ = run_session(fw, hosted)
+        assert (info.reason, info.code, out) == ("poweroff", 0, bytes([0 + 13 + 26 + 39]))
+
+
+def test_build_outputs(comptime_build):
+    _, res = comptime_build
+    spec = load_target()
+    with open(res.elf, "rb") as f:
+        elf = ELFFile(f)
+        info = elf.get_section_by_name(".build_info").data().decode()
+        assert f"target={spec.name}" in info and f"target_sha256={spec.sha256[:16]}" in info and "source_sha256=" in info
+        assert elf.header.e_machine == "EM_RISCV" and elf.elfclass == 32
+    s = res.sizes
+    assert s["text"] > 0 and s["flash"] == s["text"] + s["rodata"] + s["data"] and s["ram"] == s["data"] + s["bss"]
+    assert res.stack["complete"] and 0 < res.stack["max_stack"] <= spec.stack_reserve
+    assert res.map.read_text().count(".text") > 0
+    assert "max stack" in res.report()
+
+
+def test_panic_is_identical_in_both_modes(tmp_path):
+    src = tmp_path / "p.py"
+    src.write_text(PANICS)
+    res = build(src, out=tmp_path / "p.elf")
+    results = [run_session(fw, hosted) for fw, hosted in ((res.elf, False), (src, True))]
+    (ci, cout, ctrace), (hi, hout, htrace) = results
+    loc = (9 << rt.LOC_LINE_SHIFT) | 5           # buf[n] at line 9, column 5
+    assert (ci.reason, ci.code) == (hi.reason, hi.code) == ("poweroff", rt.PANIC_EXIT_CODE)
+    assert scratch_writes(ctrace) == scratch_writes(htrace) == [
+        (SYSCTL.addr("SCRATCH0"), rt.PANIC_BOUNDS), (SYSCTL.addr("SCRATCH1"), loc)]
+    assert cout == hout == b"\x01"
+    assert res.locations[loc].endswith("p.py:9:5")
+
+
+def test_heap_symbols_fail_the_build(tmp_path):
+    c = tmp_path / "heap.c"
+    c.write_text("char pool[64]; void *malloc(unsigned n) { return pool + n; }\nvoid _start(void) { malloc(4); for (;;) {} }\n")
+    elf = tmp_path / "heap.elf"
+    subprocess.run([sys.executable, "-m", "ziglang", "cc", "-target", "riscv32-freestanding-none", "-mcpu=generic_rv32+m+c",
+                    "-ffreestanding", "-nostdlib", "-O1", "-o", str(elf), str(c)], check=True, capture_output=True)
+    with pytest.raises(BuildError, match=r"heap symbols malloc; firmware must not allocate"):
+        check_no_heap(elf)
+
+
+def test_bad_target_spec_is_named(tmp_path):
+    t = tmp_path / "bad.toml"
+    t.write_text('[target]\nname = "x"\ntriple = "riscv32-freestanding-none"\ncpu = "generic_rv32"\n[codegen]\nopt_level = "9"\n')
+    with pytest.raises(BuildError, match=r"bad.toml: \[codegen\] opt_level '9' is not one of 0, 1, 2, 3, s, z"):
+        load_target(t)
+
+
+def test_cli_check_and_build(tmp_path):
+    bad = tmp_path / "bad.py"
+    bad.write_text("from firmware.rt import *\ndef main() -> None:\n    x = 1.5\n")
+    tessera = [sys.executable, "-m", "tessera.cli", "fw"]
+    r = subprocess.run(tessera + ["check", str(bad)], capture_output=True, text=True, cwd=REPO)
+    assert r.returncode == 1 and r.stderr.strip() == f"{bad}:3:9: error: found a float literal 1.5; firmware has integers only: use scaled integers (e.g. milli-units in u32)"
+    out = tmp_path / "crc.elf"
+    r = subprocess.run(tessera + ["build", "firmware/examples/crc32.py", "-o", str(out), "--report"],
+                       capture_output=True, text=True, cwd=REPO)
+    assert r.returncode == 0, r.stderr
+    assert out.is_file() and "max stack" in r.stdout and "rodata" in r.stdout
