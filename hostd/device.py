@@ -136,15 +136,21 @@ class Device:
             except Nacked as exc:
                 if exc.reason == Nack.BAD_MODEL and ModelErr(exc.detail & 0xFFFF) in NOT_IN_DRAM and attempt == 0:
                     self.mem_write(base, cm.image)
-                elif exc.reason == Nack.NO_SLOT:
-                    for h, slot in list(self.slots.items()):
-                        self.link.request(MsgType.REQ_UNLOAD_MODEL, {"slot": slot})
-                        del self.slots[h]
-                    if not self.slots and attempt == 2:
-                        raise
+                elif exc.reason == Nack.NO_SLOT and attempt < 2:
+                    self._unload_all()
                 else:
                     raise
         raise DeviceError(f"model {cm.hash.hex()[:16]} could not be loaded")
+
+    def _unload_all(self) -> None:
+        """Free every slot (also ones a previous daemon run filled); models come back with one LOAD_MODEL each."""
+        for slot in range(self.info["max_models"] if self.info else P.MAX_MODELS):
+            try:
+                self.link.request(MsgType.REQ_UNLOAD_MODEL, {"slot": slot})
+            except Nacked as exc:
+                if exc.reason != Nack.NO_MODEL:
+                    raise
+        self.slots.clear()
 
     # ------------------------------------------------------------ jobs
     def run(self, cm: CompiledModel, x: np.ndarray, timeout: float) -> tuple[np.ndarray, dict]:
@@ -167,7 +173,14 @@ class Device:
 
     def _run_one(self, slot: int, rows: int, timeout: float) -> dict:
         resets = self._resets
-        job_id = self.link.request(MsgType.REQ_RUN, {"slot": slot, "flags": 0, "rows": rows}).payload["job_id"]
+        req = {"slot": slot, "flags": 0, "rows": rows}
+        try:
+            job_id = self.link.request(MsgType.REQ_RUN, req).payload["job_id"]
+        except Nacked as exc:
+            if exc.reason != Nack.BUSY:
+                raise
+            self._wait_idle(exc.detail, timeout)      # a job someone started before us (a previous daemon run)
+            job_id = self.link.request(MsgType.REQ_RUN, req).payload["job_id"]
         next_poll = time.monotonic() + POLL_PERIOD
         deadline = time.monotonic() + timeout
         with self._cv:
@@ -190,6 +203,17 @@ class Device:
             raise DeviceError(f"device job {job_id} ended {JobState(record['state']).name}: error {record['error']} "
                               f"source {record['error_source']} layer {record['failed_layer']}")
         return record
+
+    def _wait_idle(self, job_id: int, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if self.link.request(MsgType.REQ_JOB_STATUS, {"job_id": job_id}).payload["state"] != JobState.RUNNING:
+                    return
+            except Nacked:
+                return
+            time.sleep(POLL_PERIOD / 5)
+        raise JobTimeout(f"device stayed busy with job {job_id} for {timeout:g} s")
 
     def _poll(self, job_id: int) -> dict | None:
         """JOB_STATUS when an event may have been lost; None while the job still runs."""

@@ -257,3 +257,22 @@ def test_unsupported_model_error_names_the_node(client):
         client.load(model.SerializeToString(), calibration=np.random.default_rng(0).normal(size=(16, 4)))
     assert info.value.status == 422 and info.value.error == "unsupported_model"
     assert info.value.reason.startswith("node 'probabilities' (Softmax): operator Softmax is not supported")
+
+
+def test_more_models_than_device_slots(sim, digits_model):
+    """A fifth model frees the device's slots (MAX_MODELS = 4); every model still runs correctly afterwards."""
+    from hostd.device import Device
+    from hostd.link import Link
+    from hostd.model_compiler import compile_model
+    onnx_bytes, calib, test = digits_model
+    models = [compile_model(onnx_bytes, calib, max_rows=r) for r in (4, 5, 6, 7, 8)]   # five distinct images
+    dev = Device(Link(sim.path, timeout=0.5))
+    dev.open()
+    try:
+        for cm in models + models[:2]:
+            x = cm.quantize_input(test[:3])
+            out, _ = dev.run(cm, x, timeout=5)
+            assert np.array_equal(out, run_image(cm.image, x))
+        assert sum(f.type.name == "REQ_UNLOAD_MODEL" for f in sim.received) >= 4
+    finally:
+        dev.close()
