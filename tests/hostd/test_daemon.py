@@ -17,6 +17,7 @@ import threading
 import numpy as np
 import pytest
 
+from firmware import protocol_v1 as P
 from hostd.client import ApiError, Client
 from hostd.daemon import FairQueue, QueueFull
 from hostd.model_compiler import CompiledModel
@@ -276,3 +277,17 @@ def test_more_models_than_device_slots(sim, digits_model):
         assert sum(f.type.name == "REQ_UNLOAD_MODEL" for f in sim.received) >= 4
     finally:
         dev.close()
+
+
+def test_lost_and_corrupt_answers_are_replayed_not_reexecuted(client, sim, digits_model, daemon):
+    m = _load(client, digits_model)["model"]
+    x = digits_model[2][:5]
+    client.run(m, inputs=x)                                       # model uploaded and loaded
+    runs_before = sum(f.type.name == "REQ_RUN" and not f.flags for f in sim.received)
+    sim.drop_answers, sim.corrupt_answers = 2, 2                  # the next four answers are lost or damaged
+    job = client.run(m, inputs=x)
+    cm = daemon.models[m]
+    assert job["state"] == "done" and job["outputs_int8"] == run_image(cm.image, cm.quantize_input(x)).tolist()
+    assert sim.counters[P.TLM_REPLAYS] >= 3                      # answered from memory
+    assert sum(f.type.name == "REQ_RUN" and not f.flags for f in sim.received) == runs_before + 1
+    assert sim.job_counter == 2 and daemon.device.link.stats["retransmits"] >= 4
