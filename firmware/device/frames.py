@@ -20,7 +20,7 @@ Usage:
 
 from firmware.rt import u8, u32, array, const, record, wrapping_add
 from crc32 import crc32_step, CRC_INIT, CRC_XOROUT
-from uart import uart_tx_free, uart_tx_push, uart_tx_kick
+from uart import uart_tx_free, uart_tx_push, uart_tx_kick, uart_put_polled
 from protocol_v1 import (HEADER_SIZE, CRC_SIZE, MAX_FRAME, MAX_ENCODED, PROTOCOL_VERSION, FLAGS_VALID, FLAG_REPLAY,
                          FRAME_DELIMITER, SEQ_MODULUS, TYPE_NACK, REQ_PING, REQ_UNLOAD_MODEL, NACK_BAD_LENGTH,
                          NACK_BAD_CRC, NACK_BAD_VERSION, NACK_BAD_HEADER, NACK_UNKNOWN_TYPE, NACK_BAD_FRAMING)
@@ -202,24 +202,35 @@ def encoded_size(n: u32) -> u32:
     return n + n // COBS_RUN + ENC_SLACK
 
 
-def cobs_to_ring(src: u32, n: u32) -> None:
-    """COBS-encode the raw frame src[0:n] into the TX ring, then the delimiter (streaming, no buffer)."""
+def emit(b: u32, polled: bool) -> None:
+    if polled:
+        uart_put_polled(b)
+    else:
+        uart_tx_push(b)
+
+
+def cobs_out(src: u32, n: u32, polled: bool) -> None:
+    """COBS-encode the raw frame src[0:n], then the delimiter, into the TX ring (or polled to the UART)."""
     p: u32 = 0
     while True:
         r: u32 = 0
         while p + r < n and r < COBS_RUN and src_byte(src, p + r) != 0:
             r += 1
-        uart_tx_push(r + 1)
+        emit(r + 1, polled)
         for k in range(p, p + r):
-            uart_tx_push(src_byte(src, k))
+            emit(src_byte(src, k), polled)
         p += r
         if p == n:
             break
         if r < COBS_RUN:
             p += 1          # the zero this block stands for
-    uart_tx_push(FRAME_DELIMITER)
-    uart_tx_kick()
+    emit(FRAME_DELIMITER, polled)
     ls.frames_tx += 1
+
+
+def cobs_to_ring(src: u32, n: u32) -> None:
+    cobs_out(src, n, False)
+    uart_tx_kick()
 
 
 def put_header(src: u32, mtype: u32, flags: u32, seq: u32, plen: u32) -> None:
@@ -339,6 +350,15 @@ def send_event(mtype: u32, plen: u32) -> bool:
     ls.events_sent += 1
     cobs_to_ring(SRC_SMALL, n)
     return True
+
+
+def send_event_polled(mtype: u32, plen: u32) -> None:
+    """Panic path: a delimiter (resynchronizes the host after a cut frame), then the event, polled."""
+    seq: u32 = ls.evt_seq & (SEQ_MODULUS - 1)
+    put_header(SRC_SMALL, mtype, 0, seq, plen)
+    n: u32 = seal(SRC_SMALL, plen)
+    uart_put_polled(FRAME_DELIMITER)
+    cobs_out(SRC_SMALL, n, True)
 
 
 def event_seq() -> u32:

@@ -135,7 +135,7 @@ class TargetSpec:
         flags = ["-target", self.triple, f"-mcpu={self.cpu}", f"-O{self.opt_level}", "-ffreestanding", "-nostdlib",
                  "-fno-builtin", "-fno-sanitize=all", "-ffunction-sections", "-fdata-sections", "-fstack-size-section",
                  "-std=c11", "-Wall", "-Werror", "-Wno-unused-variable", "-Wno-unused-but-set-variable",
-                 "-Wno-unused-function", "-Wno-incompatible-pointer-types-discards-qualifiers", "-g"]
+                 "-Wno-unused-function", "-Wno-parentheses-equality", "-Wno-incompatible-pointer-types-discards-qualifiers", "-g"]
         return flags + (["-flto"] if self.lto else []) + list(self.extra_cflags)
 
 
@@ -192,6 +192,22 @@ SECTIONS
 """
 
 
+def compile_c(c_file: Path, elf: Path, spec: TargetSpec) -> Path:
+    """Compile and link one C file with the crt0 and linker script of `spec`; returns the map file."""
+    work = elf.parent
+    (work / "crt0.S").write_text(CRT0_S)
+    (work / "link.ld").write_text(linker_script(machine_regions(spec), spec.stack_reserve))
+    map_file = elf.with_suffix(".map")
+    cmd = [sys.executable, "-m", "ziglang", "cc", *spec.cflags(), "-I", str(REGS_INCLUDE), "-I", str(RUNTIME_INCLUDE),
+           "-T", str(work / "link.ld"), "-Wl,--gc-sections", "-Wl,--print-map",  # zig cc has no -Map: lld prints it
+           "-o", str(elf), str(work / "crt0.S"), str(c_file)]
+    res = subprocess.run(cmd, capture_output=True, text=True)
+    if res.returncode != 0:
+        raise BuildError(f"clang failed building {c_file}:\n{res.stderr[-4000:]}")
+    map_file.write_text(res.stdout)
+    return map_file
+
+
 @dataclass
 class BuildResult:
     elf: Path
@@ -231,16 +247,7 @@ def build(src, out=None, target=None) -> BuildResult:
     c_src, locations = emit_c(prog, mod.__tessera_modules__, info)
     c_file = work / f"{elf.stem}.c"
     c_file.write_text(c_src)
-    (work / "crt0.S").write_text(CRT0_S)
-    (work / "link.ld").write_text(linker_script(machine_regions(spec), spec.stack_reserve))
-    map_file = elf.with_suffix(".map")
-    cmd = [sys.executable, "-m", "ziglang", "cc", *spec.cflags(), "-I", str(REGS_INCLUDE), "-I", str(RUNTIME_INCLUDE),
-           "-T", str(work / "link.ld"), "-Wl,--gc-sections", "-Wl,--print-map",  # zig cc has no -Map: lld prints it
-           "-o", str(elf), str(work / "crt0.S"), str(c_file)]
-    res = subprocess.run(cmd, capture_output=True, text=True)
-    if res.returncode != 0:
-        raise BuildError(f"clang failed building {src} (C kept at {c_file}):\n{res.stderr[-4000:]}")
-    map_file.write_text(res.stdout)
+    map_file = compile_c(c_file, elf, spec)
     check_no_heap(elf)
     sizes = size_report(elf)
     main_fns = [f.c_name for f in reachable(prog.main)]

@@ -139,10 +139,16 @@ class FuncEmitter:
 
     def x_Compare(self, n):
         l, r = n.left, n.comparators[0]
-        a, b = self.x(l), self.x(r)
         lt, rt_ = l._ty, r._ty
-        same = (isinstance(lt, rt.IntType) and isinstance(rt_, rt.IntType) and lt.signed == rt_.signed) or lt is BOOL
-        if not same:
+        if lt is BOOL:
+            return f"({self.x(l)} {n._op} {self.x(r)})"
+        # a literal that fits the other side's type compares in that type; mixed signedness compares as int64
+        if rt_ is COMPTIME and isinstance(lt, rt.IntType) and lt.fits(r._cv):
+            return f"({self.x(l)} {n._op} {self.operand(r, lt)})"
+        if lt is COMPTIME and isinstance(rt_, rt.IntType) and rt_.fits(l._cv):
+            return f"({self.operand(l, rt_)} {n._op} {self.x(r)})"
+        a, b = self.x(l), self.x(r)
+        if not (isinstance(lt, rt.IntType) and isinstance(rt_, rt.IntType) and lt.signed == rt_.signed):
             a, b = f"(int64_t)({a})", f"(int64_t)({b})"
         return f"({a} {n._op} {b})"
 
@@ -404,6 +410,8 @@ def emit_c(prog, hosted: dict, build_info: str) -> tuple[str, dict]:
             "    TSR_REG(SYSCTL_POWEROFF) = ((uint32_t)TESSERA_SYSCTL_POWEROFF_KEY << SYSCTL_POWEROFF_KEY_SHIFT)"
             " | ((code << SYSCTL_POWEROFF_CODE_SHIFT) & SYSCTL_POWEROFF_CODE_MASK);",
             "    for (;;) tsr_wfi();", "}", "",
+            *[f"void tsr_fail_{k}(uint32_t loc) {{ tsr_panic(TSR_PANIC_{k.upper()}, loc); }}"
+              for k in ("overflow", "bounds", "div_zero", "shift", "conversion", "align")], "",
             "void tsr_panic(uint32_t code, uint32_t loc) {",
             "    TSR_REG(SYSCTL_SCRATCH0) = code;", "    TSR_REG(SYSCTL_SCRATCH1) = loc;",
             f"    {hook.c_name}(code, loc);" if hook else "    tsr_poweroff(TSR_PANIC_EXIT_CODE);",

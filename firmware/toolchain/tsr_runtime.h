@@ -23,34 +23,41 @@
 #define TSR_UNLIKELY(x) __builtin_expect(!!(x), 0)
 
 __attribute__((noreturn, cold, noinline)) void tsr_panic(uint32_t code, uint32_t loc);
+/* one cold entry per implicit check kind: a failing site passes only its location id */
+__attribute__((noreturn, cold, noinline)) void tsr_fail_overflow(uint32_t loc);
+__attribute__((noreturn, cold, noinline)) void tsr_fail_bounds(uint32_t loc);
+__attribute__((noreturn, cold, noinline)) void tsr_fail_div_zero(uint32_t loc);
+__attribute__((noreturn, cold, noinline)) void tsr_fail_shift(uint32_t loc);
+__attribute__((noreturn, cold, noinline)) void tsr_fail_conversion(uint32_t loc);
+__attribute__((noreturn, cold, noinline)) void tsr_fail_align(uint32_t loc);
 __attribute__((noreturn)) void tsr_poweroff(uint32_t code);
 
 #define TSR_REG(addr) (*(volatile uint32_t *)(uintptr_t)(addr))
 
 /* add, sub, mul, neg, floor div, floor mod, shifts and conversion for one type */
 #define TSR_ARITH(N, T, BITS, MINV, MAXV, SIGNED) \
-static inline T tsr_add_##N(T a, T b, uint32_t loc) { T r; if (TSR_UNLIKELY(__builtin_add_overflow(a, b, &r))) tsr_panic(TSR_PANIC_OVERFLOW, loc); return r; } \
-static inline T tsr_sub_##N(T a, T b, uint32_t loc) { T r; if (TSR_UNLIKELY(__builtin_sub_overflow(a, b, &r))) tsr_panic(TSR_PANIC_OVERFLOW, loc); return r; } \
-static inline T tsr_mul_##N(T a, T b, uint32_t loc) { T r; if (TSR_UNLIKELY(__builtin_mul_overflow(a, b, &r))) tsr_panic(TSR_PANIC_OVERFLOW, loc); return r; } \
-static inline T tsr_neg_##N(T a, uint32_t loc) { if (TSR_UNLIKELY(SIGNED ? a == (T)(MINV) : a != 0)) tsr_panic(TSR_PANIC_OVERFLOW, loc); return (T)-a; } \
+static inline T tsr_add_##N(T a, T b, uint32_t loc) { T r; if (TSR_UNLIKELY(__builtin_add_overflow(a, b, &r))) tsr_fail_overflow(loc); return r; } \
+static inline T tsr_sub_##N(T a, T b, uint32_t loc) { T r; if (TSR_UNLIKELY(__builtin_sub_overflow(a, b, &r))) tsr_fail_overflow(loc); return r; } \
+static inline T tsr_mul_##N(T a, T b, uint32_t loc) { T r; if (TSR_UNLIKELY(__builtin_mul_overflow(a, b, &r))) tsr_fail_overflow(loc); return r; } \
+static inline T tsr_neg_##N(T a, uint32_t loc) { if (TSR_UNLIKELY(SIGNED ? a == (T)(MINV) : a != 0)) tsr_fail_overflow(loc); return (T)-a; } \
 static inline T tsr_div_##N(T a, T b, uint32_t loc) { \
-    if (TSR_UNLIKELY(b == 0)) tsr_panic(TSR_PANIC_DIV_ZERO, loc); \
+    if (TSR_UNLIKELY(b == 0)) tsr_fail_div_zero(loc); \
     if (!SIGNED) return (T)(a / b); \
-    if (TSR_UNLIKELY(a == (T)(MINV) && b == (T)-1)) tsr_panic(TSR_PANIC_OVERFLOW, loc); \
+    if (TSR_UNLIKELY(a == (T)(MINV) && b == (T)-1)) tsr_fail_overflow(loc); \
     T q = (T)(a / b); if ((T)(a % b) != 0 && ((a < 0) != (b < 0))) q--; return q; } \
 static inline T tsr_mod_##N(T a, T b, uint32_t loc) { \
-    if (TSR_UNLIKELY(b == 0)) tsr_panic(TSR_PANIC_DIV_ZERO, loc); \
+    if (TSR_UNLIKELY(b == 0)) tsr_fail_div_zero(loc); \
     if (!SIGNED) return (T)(a % b); \
     if (b == (T)-1) return 0; \
     T r = (T)(a % b); if (r != 0 && ((r < 0) != (b < 0))) r = (T)(r + b); return r; } \
-static inline uint32_t tsr_count_##N(int64_t n, uint32_t loc) { if (TSR_UNLIKELY((uint64_t)n >= (BITS))) tsr_panic(TSR_PANIC_SHIFT, loc); return (uint32_t)n; } \
+static inline uint32_t tsr_count_##N(int64_t n, uint32_t loc) { if (TSR_UNLIKELY((uint64_t)n >= (BITS))) tsr_fail_shift(loc); return (uint32_t)n; } \
 static inline T tsr_shl_##N(T a, int64_t n, uint32_t loc) { \
     uint32_t c = tsr_count_##N(n, loc); \
-    if (TSR_UNLIKELY(a > (T)((T)(MAXV) >> c) || a < (T)((T)(MINV) >> c))) tsr_panic(TSR_PANIC_OVERFLOW, loc); \
+    if (TSR_UNLIKELY(a > (T)((T)(MAXV) >> c) || a < (T)((T)(MINV) >> c))) tsr_fail_overflow(loc); \
     return (T)((uint32_t)a << c); } \
 static inline T tsr_shr_##N(T a, int64_t n, uint32_t loc) { return (T)(a >> tsr_count_##N(n, loc)); } \
 static inline T tsr_wshl_##N(T a, int64_t n, uint32_t loc) { return (T)((uint32_t)a << tsr_count_##N(n, loc)); } \
-static inline T tsr_conv_##N(int64_t v, uint32_t loc) { if (TSR_UNLIKELY(v < (MINV) || v > (MAXV))) tsr_panic(TSR_PANIC_CONVERSION, loc); return (T)v; }
+static inline T tsr_conv_##N(int64_t v, uint32_t loc) { if (TSR_UNLIKELY(v < (MINV) || v > (MAXV))) tsr_fail_conversion(loc); return (T)v; }
 
 TSR_ARITH(u8, uint8_t, 8, 0, 0xFF, 0)
 TSR_ARITH(u16, uint16_t, 16, 0, 0xFFFF, 0)
@@ -61,20 +68,20 @@ TSR_ARITH(i32, int32_t, 32, INT32_MIN, INT32_MAX, 1)
 
 /* index checks: unsigned compare catches negative indexes too */
 static inline uint32_t tsr_idx(int64_t i, uint32_t n, uint32_t loc) {
-    if (TSR_UNLIKELY((uint64_t)i >= n)) tsr_panic(TSR_PANIC_BOUNDS, loc);
+    if (TSR_UNLIKELY((uint64_t)i >= n)) tsr_fail_bounds(loc);
     return (uint32_t)i;
 }
 static inline uint32_t tsr_idx_u(uint32_t i, uint32_t n, uint32_t loc) {
-    if (TSR_UNLIKELY(i >= n)) tsr_panic(TSR_PANIC_BOUNDS, loc);
+    if (TSR_UNLIKELY(i >= n)) tsr_fail_bounds(loc);
     return i;
 }
 
 /* SRAM/DRAM access, checked against the data windows (memory safety) */
 static inline uintptr_t tsr_mem_check(uint32_t addr, uint32_t size, uint32_t loc) {
-    if (TSR_UNLIKELY(addr & (size - 1))) tsr_panic(TSR_PANIC_ALIGN, loc);
+    if (TSR_UNLIKELY(addr & (size - 1))) tsr_fail_align(loc);
     if (!((addr >= TESSERA_SRAM_BASE && addr - TESSERA_SRAM_BASE <= TESSERA_SRAM_MAX_SIZE - size) ||
           (addr >= TESSERA_DRAM_BASE && addr - TESSERA_DRAM_BASE <= TESSERA_DRAM_MAX_SIZE - size)))
-        tsr_panic(TSR_PANIC_BOUNDS, loc);
+        tsr_fail_bounds(loc);
     return (uintptr_t)addr;
 }
 static inline uint8_t tsr_mem_read8(uint32_t a, uint32_t loc) { return *(volatile uint8_t *)tsr_mem_check(a, 1, loc); }

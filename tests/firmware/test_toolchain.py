@@ -73,7 +73,7 @@ def test_build_outputs(comptime_build):
         assert f"target={spec.name}" in info and f"target_sha256={spec.sha256[:16]}" in info and "source_sha256=" in info
         assert elf.header.e_machine == "EM_RISCV" and elf.elfclass == 32
     s = res.sizes
-    assert s["text"] > 0 and s["flash"] == s["text"] + s["rodata"] + s["data"] and s["ram"] == s["data"] + s["bss"]
+    assert s["text"] > 0 and s["flash"] == s["text"] + s["rodata"] + s["data"] + s["build_info"] and s["build_info"] > 0 and s["ram"] == s["data"] + s["bss"]
     assert res.stack["complete"] and 0 < res.stack["max_stack"] <= spec.stack_reserve
     assert res.map.read_text().count(".text") > 0
     assert "max stack" in res.report()
