@@ -121,3 +121,28 @@ def test_cli_check_and_build(tmp_path):
                        capture_output=True, text=True, cwd=REPO)
     assert r.returncode == 0, r.stderr
     assert out.is_file() and "max stack" in r.stdout and "rodata" in r.stdout
+
+
+def test_sibling_module_import_in_both_modes(tmp_path):
+    (tmp_path / "mathlib.py").write_text(textwrap.dedent('''
+        from firmware.rt import u32, array, const
+        K = const(3)
+        table = array(u32, 4)
+
+        def scale(x: u32) -> u32:
+            table[x & 3] = x
+            return x * K + table[x & 3]
+    '''))
+    (tmp_path / "app.py").write_text(textwrap.dedent('''
+        from firmware.rt import u32, mmio_write
+        from firmware.regs import UART
+        from mathlib import scale, K
+
+        def main() -> None:
+            mmio_write(UART.DATA, scale(10) + K)
+    '''))
+    res = build(tmp_path / "app.py", out=tmp_path / "app.elf")
+    assert "mathlib__scale" in res.c_file.read_text()
+    for fw, hosted in ((res.elf, False), (tmp_path / "app.py", True)):
+        info, out, _ = run_session(fw, hosted)
+        assert (info.reason, info.code, out) == ("poweroff", 0, bytes([43]))

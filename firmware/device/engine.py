@@ -1,0 +1,603 @@
+"""Execution engine: runs a loaded model's GEMM layers for a batch, tiled to SRAM, DMA overlapped with compute.
+
+Portable logic over the DMA and tensor-core drivers. RUN computes a static SRAM
+plan (no heap; module-level tables, sized by the profile read from ACCEL):
+
+    SRAM: | DMA descriptors | resident weights (all layers) | ACT0 | ACT1 | B0 B1 | A0 A1 | C0 C1 |
+
+Weights (B and the bias/mult/shift arrays) of the whole model stay resident in
+SRAM across jobs when they fit in half of SRAM (a repeated job moves no weights:
+the SRAM hit rate rises); otherwise each layer streams column tiles of B through
+two buffers. Intermediate activations stay in the ACT buffers when they fit;
+otherwise they go out to their DRAM workspace and come back, marked CTRL.SPILL.
+Each layer is a sequence of tiles t = (column tile j, row block i); per tile the
+steps LOADB(j) / LOADA(t) -> GEMM(t) -> STORE(t) run as a dataflow over double
+buffers, so the DMA of tile t+1 runs while the tensor core computes tile t
+(PERF.OVERLAP). The job advances from the main loop (`engine_poll`), woken by
+DMA/tensor interrupts; the timer tick times a hung tensor core out.
+
+Usage:
+    job_id = engine_run(slot, rows)     # RUN (checks done by the caller)
+    engine_poll()                       # main loop; True when it made progress
+    idx = job_find(job_id); job_to_resp(idx); job_cancel(idx); engine_fail_ecc()
+"""
+
+from firmware.rt import u8, u16, u32, array, const, record, wrapping_add, wrapping_sub
+from firmware.regs import SRAM_BASE, ERR_NONE, ERR_ABORTED, ERR_SHAPE, ERR_ECC
+from hw import Pair, prof, perf_read, ticks, PERF_CYCLES, PERF_MACS, PERF_ENERGY_NJ
+from dma import dma_start, dma_status, dma_clear, dma_abort, dma_write_desc, DESC_BYTES
+from tensor import tc_start, tc_status, tc_clear, tc_abort, st_busy, st_done, st_err, st_code
+from models import Layer, layer_read, slot_base, slot_layer_count, slot_generation, slot_image_size
+from frames import small_u8, small_u16, small_u32, send_event, resp_u8, resp_u16, resp_u32
+from log import log_line, LOG_JOB, LOG_FAULT
+from protocol_v1 import (JOB_HISTORY, JOB_RUNNING, JOB_DONE, JOB_FAILED, JOB_CANCELLED, ERRSRC_NONE, ERRSRC_DMA,
+                         ERRSRC_TENSOR, ERRSRC_FIRMWARE, ERRSRC_WATCHDOG, EVT_JOB_DONE, EVT_FAULT, FAULT_DMA,
+                         FAULT_TENSOR, LAYER_FLAG_RAW32)
+
+JOB_NONE = const(0xFFFFFFFF)
+MAX_CHANNELS = const(4)
+ALIGN = const(64)                     # SRAM buffers start on bank-interleave lines
+DESC_AREA = const(256)                # 2 B buffers x 3 chained descriptors (bias, mult, shift)
+DESC_PER_BUF = const(3)
+PARAMS = const(3)                     # bias, mult, shift (int32 [nb] each)
+INT32_BYTES = const(4)
+HANG_TICKS = const(5)                 # a GEMM busy this many timer ticks is hung: abort
+ROW_BLOCKS = const(4)                 # aim for this many row blocks per layer (overlap)
+OP_NONE = const(0)
+OP_LOADA = const(1)
+OP_LOADB = const(2)
+OP_STORE = const(3)
+EVT_JOB_SIZE = const(36)
+EVT_FAULT_SIZE = const(16)
+
+
+@record
+class Engine:
+    busy: bool
+    job_idx: u32          # history index of the running job
+    slot: u32
+    base: u32
+    rows: u32
+    layers: u32
+    layer: u32
+    # model-wide plan
+    w_res: bool           # all weights resident in SRAM
+    w_cached: bool        # ... and already there from an earlier job
+    act_keep: bool        # intermediate activations stay in SRAM
+    act_size: u32
+    w_base: u32
+    act0: u32
+    tile_base: u32
+    tile_size: u32
+    wcur: u32             # next resident-weight offset
+    # layer plan
+    nb: u32
+    ncol: u32
+    mb: u32
+    nrow: u32
+    tiles: u32
+    a_sram: bool
+    out_sram: bool
+    wb: u32               # resident B of this layer
+    bsize: u32
+    b0: u32
+    a0: u32
+    asize: u32
+    c0: u32
+    csize: u32
+    # progress (issued / done per step kind; one of each kind in flight at most)
+    loada_i: u32
+    loada_d: u32
+    loadb_i: u32
+    loadb_d: u32
+    gemm_i: u32
+    gemm_d: u32
+    store_i: u32
+    store_d: u32
+    gemm_tick: u32
+    nch: u32
+    # residency of weights across jobs
+    res_valid: bool
+    res_slot: u32
+    res_gen: u32
+    # counters
+    next_id: u32
+    jobs_done: u32
+    jobs_failed: u32
+    jobs_cancelled: u32
+
+
+es = Engine()
+cl = Layer()
+tl = Layer()
+p0 = Pair()
+p1 = Pair()
+ch_op = array(u8, MAX_CHANNELS)
+ch_idx = array(u32, MAX_CHANNELS)
+h_id = array(u32, JOB_HISTORY)
+h_slot = array(u8, JOB_HISTORY)
+h_state = array(u8, JOB_HISTORY)
+h_err = array(u8, JOB_HISTORY)
+h_src = array(u8, JOB_HISTORY)
+h_layer = array(u16, JOB_HISTORY)
+h_rows = array(u16, JOB_HISTORY)
+h_cyc = array(u32, 2 * JOB_HISTORY)       # lo, hi; at RUN: the start snapshot
+h_nj = array(u32, 2 * JOB_HISTORY)
+h_macs = array(u32, 2 * JOB_HISTORY)
+
+
+def engine_init() -> None:
+    es.busy = False
+    es.res_valid = False
+    es.next_id = 1
+    for i in range(JOB_HISTORY):
+        h_id[i] = 0
+
+
+def align(n: u32) -> u32:
+    return (n + ALIGN - 1) & (0xFFFFFFFF ^ (ALIGN - 1))
+
+
+def cdiv(a: u32, b: u32) -> u32:
+    return (a + b - 1) // b
+
+
+def engine_busy() -> bool:
+    return es.busy
+
+
+def engine_running_job() -> u32:
+    if es.busy:
+        return h_id[es.job_idx]
+    return 0
+
+
+def engine_mem_written(addr: u32, n: u32) -> None:
+    """MEM_WRITE over the resident model's image makes its SRAM weights stale."""
+    if es.res_valid:
+        base: u32 = slot_base(es.res_slot)
+        if addr < base + slot_image_size(es.res_slot) and base < addr + n:
+            es.res_valid = False
+
+
+# ------------------------------------------------------------ job records
+def job_find(job_id: u32) -> u32:
+    idx: u32 = job_id % JOB_HISTORY
+    if job_id == 0 or h_id[idx] != job_id:
+        return JOB_NONE
+    return idx
+
+
+def job_to_resp(idx: u32) -> None:
+    resp_u32(0, h_id[idx])
+    resp_u8(4, h_slot[idx])
+    resp_u8(5, h_state[idx])
+    resp_u8(6, h_err[idx])
+    resp_u8(7, h_src[idx])
+    resp_u16(8, h_layer[idx])
+    resp_u16(10, h_rows[idx])
+    running: bool = h_state[idx] == JOB_RUNNING
+    for w in range(2):
+        resp_u32(12 + 4 * w, 0 if running else h_cyc[2 * idx + w])
+        resp_u32(20 + 4 * w, 0 if running else h_nj[2 * idx + w])
+        resp_u32(28 + 4 * w, 0 if running else h_macs[2 * idx + w])
+
+
+def job_event(idx: u32) -> None:
+    small_u32(0, h_id[idx])
+    small_u8(4, h_slot[idx])
+    small_u8(5, h_state[idx])
+    small_u8(6, h_err[idx])
+    small_u8(7, h_src[idx])
+    small_u16(8, h_layer[idx])
+    small_u16(10, h_rows[idx])
+    for w in range(2):
+        small_u32(12 + 4 * w, h_cyc[2 * idx + w])
+        small_u32(20 + 4 * w, h_nj[2 * idx + w])
+        small_u32(28 + 4 * w, h_macs[2 * idx + w])
+    send_event(EVT_JOB_DONE, EVT_JOB_SIZE)
+
+
+def fault_event(code: u32, detail: u32, addr: u32) -> None:
+    small_u8(0, code)
+    small_u8(1, 0)
+    small_u16(2, 0)
+    small_u32(4, detail)
+    small_u32(8, addr)
+    small_u32(12, engine_running_job())
+    send_event(EVT_FAULT, EVT_FAULT_SIZE)
+    log_line(LOG_FAULT, code, detail, 2)
+
+
+def snapshot(idx: u32, counter: u32, arr: array(u32, 2 * JOB_HISTORY)) -> None:
+    perf_read(counter, p0)
+    arr[2 * idx] = p0.lo
+    arr[2 * idx + 1] = p0.hi
+
+
+def delta(idx: u32, counter: u32, arr: array(u32, 2 * JOB_HISTORY)) -> None:
+    """arr[idx] = counter now - the snapshot taken at RUN (64-bit)."""
+    perf_read(counter, p1)
+    lo: u32 = wrapping_sub(p1.lo, arr[2 * idx])
+    borrow: u32 = 1 if p1.lo < arr[2 * idx] else 0
+    arr[2 * idx + 1] = wrapping_sub(wrapping_sub(p1.hi, arr[2 * idx + 1]), borrow)
+    arr[2 * idx] = lo
+
+
+def finish(state: u32, err: u32, src: u32) -> None:
+    """End the running job: record, counters, residency, JOB_DONE event."""
+    idx: u32 = es.job_idx
+    h_state[idx] = u8(state)
+    h_err[idx] = u8(err)
+    h_src[idx] = u8(src)
+    h_layer[idx] = u16(es.layer & 0xFFFF)
+    delta(idx, PERF_CYCLES, h_cyc)
+    delta(idx, PERF_ENERGY_NJ, h_nj)
+    delta(idx, PERF_MACS, h_macs)
+    if state == JOB_DONE:
+        es.jobs_done += 1
+        if es.w_res:
+            es.res_valid = True
+            es.res_slot = es.slot
+            es.res_gen = slot_generation(es.slot)
+    else:
+        es.res_valid = False
+        if state == JOB_CANCELLED:
+            es.jobs_cancelled += 1
+        else:
+            es.jobs_failed += 1
+    es.busy = False
+    log_line(LOG_JOB, h_id[idx], state, 2)
+    job_event(idx)
+
+
+def abort_all() -> None:
+    """Stop whatever is in flight and clear every status (level interrupts drop)."""
+    if es.gemm_i != es.gemm_d:
+        tc_abort()
+    tc_clear()
+    for ch in range(es.nch):
+        if ch_op[ch] != OP_NONE:
+            dma_abort(ch)
+        dma_clear(ch)
+        ch_op[ch] = OP_NONE
+
+
+def fail(src: u32, err: u32, fault: u32, detail: u32) -> None:
+    fault_event(fault, detail, 0)
+    abort_all()
+    finish(JOB_FAILED, err, src)
+
+
+def job_cancel(idx: u32) -> None:
+    if es.busy and idx == es.job_idx:
+        abort_all()
+        finish(JOB_CANCELLED, ERR_NONE, ERRSRC_NONE)
+
+
+def engine_fail_ecc() -> None:
+    """An SRAM ECC error: resident weights are suspect (the failing DMA/GEMM fails the job itself)."""
+    es.res_valid = False
+
+
+# ------------------------------------------------------------ planning
+def engine_run(slot: u32, rows: u32) -> u32:
+    """Start a job (the caller checked slot, rows and that no job runs); returns its id."""
+    job_id: u32 = es.next_id
+    es.next_id = wrapping_add(es.next_id, 1) if es.next_id != 0xFFFFFFFF else 1
+    idx: u32 = job_id % JOB_HISTORY
+    h_id[idx] = job_id
+    h_slot[idx] = u8(slot)
+    h_state[idx] = JOB_RUNNING
+    h_err[idx] = ERR_NONE
+    h_src[idx] = ERRSRC_NONE
+    h_layer[idx] = 0
+    h_rows[idx] = u16(rows)
+    snapshot(idx, PERF_CYCLES, h_cyc)
+    snapshot(idx, PERF_ENERGY_NJ, h_nj)
+    snapshot(idx, PERF_MACS, h_macs)
+    es.busy = True
+    es.job_idx = idx
+    es.slot = slot
+    es.base = slot_base(slot)
+    es.rows = rows
+    es.layers = slot_layer_count(slot)
+    es.layer = 0
+    es.nch = prof.dma_channels if prof.dma_channels < MAX_CHANNELS else MAX_CHANNELS
+    if es.nch == 0:
+        es.nch = 1
+    for ch in range(MAX_CHANNELS):
+        ch_op[ch] = OP_NONE
+    plan_model()
+    if not plan_layer():
+        fail(ERRSRC_FIRMWARE, ERR_SHAPE, FAULT_TENSOR, ERR_SHAPE)
+    return job_id
+
+
+def weight_bytes(lay: Layer, nb: u32) -> u32:
+    return align(lay.k * nb) + PARAMS * align(INT32_BYTES * nb)
+
+
+def plan_model() -> None:
+    usable: u32 = prof.sram_size - DESC_AREA
+    wtot: u32 = 0
+    act: u32 = 0
+    chain: bool = True
+    for l in range(es.layers):
+        layer_read(es.slot, l, tl)
+        if wtot <= usable:
+            wtot += weight_bytes(tl, tl.n)
+        if l + 1 < es.layers:
+            need: u32 = align(es.rows * tl.c_stride) if tl.c_stride <= usable else usable
+            if need > act:
+                act = need
+            layer_read(es.slot, l + 1, cl)
+            if cl.a_stride != tl.c_stride:
+                chain = False
+    es.w_base = SRAM_BASE + DESC_AREA
+    es.w_res = wtot <= usable // 2
+    rest: u32 = usable - wtot if es.w_res else usable
+    es.w_cached = (es.w_res and es.res_valid and es.res_slot == es.slot
+                   and es.res_gen == slot_generation(es.slot))
+    es.act_keep = chain and es.layers > 1 and act <= rest // 4
+    es.act_size = act if es.act_keep else 0
+    es.act0 = es.w_base + (wtot if es.w_res else 0)
+    es.tile_base = es.act0 + 2 * es.act_size
+    es.tile_size = rest - 2 * es.act_size
+    es.wcur = 0
+
+
+def plan_layer() -> bool:
+    """Tile sizes and buffers of layer es.layer; False when it cannot fit in SRAM."""
+    layer_read(es.slot, es.layer, cl)
+    l: u32 = es.layer
+    es.a_sram = es.act_keep and l > 0
+    es.out_sram = es.act_keep and l + 1 < es.layers
+    space: u32 = es.tile_size
+    if es.w_res:
+        es.nb = cl.n
+        es.wb = es.w_base + es.wcur
+        es.wcur += weight_bytes(cl, cl.n)
+        es.bsize = 0
+    else:
+        if 2 * weight_bytes(cl, cl.n) <= space // 2:
+            es.nb = cl.n
+        else:
+            per_col: u32 = cl.k + PARAMS * INT32_BYTES
+            fit: u32 = (space // 4) // per_col
+            fit = fit - 2 if fit > 2 else 0     # alignment slack of the four arrays
+            if fit >= prof.array_cols:
+                fit = fit - fit % prof.array_cols
+            if fit == 0:
+                return False
+            es.nb = fit
+        es.bsize = weight_bytes(cl, es.nb)
+    es.ncol = cdiv(cl.n, es.nb)
+    rest: u32 = space - 2 * es.bsize
+    per_row: u32 = (0 if es.a_sram else cl.k) + (0 if es.out_sram else es.nb * cl.ob)
+    ar: u32 = prof.array_rows
+    target: u32 = cdiv(cdiv(es.rows, ROW_BLOCKS), ar) * ar
+    if target > es.rows:
+        target = es.rows
+    mb: u32 = target
+    if per_row != 0:
+        slack: u32 = 4 * ALIGN
+        fit_rows: u32 = (rest - slack) // (2 * per_row) if rest > slack else 0
+        if fit_rows == 0:
+            return False
+        if fit_rows < mb:
+            mb = fit_rows
+            if mb > ar:
+                mb = mb - mb % ar
+    es.mb = mb
+    es.nrow = cdiv(es.rows, mb)
+    es.tiles = es.ncol * es.nrow
+    es.b0 = es.tile_base
+    es.asize = 0 if es.a_sram else align(mb * cl.k)
+    es.a0 = es.b0 + 2 * es.bsize
+    es.csize = 0 if es.out_sram else align(mb * es.nb * cl.ob)
+    es.c0 = es.a0 + 2 * es.asize
+    es.loada_i = 0
+    es.loada_d = 0
+    es.loadb_i = 0
+    es.loadb_d = 0
+    es.gemm_i = 0
+    es.gemm_d = 0
+    es.store_i = 0
+    es.store_d = 0
+    return True
+
+
+# ------------------------------------------------------------ addresses
+def act_buf(which: u32) -> u32:
+    return es.act0 + (which & 1) * es.act_size
+
+
+def bbuf(j: u32) -> u32:
+    if es.w_res:
+        return es.wb
+    return es.b0 + (j & 1) * es.bsize
+
+
+def params(j: u32, nb: u32) -> u32:
+    return bbuf(j) + align(cl.k * nb)
+
+
+def tile_row(t: u32) -> u32:
+    return (t % es.nrow) * es.mb
+
+
+def tile_rows(t: u32) -> u32:
+    r0: u32 = tile_row(t)
+    return es.mb if es.rows - r0 > es.mb else es.rows - r0
+
+
+def tile_col(t: u32) -> u32:
+    return (t // es.nrow) * es.nb
+
+
+def col_width(j: u32) -> u32:
+    c0: u32 = j * es.nb
+    return es.nb if cl.n - c0 > es.nb else cl.n - c0
+
+
+def need_loadb() -> bool:
+    return not (es.w_res and es.w_cached)
+
+
+def free_channel() -> u32:
+    for ch in range(es.nch):
+        if ch_op[ch] == OP_NONE:
+            return ch
+    return MAX_CHANNELS
+
+
+# ------------------------------------------------------------ steps
+def issue_loadb(ch: u32, j: u32) -> None:
+    cc: u32 = col_width(j)
+    dst: u32 = bbuf(j)
+    stride: u32 = cl.n if es.w_res else cc
+    pb: u32 = params(j, es.nb if not es.w_res else cl.n)
+    p4: u32 = align(INT32_BYTES * (es.nb if not es.w_res else cl.n))
+    d: u32 = SRAM_BASE + (j & 1) * DESC_PER_BUF * DESC_BYTES
+    nxt: u32 = 0
+    raw: bool = cl.flags & LAYER_FLAG_RAW32 != 0
+    if not raw:
+        dma_write_desc(d + 2 * DESC_BYTES, cl.shift + INT32_BYTES * j * es.nb, pb + 2 * p4, INT32_BYTES * cc, 1, 0, 0,
+                       False, 0)
+        dma_write_desc(d + DESC_BYTES, cl.mult + INT32_BYTES * j * es.nb, pb + p4, INT32_BYTES * cc, 1, 0, 0, False,
+                       d + 2 * DESC_BYTES)
+        nxt = d + DESC_BYTES
+    if cl.flags & 4 != 0:
+        dma_write_desc(d, cl.bias + INT32_BYTES * j * es.nb, pb, INT32_BYTES * cc, 1, 0, 0, False, nxt)
+        nxt = d
+    dma_start(ch, cl.b + j * es.nb, dst, cc, cl.k, cl.b_stride, stride, nxt, False)
+    ch_op[ch] = OP_LOADB
+    es.loadb_i += 1
+
+
+def issue_loada(ch: u32, t: u32) -> None:
+    r0: u32 = tile_row(t)
+    dst: u32 = es.a0 + (t & 1) * es.asize
+    dma_start(ch, cl.a + r0 * cl.a_stride, dst, cl.k, tile_rows(t), cl.a_stride, cl.k, 0, es.layer > 0)
+    ch_op[ch] = OP_LOADA
+    es.loada_i += 1
+
+
+def issue_store(ch: u32, t: u32) -> None:
+    r0: u32 = tile_row(t)
+    c0: u32 = tile_col(t)
+    src: u32 = es.c0 + (t & 1) * es.csize
+    width: u32 = col_width(t // es.nrow) * cl.ob
+    dma_start(ch, src, cl.c + r0 * cl.c_stride + c0 * cl.ob, width, tile_rows(t), es.nb * cl.ob, cl.c_stride, 0,
+              es.layer + 1 < es.layers)
+    ch_op[ch] = OP_STORE
+    es.store_i += 1
+
+
+def issue_gemm(t: u32) -> None:
+    j: u32 = t // es.nrow
+    r0: u32 = tile_row(t)
+    c0: u32 = tile_col(t)
+    cc: u32 = col_width(j)
+    nbuf: u32 = cl.n if es.w_res else es.nb
+    a: u32 = es.a0 + (t & 1) * es.asize
+    a_stride: u32 = cl.k
+    if es.a_sram:
+        a = act_buf(es.layer + 1) + r0 * cl.a_stride
+        a_stride = cl.a_stride
+    c: u32 = es.c0 + (t & 1) * es.csize
+    c_stride: u32 = es.nb * cl.ob
+    if es.out_sram:
+        c = act_buf(es.layer) + r0 * cl.c_stride + c0 * cl.ob
+        c_stride = cl.c_stride
+    pb: u32 = params(j, nbuf)
+    p4: u32 = align(INT32_BYTES * nbuf)
+    tc_start(tile_rows(t), cc, cl.k, a, bbuf(j), c, pb, pb + p4, pb + 2 * p4, a_stride,
+             cl.n if es.w_res else cc, c_stride, cl.zp_out, cl.flags)
+    es.gemm_tick = ticks()
+    es.gemm_i += 1
+
+
+# ------------------------------------------------------------ main-loop step
+def completions() -> bool:
+    """Retire finished DMA transfers and GEMMs; False when the job failed."""
+    for ch in range(es.nch):
+        op: u32 = ch_op[ch]
+        st: u32 = dma_status(ch)
+        if op != OP_NONE and st_err(st):
+            fail(ERRSRC_DMA, st_code(st), FAULT_DMA, (ch << 8) | st_code(st))
+            return False
+        if st_done(st) or st_err(st):
+            dma_clear(ch)
+        if op != OP_NONE and st_done(st):
+            ch_op[ch] = OP_NONE
+            if op == OP_LOADA:
+                es.loada_d += 1
+            elif op == OP_LOADB:
+                es.loadb_d += 1
+            else:
+                es.store_d += 1
+    st2: u32 = tc_status()
+    if es.gemm_i != es.gemm_d:
+        if st_err(st2):
+            tc_clear()
+            fail(ERRSRC_TENSOR, st_code(st2), FAULT_TENSOR, st_code(st2))
+            return False
+        if st_done(st2):
+            tc_clear()
+            es.gemm_d += 1
+        elif wrapping_sub(ticks(), es.gemm_tick) > HANG_TICKS:
+            fail(ERRSRC_WATCHDOG, ERR_ABORTED, FAULT_TENSOR, ERR_ABORTED)
+            return False
+    elif st_done(st2) or st_err(st2):
+        tc_clear()
+    return True
+
+
+def issue() -> bool:
+    """Start every step whose inputs and buffers are ready; True when something started."""
+    any_: bool = False
+    need_a: bool = not es.a_sram
+    need_c: bool = not es.out_sram
+    need_b: bool = need_loadb()
+    ch: u32 = free_channel()
+    if ch < MAX_CHANNELS and need_a and es.loada_i == es.loada_d and es.loada_i < es.tiles \
+            and es.loada_i < es.gemm_d + 2:
+        issue_loada(ch, es.loada_i)
+        any_ = True
+        ch = free_channel()
+    if ch < MAX_CHANNELS and need_b and es.loadb_i == es.loadb_d and es.loadb_i < es.ncol \
+            and es.loadb_i * es.nrow <= es.gemm_d + es.nrow:
+        issue_loadb(ch, es.loadb_i)
+        any_ = True
+        ch = free_channel()
+    if ch < MAX_CHANNELS and need_c and es.store_i == es.store_d and es.store_i < es.gemm_d:
+        issue_store(ch, es.store_i)
+        any_ = True
+    t: u32 = es.gemm_i
+    if es.gemm_i == es.gemm_d and t < es.tiles and (not need_a or es.loada_d > t) \
+            and (not need_b or es.loadb_d > t // es.nrow) and (not need_c or es.store_d + 2 > t):
+        issue_gemm(t)
+        any_ = True
+    return any_
+
+
+def engine_poll() -> bool:
+    """Advance the running job; True when it made progress."""
+    if not es.busy:
+        return False
+    if not completions():
+        return True
+    progress: bool = issue()
+    layer_done: bool = es.gemm_d == es.tiles and (es.out_sram or es.store_d == es.tiles)
+    if layer_done:
+        es.layer += 1
+        if es.layer == es.layers:
+            es.layer = 0
+            finish(JOB_DONE, ERR_NONE, ERRSRC_NONE)
+            return True
+        if not plan_layer():
+            fail(ERRSRC_FIRMWARE, ERR_SHAPE, FAULT_TENSOR, ERR_SHAPE)
+        return True
+    return progress
