@@ -71,11 +71,13 @@ GENERAL = {
     AVX2: ([1, 2, 4, 6], 2),
 }
 
-# Tile variants (fixed N = profile array width) per ISA: N -> (isa, MR).
+# Tile variants (fixed N = profile array width) per ISA: N -> (isa, MR list). The largest MR is
+# the main block; the smaller ones take the M tail, so a batch-1 (M=1) tile runs a 1-row kernel.
 TILES = {
-    "TC_PATH_AVX512VNNI": {8: (AVX512_YMM, 8), 16: (AVX512, 16), 32: (AVX512, 8)},
-    "TC_PATH_AVXVNNI": {8: (AVXVNNI, 8), 16: (AVXVNNI, 6), 32: (AVXVNNI, 2)},
-    "TC_PATH_AVX2": {8: (AVX2, 8), 16: (AVX2, 6), 32: (AVX2, 2)},
+    "TC_PATH_AVX512VNNI": {8: (AVX512_YMM, [1, 2, 4, 8]), 16: (AVX512, [1, 2, 4, 8, 16]),
+                           32: (AVX512, [1, 2, 4, 8])},
+    "TC_PATH_AVXVNNI": {8: (AVXVNNI, [1, 2, 4, 8]), 16: (AVXVNNI, [1, 2, 4, 6]), 32: (AVXVNNI, [1, 2])},
+    "TC_PATH_AVX2": {8: (AVX2, [1, 2, 4, 8]), 16: (AVX2, [1, 2, 4, 6]), 32: (AVX2, [1, 2])},
 }
 
 
@@ -136,9 +138,10 @@ def variants() -> list[dict]:
         for mr in mrs:
             out.append(dict(isa=isa, path=isa.path, mr=mr, nv=nv, nr=nv * isa.lanes, fixed_n=0))
     for path, tiles in TILES.items():
-        for n, (isa, mr) in tiles.items():
+        for n, (isa, mrs) in tiles.items():
             assert n % isa.lanes == 0, (path, n)
-            out.append(dict(isa=isa, path=path, mr=mr, nv=n // isa.lanes, nr=n, fixed_n=n))
+            for mr in mrs:
+                out.append(dict(isa=isa, path=path, mr=mr, nv=n // isa.lanes, nr=n, fixed_n=n))
     return out
 
 

@@ -13,28 +13,33 @@
 
 enum { SCRATCH_A, SCRATCH_B, SCRATCH_COLCORR, SCRATCH_SLOTS };
 
-static __thread void *tls_scratch[SCRATCH_SLOTS];
-static __thread size_t tls_cap[SCRATCH_SLOTS];
-static __thread int64_t tls_err_index;
-static __thread int tls_last_variant = -1;
+/* Per-thread state in one struct: one TLS address lookup per call (the .so uses the dynamic model). */
+typedef struct {
+    void *buf[SCRATCH_SLOTS];
+    size_t cap[SCRATCH_SLOTS];
+    int64_t err_index;
+    int last_variant;
+} tc_tls;
 
-int64_t tc_last_error_index(void) { return tls_err_index; }
-int tc_last_variant(void) { return tls_last_variant; }
+static __thread tc_tls tls = {.last_variant = -1};
 
-static int fail(int code, int64_t index) { tls_err_index = index; return code; }
+int64_t tc_last_error_index(void) { return tls.err_index; }
+int tc_last_variant(void) { return tls.last_variant; }
+
+static int fail(int code, int64_t index) { tls.err_index = index; return code; }
 
 /* Grow-only, 64-byte aligned, per-thread scratch: no allocation once warmed up. */
-static void *scratch(int slot, size_t bytes)
+static void *scratch(tc_tls *t, int slot, size_t bytes)
 {
-    if (bytes <= tls_cap[slot])
-        return tls_scratch[slot];
+    if (bytes <= t->cap[slot])
+        return t->buf[slot];
     size_t cap = (bytes + TC_ALIGN - 1) / TC_ALIGN * TC_ALIGN;
     void *p = aligned_alloc(TC_ALIGN, cap);
     if (!p)
         return NULL;
-    free(tls_scratch[slot]);
-    tls_scratch[slot] = p;
-    tls_cap[slot] = cap;
+    free(t->buf[slot]);
+    t->buf[slot] = p;
+    t->cap[slot] = cap;
     return p;
 }
 
@@ -92,6 +97,15 @@ static const tc_isa_ops isa_ops[TC_NUM_PATHS] = {
     [TC_PATH_AVX512VNNI] = {TC_VNNI_KGROUP, tc_pack_a_vnni_avx512, tc_pack_b_vnni_avx512, 1},
 };
 
+/* The B packer for a panel width: narrow VNNI panels (the 8- and 16-wide profile tiles) get a
+ * packer that steps 16 columns instead of the 32 / 64 of the wide ones. */
+static tc_pack_b_fn pack_b_for(int path, int32_t nr)
+{
+    if (isa_ops[path].vnni && nr <= TC_NARROW16)
+        return tc_pack_b_vnni_narrow16;
+    return isa_ops[path].pack_b;
+}
+
 /* ---------------- variant table ---------------- */
 int tc_num_variants(void) { return tc_num_variants_generated; }
 
@@ -109,27 +123,78 @@ int tc_variant_info(int i, int32_t *path, int32_t *mr, int32_t *nr, int32_t *fix
     return TC_OK;
 }
 
-static int find_tile(int path, int32_t N)
+/* Variant choice, built once at load time: per (path, kind) the main block (largest mr) and, per
+ * leftover row count r, the smallest block with mr >= r. kind 0 = general blocks (any N), kinds
+ * 1.. = the tile variants of one fixed N. */
+#define TC_KINDS 4
+#define TC_MAX_MR 16
+
+typedef struct {
+    int32_t fixed_n;                 /* 0 for the general kind; -1 = unused slot */
+    int16_t main;
+    int16_t tail[TC_MAX_MR + 1];     /* tail[r] for r in 1..mr(main)-1 */
+} tc_choice;
+
+static tc_choice choices[TC_NUM_PATHS][TC_KINDS];
+
+static void build_choices(void)
 {
-    for (int i = 0; i < tc_num_variants_generated; ++i)
-        if (tc_variants[i].path == path && tc_variants[i].fixed_n == N)
-            return i;
-    return -1;
+    for (int p = 0; p < TC_NUM_PATHS; ++p) {
+        for (int k = 0; k < TC_KINDS; ++k)
+            choices[p][k].fixed_n = -1;
+        int nk = 0;
+        for (int i = 0; i < tc_num_variants_generated; ++i) {
+            const tc_variant *v = &tc_variants[i];
+            if (v->path != p)
+                continue;
+            int k = 0;
+            while (k < nk && choices[p][k].fixed_n != v->fixed_n)
+                ++k;
+            if (k == nk) {
+                if (nk == TC_KINDS)
+                    continue;
+                choices[p][nk].fixed_n = v->fixed_n;
+                choices[p][nk].main = (int16_t)i;
+                ++nk;
+            } else if (v->mr > tc_variants[choices[p][k].main].mr) {
+                choices[p][k].main = (int16_t)i;
+            }
+        }
+        for (int k = 0; k < nk; ++k) {
+            tc_choice *c = &choices[p][k];
+            for (int r = 1; r <= TC_MAX_MR; ++r) {
+                int best = c->main;
+                for (int i = 0; i < tc_num_variants_generated; ++i) {
+                    const tc_variant *v = &tc_variants[i];
+                    if (v->path == p && v->fixed_n == c->fixed_n && v->mr >= r && v->mr < tc_variants[best].mr)
+                        best = i;
+                }
+                c->tail[r] = (int16_t)best;
+            }
+        }
+        /* the general kind must sit at index 0 */
+        for (int k = 1; k < nk; ++k)
+            if (choices[p][k].fixed_n == 0) {
+                tc_choice t = choices[p][0];
+                choices[p][0] = choices[p][k];
+                choices[p][k] = t;
+            }
+    }
 }
 
-/* Largest general variant (main block) and the smallest one with mr >= rows (tail block). */
-static int general_variant(int path, int32_t rows, int want_largest)
+__attribute__((constructor)) static void tc_init(void)
 {
-    int best = -1;
-    for (int i = 0; i < tc_num_variants_generated; ++i) {
-        const tc_variant *v = &tc_variants[i];
-        if (v->path != path || v->fixed_n)
-            continue;
-        if (want_largest ? (best < 0 || v->mr > tc_variants[best].mr)
-                         : (v->mr >= rows && (best < 0 || v->mr < tc_variants[best].mr)))
-            best = i;
-    }
-    return best;
+    tc_available_paths();
+    build_choices();
+}
+
+/* kind of the tile variants for this N, or 0 (general blocks) */
+static int find_kind(int path, int32_t N)
+{
+    for (int k = 1; k < TC_KINDS; ++k)
+        if (choices[path][k].fixed_n == N)
+            return k;
+    return 0;
 }
 
 /* ---------------- validation ---------------- */
@@ -159,20 +224,21 @@ static int validate(int32_t M, int32_t N, int32_t K, const int32_t *mult, const 
 }
 
 /* ---------------- the blocked loop ---------------- */
-static int run_packed(int path, int variant_fixed, const int8_t *a, int64_t lda, const int8_t *bp,
+static int run_packed(tc_tls *t, int path, int kind, const int8_t *a, int64_t lda, const int8_t *bp,
                       int32_t nr, void *c, int64_t ldc, int32_t M, int32_t N, int32_t K, const tc_epi *ep)
 {
     const tc_isa_ops *ops = &isa_ops[path];
+    const tc_choice *ch = &choices[path][kind];
     const int64_t kgroups = (K + ops->kgroup - 1) / ops->kgroup;
-    const int vmain = variant_fixed >= 0 ? variant_fixed : general_variant(path, 0, 1);
+    const int vmain = ch->main;
     const int32_t mr = tc_variants[vmain].mr;
     const int32_t rem = M % mr;
-    const int vtail = rem == 0 ? vmain : variant_fixed >= 0 ? variant_fixed : general_variant(path, rem, 0);
+    const int vtail = rem == 0 ? vmain : ch->tail[rem];
     const int32_t mr_tail = tc_variants[vtail].mr;
     const int64_t nblocks = M / mr;
     const int64_t block_bytes = (int64_t)mr * kgroups * TC_ENTRY_BYTES;
     const int64_t abytes = nblocks * block_bytes + (rem ? (int64_t)mr_tail * kgroups * TC_ENTRY_BYTES : 0);
-    uint8_t *ap = scratch(SCRATCH_A, (size_t)abytes);
+    uint8_t *ap = scratch(t, SCRATCH_A, (size_t)abytes);
     if (!ap)
         return fail(TC_ERR_NOMEM, 0);
     for (int64_t ib = 0; ib < nblocks; ++ib)
@@ -204,7 +270,7 @@ static int run_packed(int path, int variant_fixed, const int8_t *a, int64_t lda,
             }
         }
     }
-    tls_last_variant = vmain;
+    t->last_variant = nblocks ? vmain : vtail;
     return TC_OK;
 }
 
@@ -235,20 +301,21 @@ int tc_gemm_i8(const int8_t *a, int64_t lda, const int8_t *b, int64_t ldb, void 
     tc_epi ep = {bias, NULL, mult, shift, zp_out, flags};
     if (p == TC_PATH_PORTABLE) {
         tc_gemm_portable(a, lda, b, ldb, c, ldc, M, N, K, &ep);
-        tls_last_variant = -1;
+        tls.last_variant = -1;
         return TC_OK;
     }
-    const int tile = find_tile(p, N);
-    const int32_t nr = tile >= 0 ? N : tc_general_nr[p];
-    int8_t *bp = scratch(SCRATCH_B, packed_b_bytes(p, K, N, nr));
+    tc_tls *t = &tls;
+    const int kind = find_kind(p, N);
+    const int32_t nr = kind ? N : tc_general_nr[p];
+    int8_t *bp = scratch(t, SCRATCH_B, packed_b_bytes(p, K, N, nr));
     int32_t *cc = NULL;
     if (isa_ops[p].vnni)
-        cc = scratch(SCRATCH_COLCORR, colcorr_len(N, nr) * sizeof(int32_t));
+        cc = scratch(t, SCRATCH_COLCORR, colcorr_len(N, nr) * sizeof(int32_t));
     if (!bp || (isa_ops[p].vnni && !cc))
         return fail(TC_ERR_NOMEM, 0);
-    isa_ops[p].pack_b(b, ldb, K, N, nr, bp, cc);
+    pack_b_for(p, nr)(b, ldb, K, N, nr, bp, cc);
     ep.colcorr = cc;
-    return run_packed(p, tile, a, lda, bp, nr, c, ldc, M, N, K, &ep);
+    return run_packed(t, p, kind, a, lda, bp, nr, c, ldc, M, N, K, &ep);
 }
 
 /* A region [off, off + (rows-1)*stride + row_bytes) must lie inside [0, len). */
@@ -293,7 +360,7 @@ int tc_gemm_i8_buf(uint8_t *buf, int64_t buf_len, int64_t a_off, int64_t lda, in
 
 /* ---------------- pre-packed B ---------------- */
 struct tc_packed_b {
-    int32_t path, K, N, nr, tile;
+    int32_t path, K, N, nr, kind;
     int64_t bytes;
     int8_t *data;
     int32_t *colcorr;
@@ -314,22 +381,22 @@ int tc_pack_b(const int8_t *b, int64_t ldb, int32_t K, int32_t N, int32_t path, 
         return fail(TC_ERR_NOMEM, 0);
     h->path = p; h->K = K; h->N = N;
     if (p == TC_PATH_PORTABLE) {
-        h->tile = -1; h->nr = N;
+        h->kind = 0; h->nr = N;
         h->bytes = (int64_t)K * N;
         h->data = aligned_alloc(TC_ALIGN, ((size_t)h->bytes + TC_ALIGN - 1) / TC_ALIGN * TC_ALIGN);
         if (!h->data) { free(h); return fail(TC_ERR_NOMEM, 0); }
         for (int64_t k = 0; k < K; ++k)
             memcpy(h->data + k * N, b + k * ldb, (size_t)N);
     } else {
-        h->tile = find_tile(p, N);
-        h->nr = h->tile >= 0 ? N : tc_general_nr[p];
+        h->kind = find_kind(p, N);
+        h->nr = h->kind ? N : tc_general_nr[p];
         size_t bytes = packed_b_bytes(p, K, N, h->nr);
         h->bytes = (int64_t)bytes;
         h->data = aligned_alloc(TC_ALIGN, (bytes + TC_ALIGN - 1) / TC_ALIGN * TC_ALIGN);
         if (isa_ops[p].vnni)
             h->colcorr = aligned_alloc(TC_ALIGN, colcorr_len(N, h->nr) * sizeof(int32_t));
         if (!h->data || (isa_ops[p].vnni && !h->colcorr)) { tc_free_packed_b(h); return fail(TC_ERR_NOMEM, 0); }
-        isa_ops[p].pack_b(b, ldb, K, N, h->nr, h->data, h->colcorr);
+        pack_b_for(p, h->nr)(b, ldb, K, N, h->nr, h->data, h->colcorr);
     }
     *out = h;
     return TC_OK;
@@ -364,10 +431,10 @@ int tc_gemm_i8_packed(const int8_t *a, int64_t lda, const tc_packed_b *pb, void 
     tc_epi ep = {bias, pb->colcorr, mult, shift, zp_out, flags};
     if (pb->path == TC_PATH_PORTABLE) {
         tc_gemm_portable(a, lda, pb->data, pb->N, c, ldc, M, pb->N, pb->K, &ep);
-        tls_last_variant = -1;
+        tls.last_variant = -1;
         return TC_OK;
     }
-    return run_packed(pb->path, pb->tile, a, lda, pb->data, pb->nr, c, ldc, M, pb->N, pb->K, &ep);
+    return run_packed(&tls, pb->path, pb->kind, a, lda, pb->data, pb->nr, c, ldc, M, pb->N, pb->K, &ep);
 }
 
 int tc_run(const tc_call *k)

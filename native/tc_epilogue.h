@@ -27,7 +27,7 @@ typedef struct {
     __mmask16 mask;           /* valid columns */
 } tc_cols512;
 
-static inline TC_TARGET_AVX512 void tc_cols512_init(tc_cols512 *p, const tc_epi *ep, int64_t j, int nvalid)
+static inline TC_ALWAYS_INLINE TC_TARGET_AVX512 void tc_cols512_init(tc_cols512 *p, const tc_epi *ep, int64_t j, int nvalid)
 {
     *p = (tc_cols512){0};
     __mmask16 mk = nvalid >= TC_LANES512 ? (__mmask16)0xFFFF
@@ -52,7 +52,7 @@ static inline TC_TARGET_AVX512 void tc_cols512_init(tc_cols512 *p, const tc_epi 
     p->lower = _mm512_set1_epi64((ep->flags & TC_FLAG_RELU) ? ep->zp : TC_INT8_MIN);
 }
 
-static inline TC_TARGET_AVX512 void tc_store512_raw(__m512i acc, const tc_cols512 *p, int relu, void *dst)
+static inline TC_ALWAYS_INLINE TC_TARGET_AVX512 void tc_store512_raw(__m512i acc, const tc_cols512 *p, int relu, void *dst)
 {
     acc = _mm512_add_epi32(acc, p->add);
     if (relu)
@@ -60,7 +60,7 @@ static inline TC_TARGET_AVX512 void tc_store512_raw(__m512i acc, const tc_cols51
     _mm512_mask_storeu_epi32(dst, p->mask, acc);
 }
 
-static inline TC_TARGET_AVX512 __m512i tc_requant512_half(__m512i v, __m512i m, __m512i r, __m512i s,
+static inline TC_ALWAYS_INLINE TC_TARGET_AVX512 __m512i tc_requant512_half(__m512i v, __m512i m, __m512i r, __m512i s,
                                                           const tc_cols512 *p)
 {
     v = _mm512_mul_epi32(v, m);
@@ -68,7 +68,7 @@ static inline TC_TARGET_AVX512 __m512i tc_requant512_half(__m512i v, __m512i m, 
     return _mm512_max_epi64(_mm512_add_epi64(v, p->zp), p->lower);
 }
 
-static inline TC_TARGET_AVX512 void tc_store512_q(__m512i acc, const tc_cols512 *p, void *dst)
+static inline TC_ALWAYS_INLINE TC_TARGET_AVX512 void tc_store512_q(__m512i acc, const tc_cols512 *p, void *dst)
 {
     acc = _mm512_add_epi32(acc, p->add);
     __m512i lo = _mm512_cvtepi32_epi64(_mm512_castsi512_si256(acc));
@@ -89,7 +89,7 @@ typedef struct {
     int nvalid, relu;
 } tc_cols256;
 
-static inline TC_TARGET_AVX2 void tc_cols256_init(tc_cols256 *p, const tc_epi *ep, int64_t j, int nvalid)
+static inline TC_ALWAYS_INLINE TC_TARGET_AVX2 void tc_cols256_init(tc_cols256 *p, const tc_epi *ep, int64_t j, int nvalid)
 {
     *p = (tc_cols256){0};
     __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
@@ -118,7 +118,7 @@ static inline TC_TARGET_AVX2 void tc_cols256_init(tc_cols256 *p, const tc_epi *e
     p->zp32 = _mm_set1_epi32(ep->zp);
 }
 
-static inline TC_TARGET_AVX2 void tc_store256_raw(__m256i acc, const tc_cols256 *p, int relu, void *dst)
+static inline TC_ALWAYS_INLINE TC_TARGET_AVX2 void tc_store256_raw(__m256i acc, const tc_cols256 *p, int relu, void *dst)
 {
     acc = _mm256_add_epi32(acc, p->add);
     if (relu)
@@ -130,7 +130,7 @@ static inline TC_TARGET_AVX2 void tc_store256_raw(__m256i acc, const tc_cols256 
 }
 
 /* 4 int64 lanes -> requantized, clamped to [-128, 127], as 4 int32 in the low 128 bits */
-static inline TC_TARGET_AVX2 __m128i tc_requant256_half(__m256i v, __m256i m, __m256i r, __m256i s,
+static inline TC_ALWAYS_INLINE TC_TARGET_AVX2 __m128i tc_requant256_half(__m256i v, __m256i m, __m256i r, __m256i s,
                                                         __m256i inv, const tc_cols256 *p)
 {
     const __m256i hi_lim = _mm256_set1_epi64x(TC_INT8_MAX), lo_lim = _mm256_set1_epi64x(TC_INT8_MIN);
@@ -144,7 +144,7 @@ static inline TC_TARGET_AVX2 __m128i tc_requant256_half(__m256i v, __m256i m, __
     return _mm256_castsi256_si128(v);
 }
 
-static inline TC_TARGET_AVX2 void tc_store256_q(__m256i acc, const tc_cols256 *p, void *dst)
+static inline TC_ALWAYS_INLINE TC_TARGET_AVX2 void tc_store256_q(__m256i acc, const tc_cols256 *p, void *dst)
 {
     acc = _mm256_add_epi32(acc, p->add);
     __m256i lo = _mm256_cvtepi32_epi64(_mm256_castsi256_si128(acc));

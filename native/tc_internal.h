@@ -26,6 +26,7 @@
 #define TC_TARGET_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")))
 #define TC_TARGET_AVXVNNI __attribute__((target("avx2,avxvnni")))
 #define TC_TARGET_AVX2 __attribute__((target("avx2")))
+#define TC_ALWAYS_INLINE __attribute__((always_inline))
 
 /* Everything the fused store needs; pointers are indexed by absolute output column j. */
 typedef struct {
@@ -64,6 +65,10 @@ void tc_pack_b_vnni_avx512(const int8_t *b, int64_t ldb, int32_t K, int32_t N, i
                            int8_t *dst, int32_t *colcorr);
 void tc_pack_b_vnni_avx2(const int8_t *b, int64_t ldb, int32_t K, int32_t N, int32_t nr,
                          int8_t *dst, int32_t *colcorr);
+/* Narrow panels (nr <= 16): 16 columns per step on xmm, for the 8- and 16-wide profile tiles. */
+#define TC_NARROW16 16
+void tc_pack_b_vnni_narrow16(const int8_t *b, int64_t ldb, int32_t K, int32_t N, int32_t nr,
+                             int8_t *dst, int32_t *colcorr);
 void tc_pack_b_i16_avx2(const int8_t *b, int64_t ldb, int32_t K, int32_t N, int32_t nr,
                         int8_t *dst, int32_t *colcorr);
 void tc_pack_a_vnni(const int8_t *a, int64_t lda, int32_t rows, int32_t K, int32_t mr, uint8_t *dst);

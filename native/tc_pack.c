@@ -120,6 +120,58 @@ TC_TARGET_AVX2 void tc_pack_b_vnni_avx2(const int8_t *b, int64_t ldb, int32_t K,
     }
 }
 
+/* Load up to 16 bytes of one B row into a zero-padded xmm (no read past N). */
+static inline TC_TARGET_AVX2 __m128i load_row128(const int8_t *p, int64_t left)
+{
+    if (left >= TC_NARROW16)
+        return _mm_loadu_si128((const __m128i *)p);
+    if (left == TC_GROUP_COLS256)
+        return _mm_loadl_epi64((const __m128i *)p);
+    int8_t tmp[TC_NARROW16] = {0};
+    if (left > 0)
+        memcpy(tmp, p, (size_t)left);
+    return _mm_loadu_si128((const __m128i *)tmp);
+}
+
+/* ---- VNNI B pack for narrow panels (nr <= 16): 4 rows x 16 columns -> 4 xmm of 4 entries, in
+ * column order (cols 0-3, 4-7, 8-11, 12-15), so no lane fix-up is needed ---- */
+TC_TARGET_AVX2 void tc_pack_b_vnni_narrow16(const int8_t *b, int64_t ldb, int32_t K, int32_t N,
+                                            int32_t nr, int8_t *dst, int32_t *colcorr)
+{
+    enum { COLS_PER_XMM = 4 };
+    const int64_t kgroups = (K + TC_VNNI_KGROUP - 1) / TC_VNNI_KGROUP;
+    const int64_t ncols = (int64_t)((N + nr - 1) / nr) * nr;
+    const int64_t panel_bytes = kgroups * nr * TC_ENTRY_BYTES;
+    const __m128i ones8 = _mm_set1_epi8(1), ones16 = _mm_set1_epi16(1);
+    for (int64_t j = 0; j < ncols; j += TC_NARROW16) {
+        const int nq = (int)((ncols - j < TC_NARROW16 ? ncols - j : TC_NARROW16) / COLS_PER_XMM);
+        __m128i cs[4] = {_mm_setzero_si128(), _mm_setzero_si128(), _mm_setzero_si128(), _mm_setzero_si128()};
+        int8_t *base[4];   /* entry (col j + 4L, group 0); hoisted: panel_entry divides */
+        for (int L = 0; L < 4; ++L)
+            base[L] = panel_entry(dst, nr, panel_bytes, 0, j + (L < nq ? L : 0) * COLS_PER_XMM);
+        const int64_t gstep = (int64_t)nr * TC_ENTRY_BYTES;
+        for (int64_t g = 0; g < kgroups; ++g) {
+            __m128i r[TC_VNNI_KGROUP];
+            for (int q = 0; q < TC_VNNI_KGROUP; ++q) {
+                int64_t k = g * TC_VNNI_KGROUP + q;
+                r[q] = k < K ? load_row128(b + k * ldb + j, N - j) : _mm_setzero_si128();
+            }
+            __m128i t0 = _mm_unpacklo_epi8(r[0], r[1]), t1 = _mm_unpackhi_epi8(r[0], r[1]);
+            __m128i t2 = _mm_unpacklo_epi8(r[2], r[3]), t3 = _mm_unpackhi_epi8(r[2], r[3]);
+            __m128i out[4] = {_mm_unpacklo_epi16(t0, t2), _mm_unpackhi_epi16(t0, t2),
+                              _mm_unpacklo_epi16(t1, t3), _mm_unpackhi_epi16(t1, t3)};
+            for (int L = 0; L < nq; ++L) {
+                cs[L] = _mm_add_epi32(cs[L], _mm_madd_epi16(_mm_maddubs_epi16(ones8, out[L]), ones16));
+                _mm_storeu_si128((__m128i *)(base[L] + g * gstep), out[L]);
+            }
+        }
+        if (colcorr)
+            for (int L = 0; L < 4; ++L)
+                _mm_storeu_si128((__m128i *)(colcorr + j + L * COLS_PER_XMM),
+                                 _mm_sub_epi32(_mm_setzero_si128(), _mm_slli_epi32(cs[L], 7)));
+    }
+}
+
 /* ---- int16-pair B pack for the exact AVX2 path: 2 rows x 16 columns -> 2 ymm of 8 entries ---- */
 TC_TARGET_AVX2 void tc_pack_b_i16_avx2(const int8_t *b, int64_t ldb, int32_t K, int32_t N,
                                        int32_t nr, int8_t *dst, int32_t *colcorr)
@@ -134,10 +186,7 @@ TC_TARGET_AVX2 void tc_pack_b_i16_avx2(const int8_t *b, int64_t ldb, int32_t K, 
             __m256i w[TC_I16_KGROUP];
             for (int q = 0; q < TC_I16_KGROUP; ++q) {
                 int64_t k = g * TC_I16_KGROUP + q;
-                int8_t tmp[TC_PACK_COLS_I16] = {0};
-                if (k < K && left > 0)
-                    memcpy(tmp, b + k * ldb + j, (size_t)(left < TC_PACK_COLS_I16 ? left : TC_PACK_COLS_I16));
-                w[q] = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)tmp));
+                w[q] = k < K ? _mm256_cvtepi8_epi16(load_row128(b + k * ldb + j, left)) : _mm256_setzero_si256();
             }
             __m256i lo = _mm256_unpacklo_epi16(w[0], w[1]), hi = _mm256_unpackhi_epi16(w[0], w[1]);
             __m256i out[2] = {_mm256_permute2x128_si256(lo, hi, 0x20), _mm256_permute2x128_si256(lo, hi, 0x31)};
