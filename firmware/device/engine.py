@@ -32,7 +32,7 @@ from frames import small_u8, small_u16, small_u32, send_event, resp_u8, resp_u16
 from log import log_line, LOG_JOB, LOG_FAULT
 from protocol_v1 import (JOB_HISTORY, JOB_RUNNING, JOB_DONE, JOB_FAILED, JOB_CANCELLED, ERRSRC_NONE, ERRSRC_DMA,
                          ERRSRC_TENSOR, ERRSRC_FIRMWARE, ERRSRC_WATCHDOG, EVT_JOB_DONE, EVT_FAULT, FAULT_DMA,
-                         FAULT_TENSOR, LAYER_FLAG_RAW32)
+                         FAULT_TENSOR, LAYER_FLAG_RAW32, LAYER_FLAG_BIAS)
 
 JOB_NONE = const(0xFFFFFFFF)
 MAX_CHANNELS = const(4)
@@ -364,8 +364,7 @@ def plan_layer() -> bool:
             es.nb = cl.n
         else:
             per_col: u32 = cl.k + PARAMS * INT32_BYTES
-            fit: u32 = (space // 4) // per_col
-            fit = fit - 2 if fit > 2 else 0     # alignment slack of the four arrays
+            fit: u32 = (space // 4 - 4 * ALIGN) // per_col if space // 4 > 4 * ALIGN else 0
             if fit >= prof.array_cols:
                 fit = fit - fit % prof.array_cols
             if fit == 0:
@@ -468,7 +467,7 @@ def issue_loadb(ch: u32, j: u32) -> None:
         dma_write_desc(d + DESC_BYTES, cl.mult + INT32_BYTES * j * es.nb, pb + p4, INT32_BYTES * cc, 1, 0, 0, False,
                        d + 2 * DESC_BYTES)
         nxt = d + DESC_BYTES
-    if cl.flags & 4 != 0:
+    if cl.flags & LAYER_FLAG_BIAS != 0:
         dma_write_desc(d, cl.bias + INT32_BYTES * j * es.nb, pb, INT32_BYTES * cc, 1, 0, 0, False, nxt)
         nxt = d
     dma_start(ch, cl.b + j * es.nb, dst, cc, cl.k, cl.b_stride, stride, nxt, False)

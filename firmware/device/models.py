@@ -44,7 +44,7 @@ class LoadResult:
 
 @record
 class Layer:
-    """One layer entry, offsets already made absolute (base + offset)."""
+    """One layer entry (layer_read makes the offsets absolute)."""
     flags: u32
     zp_out: u32          # low byte: two's complement
     m: u32
@@ -130,9 +130,15 @@ def range_ok(off: u32, rows: u32, stride: u32, width: u32, lo: u32, limit: u32) 
 
 
 def layer_read(slot: u32, i: u32, lay: Layer) -> None:
+    """Layer i of a loaded model, its operand offsets made absolute."""
     base: u32 = slot_base_a[slot]
-    e: u32 = base + MODEL_HEADER_SIZE + i * LAYER_ENTRY_SIZE
-    read_entry(e, lay)
+    read_entry(base + MODEL_HEADER_SIZE + i * LAYER_ENTRY_SIZE, lay)
+    lay.a += base
+    lay.c += base
+    lay.b += base
+    lay.bias += base
+    lay.mult += base
+    lay.shift += base
 
 
 def read_entry(e: u32, lay: Layer) -> None:

@@ -17,7 +17,7 @@ dec = array(u8, N)
 def cobs_encode(n: u32) -> u32:
     code_at: u32 = 0
     out: u32 = 1
-    code: u32 = 1
+    code: u8 = 1
     for i in range(n):
         if src[i] == 0:
             enc[code_at] = code
