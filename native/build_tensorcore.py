@@ -35,6 +35,8 @@ int tc_gemm_i8_buf(uint8_t *buf, int64_t buf_len, int64_t a_off, int64_t lda, in
                    int64_t ldb, int64_t c_off, int64_t ldc, int32_t M, int32_t N, int32_t K,
                    int64_t bias_off, int64_t mult_off, int64_t shift_off, int32_t zp_out,
                    int32_t flags, int32_t path);
+int tc_b_cache_enable(int on);
+void tc_b_cache_stats(int64_t *hits, int64_t *misses);
 typedef struct tc_packed_b tc_packed_b;
 int tc_pack_b(const int8_t *b, int64_t ldb, int32_t K, int32_t N, int32_t path, tc_packed_b **out);
 void tc_free_packed_b(tc_packed_b *p);

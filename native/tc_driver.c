@@ -13,12 +13,34 @@
 
 enum { SCRATCH_A, SCRATCH_B, SCRATCH_COLCORR, SCRATCH_SLOTS };
 
+/* Packed-B cache: the last few B operands this thread packed, each with a copy of its raw bytes.
+ * A call whose B has the same address, shape, stride and path reuses the packed panels only if
+ * the raw bytes still compare equal (memcmp), so the cache can never change a result: weights
+ * that stay put between calls (a model's resident weights, the SRAM weight tile) are packed once.
+ * memcmp of B costs roughly a third of packing it. B larger than TC_BCACHE_MAX_BYTES is packed
+ * per call (its packing is small against its GEMM, and the copy would hold memory). */
+#define TC_BCACHE_SLOTS 8
+#define TC_BCACHE_MAX_BYTES (256 * 1024)
+
+typedef struct {
+    const int8_t *src;
+    int64_t ldb;
+    int32_t K, N, path, nr;
+    int8_t *raw, *packed;          /* raw: dense K*N copy of B; packed: the panels */
+    int32_t *colcorr;
+    size_t raw_cap, packed_cap, colcorr_cap;
+} tc_bslot;
+
 /* Per-thread state in one struct: one TLS address lookup per call (the .so uses the dynamic model). */
 typedef struct {
     void *buf[SCRATCH_SLOTS];
     size_t cap[SCRATCH_SLOTS];
     int64_t err_index;
     int last_variant;
+    int bcache_off;                /* 1: pack B on every call (benchmarks of the packing cost) */
+    int bnext;
+    int64_t bhits, bmisses;
+    tc_bslot bcache[TC_BCACHE_SLOTS];
 } tc_tls;
 
 static __thread tc_tls tls = {.last_variant = -1};
@@ -28,19 +50,37 @@ int tc_last_variant(void) { return tls.last_variant; }
 
 static int fail(int code, int64_t index) { tls.err_index = index; return code; }
 
-/* Grow-only, 64-byte aligned, per-thread scratch: no allocation once warmed up. */
-static void *scratch(tc_tls *t, int slot, size_t bytes)
+/* Grow-only, 64-byte aligned buffer: no allocation once warmed up. Old contents are dropped. */
+static void *grow(void **buf, size_t *cap, size_t bytes)
 {
-    if (bytes <= t->cap[slot])
-        return t->buf[slot];
-    size_t cap = (bytes + TC_ALIGN - 1) / TC_ALIGN * TC_ALIGN;
-    void *p = aligned_alloc(TC_ALIGN, cap);
+    if (bytes <= *cap)
+        return *buf;
+    size_t want = (bytes + TC_ALIGN - 1) / TC_ALIGN * TC_ALIGN;
+    void *p = aligned_alloc(TC_ALIGN, want);
     if (!p)
         return NULL;
-    free(t->buf[slot]);
-    t->buf[slot] = p;
-    t->cap[slot] = cap;
+    free(*buf);
+    *buf = p;
+    *cap = want;
     return p;
+}
+
+static void *scratch(tc_tls *t, int slot, size_t bytes)
+{
+    return grow(&t->buf[slot], &t->cap[slot], bytes);
+}
+
+int tc_b_cache_enable(int on)
+{
+    int was = !tls.bcache_off;
+    tls.bcache_off = !on;
+    return was;
+}
+
+void tc_b_cache_stats(int64_t *hits, int64_t *misses)
+{
+    *hits = tls.bhits;
+    *misses = tls.bmisses;
 }
 
 /* ---------------- CPU dispatch ---------------- */
@@ -286,6 +326,52 @@ static size_t colcorr_len(int32_t N, int32_t nr)
     return (ncols + TC_COLCORR_ROUND - 1) / TC_COLCORR_ROUND * TC_COLCORR_ROUND;
 }
 
+static int same_b(const int8_t *raw, const int8_t *b, int64_t ldb, int32_t K, int32_t N)
+{
+    if (ldb == N)
+        return memcmp(raw, b, (size_t)K * (size_t)N) == 0;
+    for (int32_t k = 0; k < K; ++k)
+        if (memcmp(raw + (int64_t)k * N, b + k * ldb, (size_t)N))
+            return 0;
+    return 1;
+}
+
+/* The packed panels of B from this thread's cache (refilled on a miss), or NULL when the cache is
+ * off, B is too large, or memory is short (the caller then packs into scratch). */
+static const tc_bslot *cached_b(tc_tls *t, int p, const int8_t *b, int64_t ldb, int32_t K, int32_t N,
+                                int32_t nr)
+{
+    const size_t raw_bytes = (size_t)K * (size_t)N;
+    if (t->bcache_off || raw_bytes > TC_BCACHE_MAX_BYTES)
+        return NULL;
+    tc_bslot *s = NULL;
+    for (int i = 0; i < TC_BCACHE_SLOTS; ++i) {
+        tc_bslot *q = &t->bcache[i];
+        if (q->src == b && q->ldb == ldb && q->K == K && q->N == N && q->path == p && q->nr == nr) {
+            s = q;
+            break;
+        }
+    }
+    if (s && same_b(s->raw, b, ldb, K, N)) {
+        t->bhits++;
+        return s;
+    }
+    t->bmisses++;
+    if (!s)
+        s = &t->bcache[t->bnext++ % TC_BCACHE_SLOTS];
+    s->src = NULL;   /* invalid until refilled */
+    const size_t cc_bytes = isa_ops[p].vnni ? colcorr_len(N, nr) * sizeof(int32_t) : 0;
+    if (!grow((void **)&s->raw, &s->raw_cap, raw_bytes) ||
+        !grow((void **)&s->packed, &s->packed_cap, packed_b_bytes(p, K, N, nr)) ||
+        (cc_bytes && !grow((void **)&s->colcorr, &s->colcorr_cap, cc_bytes)))
+        return NULL;
+    for (int32_t k = 0; k < K; ++k)
+        memcpy(s->raw + (int64_t)k * N, b + k * ldb, (size_t)N);
+    pack_b_for(p, nr)(b, ldb, K, N, nr, s->packed, cc_bytes ? s->colcorr : NULL);
+    s->src = b; s->ldb = ldb; s->K = K; s->N = N; s->path = p; s->nr = nr;
+    return s;
+}
+
 int tc_gemm_i8(const int8_t *a, int64_t lda, const int8_t *b, int64_t ldb, void *c, int64_t ldc,
                int32_t M, int32_t N, int32_t K, const int32_t *bias, const int32_t *mult,
                const int32_t *shift, int32_t zp_out, int32_t flags, int32_t path)
@@ -307,6 +393,11 @@ int tc_gemm_i8(const int8_t *a, int64_t lda, const int8_t *b, int64_t ldb, void 
     tc_tls *t = &tls;
     const int kind = find_kind(p, N);
     const int32_t nr = kind ? N : tc_general_nr[p];
+    const tc_bslot *hit = cached_b(t, p, b, ldb, K, N, nr);
+    if (hit) {
+        ep.colcorr = hit->colcorr;
+        return run_packed(t, p, kind, a, lda, hit->packed, nr, c, ldc, M, N, K, &ep);
+    }
     int8_t *bp = scratch(t, SCRATCH_B, packed_b_bytes(p, K, N, nr));
     int32_t *cc = NULL;
     if (isa_ops[p].vnni)

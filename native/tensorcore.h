@@ -52,6 +52,11 @@ int tc_gemm_i8_buf(uint8_t *buf, int64_t buf_len, int64_t a_off, int64_t lda, in
                    int64_t bias_off, int64_t mult_off, int64_t shift_off, int32_t zp_out,
                    int32_t flags, int32_t path);
 
+/* Per-thread packed-B cache (on by default; a hit needs B's bytes unchanged): enable/disable,
+ * returning the previous state, and hit/miss counters of this thread. */
+int tc_b_cache_enable(int on);
+void tc_b_cache_stats(int64_t *hits, int64_t *misses);
+
 /* Pre-pack B [K,N] once for the given path; reuse with tc_gemm_i8_packed. */
 int tc_pack_b(const int8_t *b, int64_t ldb, int32_t K, int32_t N, int32_t path, tc_packed_b **out);
 void tc_free_packed_b(tc_packed_b *p);
