@@ -11,14 +11,13 @@ Usage:
     reset_requested()           # RESET answered: the main loop resets once TX is idle
 """
 
-from firmware.rt import u32, const, record, mem_read8, mem_write8, mem_read32, mem_write32, wrapping_sub
-from firmware.regs import SYSCTL
+from firmware.rt import u32, const, record, mem_read8, mem_write8, mem_read32, mem_write32, wrapping_sub, wrapping_add
 from frames import (rx, rx_u8, rx_u16, rx_u32, rx_ident, resp_u8, resp_u16, resp_u32, send_resp, nack_resp,
                     is_replay, replay, ls)
-from hw import Pair, prof, perf_read, mtime_read, boot_count, reset_cause, PERF_COUNT
+from hw import Pair, prof, perf_read, mtime_read, boot_count, reset_cause, core_clock_hz, PERF_COUNT
 from log import log_first, log_cursor, log_at, log_line, LOG_RESET
 from uart import uart_overruns
-from models import window_bad, window_size, models_load, models_unload, ld
+from models import window_bad, window_size, models_load, models_unload, ld, slot_max_rows_or_zero
 from engine import (engine_busy, engine_running_job, engine_run, job_find, job_to_resp, job_cancel, es,
                     engine_mem_written, JOB_NONE)
 from protocol_v1 import (PROTOCOL_VERSION, RESPONSE_BIT, MAX_PAYLOAD, MEM_CHUNK, MAX_MODELS, HOST_WINDOW_BASE,
@@ -132,7 +131,7 @@ def do_info(ident: u32) -> None:
     resp_u32(20, prof.sram_size)
     resp_u32(24, prof.dram_size)
     resp_u32(28, prof.clock_hz)
-    resp_u32(32, mmio_core_clock())
+    resp_u32(32, core_clock_hz())
     resp_u32(36, boot_count())
     resp_u8(40, reset_cause())
     resp_u8(41, 0)
@@ -140,11 +139,6 @@ def do_info(ident: u32) -> None:
     resp_u32(44, HOST_WINDOW_BASE)
     resp_u32(48, window_size())
     answer(INFO_SIZE, ident)
-
-
-def mmio_core_clock() -> u32:
-    from_hw: u32 = core_clock_hz()
-    return from_hw
 
 
 def do_mem_write(ident: u32) -> None:
@@ -322,6 +316,6 @@ def do_log(ident: u32) -> None:
         n = LOG_CHUNK
     resp_u32(0, first)
     for i in range(n):
-        resp_u8(8 + i, log_at(start + i))
-    resp_u32(4, start + n)
+        resp_u8(8 + i, log_at(wrapping_add(start, i)))
+    resp_u32(4, wrapping_add(start, n))
     answer(8 + n, ident)

@@ -31,13 +31,13 @@ def dma_write_desc(at: u32, src: u32, dst: u32, length: u32, rows: u32, sstride:
     mem_write32(at + 12, rows)
     mem_write32(at + 16, sstride)
     mem_write32(at + 20, dstride)
-    mem_write32(at + 24, CTRL_SPILL if spill else 0)
+    mem_write32(at + 24, u32(CTRL_SPILL) if spill else 0)
     mem_write32(at + 28, nxt)
 
 
 def dma_start(ch: u32, src: u32, dst: u32, length: u32, rows: u32, sstride: u32, dstride: u32, nxt: u32,
               spill: bool) -> None:
-    ctrl: u32 = CTRL_START | CTRL_SPILL if spill else CTRL_START
+    ctrl: u32 = u32(CTRL_START | CTRL_SPILL) if spill else CTRL_START
     if ch == 0:
         mmio_write(DMA.CH0_SRC, src)
         mmio_write(DMA.CH0_DST, dst)

@@ -23,8 +23,8 @@ Usage:
 """
 
 from firmware.rt import u8, u16, u32, array, const, record, wrapping_add, wrapping_sub
-from firmware.regs import SRAM_BASE, ERR_NONE, ERR_ABORTED, ERR_SHAPE, ERR_ECC
-from hw import Pair, prof, perf_read, ticks, PERF_CYCLES, PERF_MACS, PERF_ENERGY_NJ
+from firmware.regs import ERR_NONE, ERR_ABORTED, ERR_SHAPE, ERR_ECC
+from hw import SRAM_BASE, Pair, prof, perf_read, ticks, PERF_CYCLES, PERF_MACS, PERF_ENERGY_NJ
 from dma import dma_start, dma_status, dma_clear, dma_abort, dma_write_desc, DESC_BYTES
 from tensor import tc_start, tc_status, tc_clear, tc_abort, st_busy, st_done, st_err, st_code
 from models import Layer, layer_read, slot_base, slot_layer_count, slot_generation, slot_image_size
@@ -219,7 +219,7 @@ def delta(idx: u32, counter: u32, arr: array(u32, 2 * JOB_HISTORY)) -> None:
     """arr[idx] = counter now - the snapshot taken at RUN (64-bit)."""
     perf_read(counter, p1)
     lo: u32 = wrapping_sub(p1.lo, arr[2 * idx])
-    borrow: u32 = 1 if p1.lo < arr[2 * idx] else 0
+    borrow: u32 = u32(1) if p1.lo < arr[2 * idx] else 0
     arr[2 * idx + 1] = wrapping_sub(wrapping_sub(p1.hi, arr[2 * idx + 1]), borrow)
     arr[2 * idx] = lo
 
@@ -284,7 +284,7 @@ def engine_fail_ecc() -> None:
 def engine_run(slot: u32, rows: u32) -> u32:
     """Start a job (the caller checked slot, rows and that no job runs); returns its id."""
     job_id: u32 = es.next_id
-    es.next_id = wrapping_add(es.next_id, 1) if es.next_id != 0xFFFFFFFF else 1
+    es.next_id = wrapping_add(es.next_id, 1) if es.next_id != 0xFFFFFFFF else u32(1)
     idx: u32 = job_id % JOB_HISTORY
     h_id[idx] = job_id
     h_slot[idx] = u8(slot)

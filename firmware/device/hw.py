@@ -16,6 +16,7 @@ from firmware.regs import TIMER, WDT, INTC, PERF, ACCEL, SYSCTL
 from firmware.regs import WDT_KICK_KEY, IRQ_UART, IRQ_DMA0, IRQ_DMA1, IRQ_DMA2, IRQ_DMA3, IRQ_DMA_ERR, IRQ_TENSOR
 from firmware.regs import IRQ_ECC, IRQ_WDT
 
+SRAM_BASE = const(0x20000000)         # = asic_model.soc_map MEMORY["SRAM"].base (pinned by a test)
 TICK_CYCLES = const(1000000)          # 10 ms at 100 MHz: main-loop heartbeat
 WDT_TIMEOUT = const(50000000)         # 0.5 s at 100 MHz without a kick resets the core
 WDT_PANIC_TIMEOUT = const(20000)      # after a panic: reset soon
@@ -210,3 +211,7 @@ def boot_count() -> u32:
 
 def reset_cause() -> u32:
     return field_get(SYSCTL.RESET_CAUSE.CAUSE, mmio_read(SYSCTL.RESET_CAUSE))
+
+
+def core_clock_hz() -> u32:
+    return mmio_read(SYSCTL.CORE_CLOCK_HZ)

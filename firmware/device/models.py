@@ -156,7 +156,7 @@ def read_entry(e: u32, lay: Layer) -> None:
     lay.a_stride = rd32(e + 36)
     lay.b_stride = rd32(e + 40)
     lay.c_stride = rd32(e + 44)
-    lay.ob = INT32_BYTES if lay.flags & LAYER_FLAG_RAW32 != 0 else 1
+    lay.ob = u32(INT32_BYTES) if lay.flags & LAYER_FLAG_RAW32 != 0 else 1
 
 
 vl = Layer()

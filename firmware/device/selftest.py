@@ -11,8 +11,8 @@ Usage:
     code = selftest()     # ST_OK, ST_SRAM (pattern mismatch), ST_TC_ERROR, ST_TC_MISMATCH
 """
 
-from firmware.rt import i8, u32, i32, array, const, mem_read8, mem_write8, mem_read32, mem_write32, wrap
-from firmware.regs import SRAM_BASE
+from firmware.rt import i8, u32, i32, array, const, mem_read8, mem_write8, mem_read32, mem_write32, wrap, wrapping_mul
+from hw import SRAM_BASE
 from tensor import tc_start, tc_status, tc_clear, st_busy, st_done, st_err
 from protocol_v1 import LAYER_FLAG_BIAS
 
@@ -71,13 +71,13 @@ ST_EXPECT = const(array(i8, ST_M * ST_N, st_expected))
 
 def sram_pattern() -> bool:
     for i in range(PATTERN_WORDS):
-        mem_write32(SRAM_BASE + 4 * i, wrap(u32, (i + 1) * PATTERN_SEED))
+        mem_write32(SRAM_BASE + 4 * i, wrapping_mul(i + 1, PATTERN_SEED))
     for i in range(PATTERN_WORDS):
-        if mem_read32(SRAM_BASE + 4 * i) != wrap(u32, (i + 1) * PATTERN_SEED):
+        if mem_read32(SRAM_BASE + 4 * i) != wrapping_mul(i + 1, PATTERN_SEED):
             return False
-        mem_write32(SRAM_BASE + 4 * i, 0xFFFFFFFF ^ wrap(u32, (i + 1) * PATTERN_SEED))
+        mem_write32(SRAM_BASE + 4 * i, 0xFFFFFFFF ^ wrapping_mul(i + 1, PATTERN_SEED))
     for i in range(PATTERN_WORDS):
-        if mem_read32(SRAM_BASE + 4 * i) != 0xFFFFFFFF ^ wrap(u32, (i + 1) * PATTERN_SEED):
+        if mem_read32(SRAM_BASE + 4 * i) != 0xFFFFFFFF ^ wrapping_mul(i + 1, PATTERN_SEED):
             return False
     return True
 

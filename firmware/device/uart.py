@@ -74,7 +74,7 @@ def uart_tx_fill() -> None:
     while us.tx_tail != us.tx_head and field_get(UART.STATUS.TX_FULL, mmio_read(UART.STATUS)) == 0:
         mmio_write(UART.DATA, tx_ring[us.tx_tail & TX_MASK])
         us.tx_tail = wrapping_add(us.tx_tail, 1)
-    want: u32 = IRQ_RX | IRQ_TX if us.tx_tail != us.tx_head else IRQ_RX
+    want: u32 = u32(IRQ_RX | IRQ_TX) if us.tx_tail != us.tx_head else IRQ_RX
     if want != us.irq_enable:
         us.irq_enable = want
         mmio_write(UART.IRQ_ENABLE, want)
