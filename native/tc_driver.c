@@ -395,7 +395,7 @@ int tc_gemm_i8(const int8_t *a, int64_t lda, const int8_t *b, int64_t ldb, void 
     const int32_t nr = kind ? N : tc_general_nr[p];
     const tc_bslot *hit = cached_b(t, p, b, ldb, K, N, nr);
     if (hit) {
-        ep.colcorr = hit->colcorr;
+        ep.colcorr = isa_ops[p].vnni ? hit->colcorr : NULL;
         return run_packed(t, p, kind, a, lda, hit->packed, nr, c, ldc, M, N, K, &ep);
     }
     int8_t *bp = scratch(t, SCRATCH_B, packed_b_bytes(p, K, N, nr));
