@@ -33,6 +33,8 @@ def register(sub) -> None:
     r.add_argument("--trace", help="write a Chrome/Perfetto trace JSON of the run (virtual time)")
     r.add_argument("--pace", action="store_true", help="pace virtual time to the wall clock")
     r.add_argument("--max-cycles", type=int, default=None, help="stop after this many cycles of virtual time")
+    from emulator import control
+    control.add_arguments(r)  # --control SOCKET, --line-faults SPEC (fault injection)
     r.set_defaults(func=_run)
 
 
@@ -41,11 +43,13 @@ def _run(args) -> int:
     from emulator.machine import MachineError
     from emulator.serial_endpoint import EndpointError
     from emulator.session import Session
+    from emulator import control
 
     try:
         session = Session(args.firmware, hosted=args.hosted, profile=args.profile, machine=args.machine,
                           serial=args.serial, trace=args.trace, pace=args.pace)
-    except (MachineError, ElfError, EndpointError, FileNotFoundError) as exc:
+        session.endpoint = control.attach(session, args.control, args.line_faults)
+    except (MachineError, ElfError, EndpointError, FileNotFoundError, control.ControlError) as exc:
         print(f"tessera emu run: {exc}", file=sys.stderr)
         return EXIT_USAGE
     old = {s: signal.signal(s, lambda signum, frame: session.request_stop(signum)) for s in (signal.SIGINT, signal.SIGTERM)}
