@@ -14,7 +14,7 @@ Each layer is a sequence of tiles t = (column tile j, row block i); per tile the
 steps LOADB(j) / LOADA(t) -> GEMM(t) -> STORE(t) run as a dataflow over double
 buffers, so the DMA of tile t+1 runs while the tensor core computes tile t
 (PERF.OVERLAP). The job advances from the main loop (`engine_poll`), woken by
-DMA/tensor interrupts; the timer tick times a hung tensor core out.
+DMA/tensor interrupts; a GEMM running longer than HANG_CYCLES (timer) is aborted as hung.
 
 Usage:
     job_id = engine_run(slot, rows)     # RUN (checks done by the caller)
@@ -24,7 +24,7 @@ Usage:
 
 from firmware.rt import u8, u16, u32, array, const, record, wrapping_add, wrapping_sub
 from firmware.regs import ERR_NONE, ERR_ABORTED, ERR_SHAPE, ERR_ECC
-from hw import SRAM_BASE, Pair, prof, perf_read, ticks, PERF_CYCLES, PERF_MACS, PERF_ENERGY_NJ
+from hw import SRAM_BASE, Pair, prof, perf_read, now_lo, PERF_CYCLES, PERF_MACS, PERF_ENERGY_NJ
 from dma import dma_start, dma_status, dma_clear, dma_abort, dma_write_desc, DESC_BYTES
 from tensor import tc_start, tc_status, tc_clear, tc_abort, st_busy, st_done, st_err, st_code
 from models import Layer, layer_read, slot_base, slot_layer_count, slot_generation, slot_image_size
@@ -41,7 +41,7 @@ DESC_AREA = const(256)                # 2 B buffers x 3 chained descriptors (bia
 DESC_PER_BUF = const(3)
 PARAMS = const(3)                     # bias, mult, shift (int32 [nb] each)
 INT32_BYTES = const(4)
-HANG_TICKS = const(5)                 # a GEMM busy this many timer ticks is hung: abort
+HANG_CYCLES = const(5000000)          # a GEMM busy this many core cycles (50 ms at 100 MHz) is hung: abort
 ROW_BLOCKS = const(4)                 # aim for this many row blocks per layer (overlap)
 OP_NONE = const(0)
 OP_LOADA = const(1)
@@ -514,7 +514,7 @@ def issue_gemm(t: u32) -> None:
     p4: u32 = align(INT32_BYTES * nbuf)
     tc_start(tile_rows(t), cc, cl.k, a, bbuf(j), c, pb, pb + p4, pb + 2 * p4, a_stride,
              cl.n if es.w_res else cc, c_stride, cl.zp_out, cl.flags)
-    es.gemm_tick = ticks()
+    es.gemm_tick = now_lo()
     es.gemm_i += 1
 
 
@@ -546,7 +546,7 @@ def completions() -> bool:
         if st_done(st2):
             tc_clear()
             es.gemm_d += 1
-        elif wrapping_sub(ticks(), es.gemm_tick) > HANG_TICKS:
+        elif wrapping_sub(now_lo(), es.gemm_tick) > HANG_CYCLES:
             fail(ERRSRC_WATCHDOG, ERR_ABORTED, FAULT_TENSOR, ERR_ABORTED)
             return False
     elif st_done(st2) or st_err(st2):
@@ -560,6 +560,11 @@ def issue() -> bool:
     need_a: bool = not es.a_sram
     need_c: bool = not es.out_sram
     need_b: bool = need_loadb()
+    t: u32 = es.gemm_i
+    if es.gemm_i == es.gemm_d and t < es.tiles and (not need_a or es.loada_d > t) \
+            and (not need_b or es.loadb_d > t // es.nrow) and (not need_c or es.store_d + 2 > t):
+        issue_gemm(t)       # first: the transfers started next overlap it
+        any_ = True
     ch: u32 = free_channel()
     if ch < MAX_CHANNELS and need_a and es.loada_i == es.loada_d and es.loada_i < es.tiles \
             and es.loada_i < es.gemm_d + 2:
@@ -573,11 +578,6 @@ def issue() -> bool:
         ch = free_channel()
     if ch < MAX_CHANNELS and need_c and es.store_i == es.store_d and es.store_i < es.gemm_d:
         issue_store(ch, es.store_i)
-        any_ = True
-    t: u32 = es.gemm_i
-    if es.gemm_i == es.gemm_d and t < es.tiles and (not need_a or es.loada_d > t) \
-            and (not need_b or es.loadb_d > t // es.nrow) and (not need_c or es.store_d + 2 > t):
-        issue_gemm(t)
         any_ = True
     return any_
 

@@ -83,10 +83,14 @@ def hw_boot() -> None:
 
 # ------------------------------------------------------------ timer
 def tick_arm() -> None:
-    """MTIMECMP = MTIME + TICK_CYCLES (written HI-LO-HI so it never matches early)."""
+    tick_arm_in(TICK_CYCLES)
+
+
+def tick_arm_in(cycles: u32) -> None:
+    """MTIMECMP = MTIME + cycles (written HI-LO-HI so it never matches early)."""
     lo: u32 = mmio_read(TIMER.MTIME_LO)
     hi: u32 = mmio_read(TIMER.MTIME_HI)
-    nlo: u32 = wrapping_add(lo, TICK_CYCLES)
+    nlo: u32 = wrapping_add(lo, cycles)
     if nlo < lo:
         hi = wrapping_add(hi, 1)
     mmio_write(TIMER.MTIMECMP_HI, NEVER)
@@ -101,6 +105,11 @@ def tick_isr() -> None:
 
 def ticks() -> u32:
     return hs.ticks
+
+
+def now_lo() -> u32:
+    """MTIME's low word: elapsed core cycles by wrapping subtraction (spans below 2^32 cycles)."""
+    return mmio_read(TIMER.MTIME_LO)
 
 
 def mtime_read(out: Pair) -> None:

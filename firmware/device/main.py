@@ -22,7 +22,7 @@ from firmware.rt import u32, const, mmio_read, mmio_write, wfi, interrupts_enabl
 from firmware.rt import set_interrupt_mask, trap_handler, panic_hook, panic, MIE_MEIE, MIE_MTIE
 from firmware.regs import SYSCTL, ACCEL, MCAUSE_INTERRUPT, MCAUSE_MTI, MCAUSE_MEI, IRQ_UART, IRQ_ECC, IRQ_WDT
 from firmware.regs import SYSCTL_RESET_KEY
-from uart import uart_init, uart_isr, uart_rx_count, uart_rx_pop, uart_tx_idle, uart_overruns
+from uart import uart_init, uart_isr, uart_rx_poll_isr, uart_rx_count, uart_rx_pop, uart_tx_idle, uart_overruns
 from hw import (hw_boot, tick_isr, wdt_kick, wdt_warned, wdt_reset_soon, intc_isr_mask, intc_claim, intc_take_accel,
                 accel_irq_pending, boot_count, reset_cause, prof)
 from frames import (frames_init, frame_rx_byte, frame_check, rx_overflow_nack, tx_room_for_request, send_event,
@@ -48,7 +48,8 @@ OVERRUN_EVENT_ROOM = const(1200)     # report an overrun only when the TX ring h
 @trap_handler
 def on_trap(mcause: u32) -> None:
     if mcause == MCAUSE_INTERRUPT | MCAUSE_MTI:
-        tick_isr()
+        if not uart_rx_poll_isr():
+            tick_isr()
         return
     if mcause == MCAUSE_INTERRUPT | MCAUSE_MEI:
         c: u32 = intc_claim()

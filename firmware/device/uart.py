@@ -7,7 +7,11 @@ ring, switching the TX_EMPTY interrupt off once the ring is empty. The main
 loop is the only producer of the TX ring and the only consumer of the RX ring
 (single-producer/single-consumer, so the indices need no lock); turning the
 TX_EMPTY interrupt back on is done with interrupts disabled.
-`uart_put_polled` bypasses the rings for the panic path.
+RX interrupts are coalesced: after a burst wakes the handler it masks RX_AVAIL
+and asks for a timer poll half a FIFO later (`uart_rx_poll_isr`), going back to
+the RX interrupt once the line is quiet, so a 1 KiB frame costs a few dozen
+interrupts, not one per byte. `uart_put_polled` bypasses the rings for the
+panic path.
 
 Usage:
     uart_init(); uart_isr()                     # boot; from the trap handler
@@ -17,7 +21,8 @@ Usage:
 
 from firmware.rt import u8, u32, array, const, record, mmio_read, mmio_write, field_get, wrapping_add, wrapping_sub
 from firmware.rt import interrupts_disable, interrupts_enable
-from firmware.regs import UART
+from firmware.regs import UART, UART_BITS_PER_BYTE, UART_FIFO_DEPTH
+from hw import tick_arm_in, tick_arm, core_clock_hz
 
 RX_RING = const(256)                 # bytes; power of two
 TX_RING = const(2048)                # bytes; one largest encoded frame plus events
@@ -25,6 +30,8 @@ RX_MASK = const(RX_RING - 1)
 TX_MASK = const(TX_RING - 1)
 IRQ_RX = const(UART.IRQ_ENABLE.RX_AVAIL.mask | UART.IRQ_ENABLE.RX_OVERRUN.mask)
 IRQ_TX = const(UART.IRQ_ENABLE.TX_EMPTY.mask)
+IRQ_OVR = const(UART.IRQ_ENABLE.RX_OVERRUN.mask)
+POLL_BYTES = const(UART_FIFO_DEPTH // 2)     # coalesced RX: poll when the FIFO can be half full
 
 
 @record
@@ -35,6 +42,8 @@ class UartState:
     tx_tail: u32        # written by the ISR
     overruns: u32       # bytes lost (FIFO overrun or RX ring full)
     irq_enable: u32     # shadow of UART.IRQ_ENABLE
+    coalesce: bool      # RX_AVAIL masked, the timer polls the FIFO
+    poll_cycles: u32    # core cycles for POLL_BYTES bytes at the current baud rate
 
 
 us = UartState()
@@ -49,24 +58,49 @@ def uart_init() -> None:
     us.tx_tail = 0
     us.overruns = 0
     us.irq_enable = IRQ_RX
+    us.coalesce = False
+    us.poll_cycles = core_clock_hz() // mmio_read(UART.BAUD) * UART_BITS_PER_BYTE * POLL_BYTES
     mmio_write(UART.IRQ_STATUS, UART.IRQ_STATUS.RX_OVERRUN.mask)
     mmio_write(UART.IRQ_ENABLE, us.irq_enable)
 
 
 def uart_isr() -> None:
     """RX FIFO -> RX ring, TX ring -> TX FIFO; called with interrupts disabled."""
+    if rx_drain() != 0 and not us.coalesce:
+        us.coalesce = True
+        tick_arm_in(us.poll_cycles)
+    uart_tx_fill()
+
+
+def uart_rx_poll_isr() -> bool:
+    """Timer interrupt while coalescing: drain the FIFO; back to RX interrupts when nothing came."""
+    if not us.coalesce:
+        return False
+    if rx_drain() != 0:
+        tick_arm_in(us.poll_cycles)
+    else:
+        us.coalesce = False
+        tick_arm()
+        uart_tx_fill()
+    return True
+
+
+def rx_drain() -> u32:
+    """Move the RX FIFO into the ring; the number of bytes that arrived."""
+    got: u32 = 0
     st: u32 = mmio_read(UART.IRQ_STATUS)
     if field_get(UART.IRQ_STATUS.RX_OVERRUN, st) != 0:
         mmio_write(UART.IRQ_STATUS, UART.IRQ_STATUS.RX_OVERRUN.mask)
         us.overruns += 1
     while field_get(UART.STATUS.RX_AVAIL, mmio_read(UART.STATUS)) != 0:
+        got += 1
         b: u32 = mmio_read(UART.DATA) & 0xFF
         if wrapping_sub(us.rx_head, us.rx_tail) >= RX_RING:
             us.overruns += 1
         else:
             rx_ring[us.rx_head & RX_MASK] = u8(b)
             us.rx_head = wrapping_add(us.rx_head, 1)
-    uart_tx_fill()
+    return got
 
 
 def uart_tx_fill() -> None:
@@ -74,7 +108,9 @@ def uart_tx_fill() -> None:
     while us.tx_tail != us.tx_head and field_get(UART.STATUS.TX_FULL, mmio_read(UART.STATUS)) == 0:
         mmio_write(UART.DATA, tx_ring[us.tx_tail & TX_MASK])
         us.tx_tail = wrapping_add(us.tx_tail, 1)
-    want: u32 = u32(IRQ_RX | IRQ_TX) if us.tx_tail != us.tx_head else IRQ_RX
+    want: u32 = u32(IRQ_OVR) if us.coalesce else IRQ_RX
+    if us.tx_tail != us.tx_head:
+        want = want | IRQ_TX
     if want != us.irq_enable:
         us.irq_enable = want
         mmio_write(UART.IRQ_ENABLE, want)
