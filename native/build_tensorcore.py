@@ -57,6 +57,15 @@ typedef struct {
     int32_t zp_out, flags, path;
 } tc_call;
 int tc_run(const tc_call *call);
+typedef struct {
+    uint8_t *buf;
+    int64_t buf_len, a_off, lda, b_off, ldb, c_off, ldc;
+    int32_t M, N, K;
+    int64_t bias_off, mult_off, shift_off;
+    int32_t zp_out, flags, path;
+} tc_buf_call;
+
+int tc_run_buf(const tc_buf_call *call);
 int tc_num_variants(void);
 const char *tc_variant_name(int i);
 int tc_variant_info(int i, int32_t *path, int32_t *mr, int32_t *nr, int32_t *fixed_n);

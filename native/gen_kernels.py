@@ -36,21 +36,24 @@ class Isa:
     fma: str           # {acc} {a} {b}
     cols: str          # epilogue column-params type / function prefix
     store: str         # epilogue store prefix
+    flip: str = ""     # VNNI: vector of 0x80 bytes; A is read as signed int8 and made unsigned
+                       # (A xor 0x80 = A + 128) in the register, so A needs no packing pass
+    xor: str = ""      # {a} {f}
 
 
 AVX512 = Isa("avx512vnni", "TC_PATH_AVX512VNNI", "TC_TARGET_AVX512", "__m512i", 16,
              "_mm512_setzero_si512()", "_mm512_loadu_si512((const void *)({p}))",
              "_mm512_set1_epi32(tc_ld32({p}))", "{acc} = _mm512_dpbusd_epi32({acc}, {a}, {b});",
-             "tc_cols512", "tc_store512")
+             "tc_cols512", "tc_store512", "_mm512_set1_epi8((char)TC_VNNI_A_BIAS)", "_mm512_xor_si512({a}, {f})")
 # 256-bit vpdpbusd through AVX512-VL: used for 8-wide tiles on the AVX-512 path.
 AVX512_YMM = Isa("avx512vnni_ymm", "TC_PATH_AVX512VNNI", "TC_TARGET_AVX512", "__m256i", 8,
                  "_mm256_setzero_si256()", "_mm256_loadu_si256((const __m256i *)({p}))",
                  "_mm256_set1_epi32(tc_ld32({p}))", "{acc} = _mm256_dpbusd_epi32({acc}, {a}, {b});",
-                 "tc_cols256", "tc_store256")
+                 "tc_cols256", "tc_store256", "_mm256_set1_epi8((char)TC_VNNI_A_BIAS)", "_mm256_xor_si256({a}, {f})")
 AVXVNNI = Isa("avxvnni", "TC_PATH_AVXVNNI", "TC_TARGET_AVXVNNI", "__m256i", 8,
               "_mm256_setzero_si256()", "_mm256_loadu_si256((const __m256i *)({p}))",
               "_mm256_set1_epi32(tc_ld32({p}))", "{acc} = _mm256_dpbusd_avx_epi32({acc}, {a}, {b});",
-              "tc_cols256", "tc_store256")
+              "tc_cols256", "tc_store256", "_mm256_set1_epi8((char)TC_VNNI_A_BIAS)", "_mm256_xor_si256({a}, {f})")
 # Exact AVX2: A and B sign-extended to int16 pairs; vpmaddwd sums two int8*int8 products
 # (|sum| <= 2*128*128 < 2^31, never the saturating -32768*-32768 case), vpaddd wraps like int32.
 AVX2 = Isa("avx2", "TC_PATH_AVX2", "TC_TARGET_AVX2", "__m256i", 8,
@@ -87,7 +90,7 @@ def kernel(isa: Isa, mr: int, nv: int, fixed_n: int = 0) -> tuple[str, str]:
     name = f"tc_ukr_{isa.name}_{mr}x{nr}" + (f"_n{fixed_n}" if fixed_n else "")
     n_expr = str(fixed_n) if fixed_n else "n"
     L = []
-    L.append(f"static {isa.target} void {name}(const uint8_t *ap, const int8_t *bp, int64_t kgroups,")
+    L.append(f"static {isa.target} void {name}(const uint8_t *ap, int64_t lda, const int8_t *bp, int64_t kgroups,")
     L.append("        void *c, int64_t ldc, int m, int n, const tc_epi *ep, int64_t j0)")
     L.append("{")
     if fixed_n:
@@ -95,15 +98,20 @@ def kernel(isa: Isa, mr: int, nv: int, fixed_n: int = 0) -> tuple[str, str]:
     accs = [[f"c{r}_{v}" for v in range(nv)] for r in range(mr)]
     for r in range(mr):
         L.append(f"    {isa.vec} " + ", ".join(f"{a} = {isa.zero}" for a in accs[r]) + ";")
-    L.append(f"    const int64_t astride = kgroups * {ENTRY_BYTES};")
-    for r in range(mr):
-        L.append(f"    const uint8_t *a{r} = ap + {r} * astride;")
+    if isa.flip:
+        L.append(f"    const {isa.vec} flip = {isa.flip};")
+    L.append("    const uint8_t *a0 = ap;")
+    for r in range(1, mr):   # rows past m re-read row 0 (computed, never stored): no read past A
+        L.append(f"    const uint8_t *a{r} = ap + ({r} < m ? {r} : 0) * lda;")
     L.append("    for (int64_t g = 0; g < kgroups; ++g) {")
     L.append(f"        const int64_t ao = g * {ENTRY_BYTES};")
     for v in range(nv):
         L.append(f"        {isa.vec} b{v} = {isa.load.format(p=f'bp + {v * isa.lanes * ENTRY_BYTES}')};")
     for r in range(mr):
-        L.append(f"        {{ {isa.vec} a = {isa.bcast.format(p=f'a{r} + ao')};")
+        bc = isa.bcast.format(p=f"a{r} + ao")
+        if isa.xor:
+            bc = isa.xor.format(a=bc, f="flip")
+        L.append(f"        {{ {isa.vec} a = {bc};")
         for v in range(nv):
             L.append("          " + isa.fma.format(acc=accs[r][v], a="a", b=f"b{v}"))
         L.append("        }")

@@ -276,15 +276,23 @@ static int run_packed(tc_tls *t, int path, int kind, const int8_t *a, int64_t ld
     const int vtail = rem == 0 ? vmain : ch->tail[rem];
     const int32_t mr_tail = tc_variants[vtail].mr;
     const int64_t nblocks = M / mr;
-    const int64_t block_bytes = (int64_t)mr * kgroups * TC_ENTRY_BYTES;
-    const int64_t abytes = nblocks * block_bytes + (rem ? (int64_t)mr_tail * kgroups * TC_ENTRY_BYTES : 0);
-    uint8_t *ap = scratch(t, SCRATCH_A, (size_t)abytes);
-    if (!ap)
-        return fail(TC_ERR_NOMEM, 0);
-    for (int64_t ib = 0; ib < nblocks; ++ib)
-        ops->pack_a(a + ib * mr * lda, lda, mr, K, mr, ap + ib * block_bytes);
-    if (rem)
-        ops->pack_a(a + nblocks * mr * lda, lda, rem, K, mr_tail, ap + nblocks * block_bytes);
+    /* VNNI kernels read A in place when every row holds whole 4-byte k-groups; otherwise (and
+     * for the int16 AVX2 path) A is packed into scratch, one mr-row block after another. */
+    const int direct = ops->vnni && K % TC_VNNI_KGROUP == 0;
+    const int64_t astride = direct ? lda : kgroups * TC_ENTRY_BYTES;
+    const int64_t block_bytes = (int64_t)mr * astride;
+    const uint8_t *ap = (const uint8_t *)a;
+    if (!direct) {
+        const int64_t abytes = nblocks * block_bytes + (rem ? (int64_t)mr_tail * astride : 0);
+        uint8_t *pa = scratch(t, SCRATCH_A, (size_t)abytes);
+        if (!pa)
+            return fail(TC_ERR_NOMEM, 0);
+        for (int64_t ib = 0; ib < nblocks; ++ib)
+            ops->pack_a(a + ib * mr * lda, lda, mr, K, mr, pa + ib * block_bytes);
+        if (rem)
+            ops->pack_a(a + nblocks * mr * lda, lda, rem, K, mr_tail, pa + nblocks * block_bytes);
+        ap = pa;
+    }
 
     const size_t esize = (ep->flags & TC_FLAG_RAW32) ? sizeof(int32_t) : sizeof(int8_t);
     const int64_t panel_bytes = kgroups * nr * TC_ENTRY_BYTES;
@@ -306,7 +314,7 @@ static int run_packed(tc_tls *t, int path, int kind, const int8_t *a, int64_t ld
             for (int64_t p = pb; p < pend; ++p) {
                 const int64_t j0 = p * nr;
                 const int n = (int)(N - j0 < nr ? N - j0 : nr);
-                fn(apb, bp + p * panel_bytes, kgroups, crow + j0 * (int64_t)esize, ldc, m, n, ep, j0);
+                fn(apb, astride, bp + p * panel_bytes, kgroups, crow + j0 * (int64_t)esize, ldc, m, n, ep, j0);
             }
         }
     }
@@ -535,4 +543,10 @@ int tc_run(const tc_call *k)
                                  k->zp_out, k->flags);
     return tc_gemm_i8(k->a, k->lda, k->b, k->ldb, k->c, k->ldc, k->M, k->N, k->K, k->bias, k->mult,
                       k->shift, k->zp_out, k->flags, k->path);
+}
+
+int tc_run_buf(const tc_buf_call *k)
+{
+    return tc_gemm_i8_buf(k->buf, k->buf_len, k->a_off, k->lda, k->b_off, k->ldb, k->c_off, k->ldc, k->M, k->N,
+                          k->K, k->bias_off, k->mult_off, k->shift_off, k->zp_out, k->flags, k->path);
 }

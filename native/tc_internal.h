@@ -38,8 +38,10 @@ typedef struct {
     int32_t flags;
 } tc_epi;
 
-/* Microkernel: C[0:m, j0:j0+n] = epilogue(Apacked(mr rows) x Bpanel(nr cols)), m <= mr, n <= nr. */
-typedef void (*tc_ukr_fn)(const uint8_t *ap, const int8_t *bp, int64_t kgroups, void *c,
+/* Microkernel: C[0:m, j0:j0+n] = epilogue(A(m rows, row stride lda) x Bpanel(nr cols)), m <= mr,
+ * n <= nr. A rows hold kgroups whole entries (VNNI: the signed int8 A itself when K % 4 == 0,
+ * else a padded copy; the kernel flips it to unsigned; AVX2: packed int16 pairs). */
+typedef void (*tc_ukr_fn)(const uint8_t *ap, int64_t lda, const int8_t *bp, int64_t kgroups, void *c,
                           int64_t ldc, int m, int n, const tc_epi *ep, int64_t j0);
 
 typedef struct {

@@ -82,6 +82,18 @@ typedef struct {
 
 int tc_run(const tc_call *call);
 
+/* A prepared flat-buffer call (the tensor core's register values): tc_gemm_i8_buf's arguments in
+ * one struct, so a repeated tile crosses the FFI with one pointer; bounds are checked per call. */
+typedef struct {
+    uint8_t *buf;
+    int64_t buf_len, a_off, lda, b_off, ldb, c_off, ldc;
+    int32_t M, N, K;
+    int64_t bias_off, mult_off, shift_off;
+    int32_t zp_out, flags, path;
+} tc_buf_call;
+
+int tc_run_buf(const tc_buf_call *call);
+
 /* Generated microkernel variants (name, path, rows, cols, fixed_n: 0 = general). */
 int tc_num_variants(void);
 const char *tc_variant_name(int i);
