@@ -260,7 +260,7 @@ def gemm_i8(a, b, *, bias=None, mult=None, shift=None, zp_out: int = 0, relu: bo
             if not rc:
                 return out
         else:   # a fresh output array per call: the cached pointers + this one
-            res = np.empty(hit[0][0][0:1] + hit[0][1][1:2], hit[3])
+            res = np.empty(hit[3], hit[4])
             fn, pre, post = hit[1]
             rc = fn(*pre, _from_buffer(res), *post)
             if not rc:
@@ -298,9 +298,9 @@ def _gemm_i8_slow(key, a, b, bias, mult, shift, zp_out, relu, raw32, out, path):
                 c.b, c.ldb = pre[2], pre[3]
             c.bias, c.mult, c.shift = pb, pm, ps
             c.zp_out, c.flags, c.path = zp_out, flags, 0 if packed else post[-1]
-            _remember(_calls, key, (shapes, c, args, out.dtype, keep))
+            _remember(_calls, key, (shapes, c, args, out.shape, out.dtype, keep))
         else:
-            _remember(_calls, key, (shapes, (fn, pre, post), args, out.dtype, keep))
+            _remember(_calls, key, (shapes, (fn, pre, post), args, out.shape, out.dtype, keep))
     return out
 
 

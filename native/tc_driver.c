@@ -17,10 +17,11 @@ enum { SCRATCH_A, SCRATCH_B, SCRATCH_COLCORR, SCRATCH_SLOTS };
  * A call whose B has the same address, shape, stride and path reuses the packed panels only if
  * the raw bytes still compare equal (memcmp), so the cache can never change a result: weights
  * that stay put between calls (a model's resident weights, the SRAM weight tile) are packed once.
- * memcmp of B costs roughly a third of packing it. B larger than TC_BCACHE_MAX_BYTES is packed
+ * memcmp of B costs roughly a third of packing it. B larger than TC_BCACHE_MAX_BYTES (1 MiB, a
+ * 1024x1024 weight matrix) is packed
  * per call (its packing is small against its GEMM, and the copy would hold memory). */
 #define TC_BCACHE_SLOTS 8
-#define TC_BCACHE_MAX_BYTES (256 * 1024)
+#define TC_BCACHE_MAX_BYTES (1024 * 1024)
 
 typedef struct {
     const int8_t *src;
