@@ -17,7 +17,7 @@ from frames import (rx, rx_u8, rx_u16, rx_u32, rx_ident, resp_u8, resp_u16, resp
 from hw import Pair, prof, perf_read, mtime_read, boot_count, reset_cause, core_clock_hz, PERF_COUNT
 from log import log_first, log_cursor, log_at, log_line, LOG_RESET
 from uart import uart_overruns
-from models import window_bad, window_size, models_load, models_unload, ld, slot_max_rows_or_zero
+from models import window_ok, window_fault, window_size, models_load, models_unload, ld, slot_max_rows_or_zero
 from engine import (engine_busy, engine_running_job, engine_run, job_find, job_to_resp, job_cancel, es,
                     engine_mem_written, JOB_NONE)
 from protocol_v1 import (PROTOCOL_VERSION, RESPONSE_BIT, MAX_PAYLOAD, MEM_CHUNK, MAX_MODELS, HOST_WINDOW_BASE,
@@ -151,9 +151,8 @@ def do_mem_write(ident: u32) -> None:
     if count == 0 or count > MEM_CHUNK:
         nack(NACK_BAD_PAYLOAD, MEM_CHUNK, ident)
         return
-    bad: u32 = window_bad(addr, count)
-    if bad != 0:
-        nack(NACK_OUT_OF_WINDOW, bad, ident)
+    if not window_ok(addr, count):
+        nack(NACK_OUT_OF_WINDOW, window_fault(), ident)
         return
     i: u32 = 0
     while i < count and (addr + i) & 3 != 0:
@@ -177,9 +176,8 @@ def do_mem_read(ident: u32) -> None:
     if count == 0 or count > MEM_CHUNK:
         nack(NACK_BAD_PAYLOAD, MEM_CHUNK, ident)
         return
-    bad: u32 = window_bad(addr, count)
-    if bad != 0:
-        nack(NACK_OUT_OF_WINDOW, bad, ident)
+    if not window_ok(addr, count):
+        nack(NACK_OUT_OF_WINDOW, window_fault(), ident)
         return
     resp_u32(0, addr)
     i: u32 = 0

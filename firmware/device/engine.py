@@ -22,7 +22,7 @@ Usage:
     idx = job_find(job_id); job_to_resp(idx); job_cancel(idx); engine_fail_ecc()
 """
 
-from firmware.rt import u8, u16, u32, array, const, record, wrapping_add, wrapping_sub
+from firmware.rt import u8, u16, u32, array, const, record, wrapping_add, wrapping_sub, panic
 from firmware.regs import ERR_NONE, ERR_ABORTED, ERR_SHAPE, ERR_ECC
 from hw import SRAM_BASE, Pair, prof, perf_read, now_lo, PERF_CYCLES, PERF_MACS, PERF_ENERGY_NJ
 from dma import dma_start, dma_status, dma_clear, dma_abort, dma_write_desc, DESC_BYTES
@@ -43,6 +43,8 @@ PARAMS = const(3)                     # bias, mult, shift (int32 [nb] each)
 INT32_BYTES = const(4)
 HANG_CYCLES = const(5000000)          # a GEMM busy this many core cycles (50 ms at 100 MHz) is hung: abort
 ROW_BLOCKS = const(4)                 # aim for this many row blocks per layer (overlap)
+CANARY = const(0x7E55E7A0)           # engine integrity word; anything else means RAM was corrupted
+PANIC_CANARY = const(0xE201)         # panic code: the canary changed
 OP_NONE = const(0)
 OP_LOADA = const(1)
 OP_LOADB = const(2)
@@ -107,6 +109,7 @@ class Engine:
     jobs_cancelled: u32
 
 
+canary: u32 = CANARY
 es = Engine()
 cl = Layer()
 tl = Layer()
@@ -127,6 +130,8 @@ h_macs = array(u32, 2 * JOB_HISTORY)
 
 
 def engine_init() -> None:
+    global canary
+    canary = CANARY
     es.busy = False
     es.res_valid = False
     es.next_id = 1
@@ -140,6 +145,12 @@ def align(n: u32) -> u32:
 
 def cdiv(a: u32, b: u32) -> u32:
     return (a + b - 1) // b
+
+
+def engine_check() -> None:
+    """Integrity check (timer tick and main loop): a corrupted engine state is a panic, not a wrong result."""
+    if canary != CANARY or (es.busy and es.layer >= es.layers):
+        panic(PANIC_CANARY)
 
 
 def engine_busy() -> bool:
@@ -584,6 +595,7 @@ def issue() -> bool:
 
 def engine_poll() -> bool:
     """Advance the running job; True when it made progress."""
+    engine_check()
     if not es.busy:
         return False
     if not completions():

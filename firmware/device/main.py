@@ -11,7 +11,8 @@ if the previous run panicked, an EVT_FAULT with the panic code and location
 read back from SYSCTL.SCRATCH follows. The main loop kicks the watchdog,
 serves accelerator interrupts, advances the running job, parses received
 bytes and sleeps in wfi when there is nothing to do. A panic sends EVT_FAULT
-(polled, after a resynchronizing delimiter) and lets the watchdog reset.
+(polled, after a resynchronizing delimiter), waits until it is on the wire and
+lets the watchdog reset. The banner is preceded by a delimiter too.
 
 Usage:
     tessera fw build firmware/device/main.py -o build/firmware.elf --report
@@ -22,14 +23,14 @@ from firmware.rt import u32, const, mmio_read, mmio_write, wfi, interrupts_enabl
 from firmware.rt import set_interrupt_mask, trap_handler, panic_hook, panic, MIE_MEIE, MIE_MTIE
 from firmware.regs import SYSCTL, ACCEL, MCAUSE_INTERRUPT, MCAUSE_MTI, MCAUSE_MEI, IRQ_UART, IRQ_ECC, IRQ_WDT
 from firmware.regs import SYSCTL_RESET_KEY
-from uart import uart_init, uart_isr, uart_rx_poll_isr, uart_rx_count, uart_rx_pop, uart_tx_idle, uart_overruns
+from uart import uart_init, uart_isr, uart_rx_poll_isr, uart_wait_tx_empty, uart_resync, uart_rx_count, uart_rx_pop, uart_tx_idle, uart_overruns
 from hw import (hw_boot, tick_isr, wdt_kick, wdt_warned, wdt_reset_soon, intc_isr_mask, intc_claim, intc_take_accel,
                 accel_irq_pending, boot_count, reset_cause, prof)
 from frames import (frames_init, frame_rx_byte, frame_check, rx_overflow_nack, tx_room_for_request, send_event,
                     send_event_polled, small_u8, small_u16, small_u32, RX_FRAME, RX_OVERFLOW)
 from log import log_init, log_line, LOG_BOOT, LOG_PANIC, LOG_SELFTEST_FAIL, LOG_OVERRUN
 from models import models_init
-from engine import engine_init, engine_poll, engine_running_job, engine_fail_ecc, fault_event
+from engine import engine_init, engine_check, engine_poll, engine_running_job, engine_fail_ecc, fault_event
 from commands import handle_request, reset_requested, FW_VERSION, FW_BUILD
 from selftest import selftest, ST_OK, ST_SRAM
 from protocol_v1 import (EVT_BOOT, EVT_FAULT, PROTOCOL_VERSION, FAULT_ECC, FAULT_TENSOR, FAULT_WDT_WARN, FAULT_TRAP,
@@ -50,6 +51,7 @@ def on_trap(mcause: u32) -> None:
     if mcause == MCAUSE_INTERRUPT | MCAUSE_MTI:
         if not uart_rx_poll_isr():
             tick_isr()
+            engine_check()
         return
     if mcause == MCAUSE_INTERRUPT | MCAUSE_MEI:
         c: u32 = intc_claim()
@@ -72,6 +74,7 @@ def on_panic(code: u32, loc: u32) -> None:
     mmio_write(SYSCTL.SCRATCH3, engine_running_job())
     fault_payload(FAULT_TRAP, code, loc, engine_running_job())
     send_event_polled(EVT_FAULT, EVT_FAULT_SIZE)
+    uart_wait_tx_empty()                 # the report must be on the wire before the reset clears the FIFO
     wdt_reset_soon()
     while True:
         wfi()
@@ -94,6 +97,7 @@ def boot() -> None:
     engine_init()
     hw_boot()
     st: u32 = selftest()
+    uart_resync()                        # ends whatever partial frame the host saw before the reset
     small_u32(0, boot_count())
     small_u8(4, reset_cause())
     small_u8(5, PROTOCOL_VERSION)

@@ -72,6 +72,7 @@ slot_rows = array(u32, MAX_MODELS)
 slot_gen = array(u32, MAX_MODELS)
 slot_hash = array(u32, MAX_MODELS * HASH_WORDS)
 gen_counter = array(u32, 1)
+bad_addr = array(u32, 1)
 
 
 def models_init() -> None:
@@ -85,14 +86,20 @@ def window_size() -> u32:
     return HOST_WINDOW_SIZE
 
 
-def window_bad(addr: u32, n: u32) -> u32:
-    """0 when [addr, addr + n) lies in the host window, else the first offending address."""
+def window_ok(addr: u32, n: u32) -> bool:
+    """True when [addr, addr + n) lies in the host window; else window_fault() is the first offending address."""
     w: u32 = window_size()
     if addr < HOST_WINDOW_BASE or addr - HOST_WINDOW_BASE >= w:
-        return addr
+        bad_addr[0] = addr
+        return False
     if n > w - (addr - HOST_WINDOW_BASE):
-        return HOST_WINDOW_BASE + w
-    return 0
+        bad_addr[0] = HOST_WINDOW_BASE + w
+        return False
+    return True
+
+
+def window_fault() -> u32:
+    return bad_addr[0]
 
 
 def rd8(a: u32) -> u32:
@@ -164,9 +171,8 @@ vl = Layer()
 
 def validate(base: u32, image_size: u32, image_crc: u32) -> bool:
     """The documented LOAD_MODEL checks; on failure `ld` holds the NACK."""
-    bad: u32 = window_bad(base, MODEL_HEADER_SIZE)
-    if bad != 0:
-        fail(NACK_OUT_OF_WINDOW, bad)
+    if not window_ok(base, MODEL_HEADER_SIZE):
+        fail(NACK_OUT_OF_WINDOW, window_fault())
         return False
     if rd32(base) != MODEL_MAGIC:
         bad_model(0, MODEL_ERR_MAGIC)
@@ -183,9 +189,8 @@ def validate(base: u32, image_size: u32, image_crc: u32) -> bool:
             or img < table_end or img != image_size):
         bad_model(0, MODEL_ERR_SIZE)
         return False
-    bad = window_bad(base, footprint)
-    if bad != 0:
-        fail(NACK_OUT_OF_WINDOW, bad)
+    if not window_ok(base, footprint):
+        fail(NACK_OUT_OF_WINDOW, window_fault())
         return False
     if crc32_mem(base, img) != image_crc:
         bad_model(0, MODEL_ERR_CRC)

@@ -160,3 +160,15 @@ def uart_put_polled(b: u32) -> None:
     while field_get(UART.STATUS.TX_FULL, mmio_read(UART.STATUS)) != 0:
         pass
     mmio_write(UART.DATA, b & 0xFF)
+
+
+def uart_wait_tx_empty() -> None:
+    """Panic path: poll until the FIFO and the shifter are empty."""
+    while field_get(UART.STATUS.TX_EMPTY, mmio_read(UART.STATUS)) == 0:
+        pass
+
+
+def uart_resync() -> None:
+    """Queue a lone frame delimiter: the host's decoder drops any partial frame it holds."""
+    uart_tx_push(0)
+    uart_tx_kick()
