@@ -13,7 +13,8 @@ faults).
 Control protocol: one JSON object per line in, one JSON object per line out
 (`{"ok": true, ...}` or `{"error": "..."}`); several commands per connection.
 
-    {"inject": "ecc", "addr": 536870912}     acc.faults.ecc_error(addr) (default: SRAM base)
+    {"inject": "ecc", "addr": 536870912}     acc.faults.ecc_error(addr)
+    {"inject": "ecc"}                        the next SRAM read (DMA, descriptor or tensor core) fails with ERR_ECC
     {"inject": "dma", "channel": 0}          acc.faults.dma_channel_error(channel)
     {"inject": "hang"}                       acc.faults.tensor_hang()
     {"inject": "watchdog"}                   the watchdog expires now (core reset, cause RESET_WATCHDOG)
@@ -32,8 +33,6 @@ import json
 import os
 import random
 import socket
-
-from asic_model.soc_map import region
 
 MAX_COMMAND = 4096             # bytes of one command line
 LINE_FAULT_KEYS = ("flip", "drop", "seed")
@@ -92,6 +91,17 @@ class LineFaults:
             else:
                 out.append(b)
         return bytes(out)
+
+
+def ecc_next_read(faults) -> None:
+    """Arm a one-shot ECC error on the first byte of the next SRAM read any unit makes (wraps this Faults instance)."""
+    def take(ranges):
+        for base, rows, length, _ in ranges:
+            if rows > 0 and length > 0:
+                del faults.take_ecc                    # disarm: back to the class method
+                return base
+        return type(faults).take_ecc(faults, ranges)
+    faults.take_ecc = take
 
 
 class ControlledEndpoint:
@@ -214,8 +224,11 @@ class ControlledEndpoint:
             return {"injected": kind}
         if kind in ("ecc", "dma", "hang", "clear") and acc is None:
             raise ControlError("this machine has no accelerator")
+        if kind == "ecc" and "addr" not in cmd:
+            ecc_next_read(acc.faults)
+            return {"injected": kind, "addr": "next read"}
         if kind == "ecc":
-            addr = int(cmd.get("addr", region("SRAM").base))
+            addr = int(cmd["addr"])
             acc.faults.ecc_error(addr)
             return {"injected": kind, "addr": addr}
         if kind == "dma":
@@ -234,7 +247,8 @@ class ControlledEndpoint:
     def status(self) -> dict:
         soc = self.session.soc
         acc = soc.accel
-        pending = {"ecc": sorted(acc.faults.ecc), "dma": sorted(acc.faults.dma_channels), "hang": acc.faults.hang} if acc else {}
+        pending = {"ecc": sorted(acc.faults.ecc), "ecc_next_read": "take_ecc" in vars(acc.faults),
+                   "dma": sorted(acc.faults.dma_channels), "hang": acc.faults.hang} if acc else {}
         return {"cycles": soc.clock.now, "core_clock_hz": soc.clock.hz, "pending": pending,
                 "watchdog_injected": self.resets_injected,
                 "line": self.faults.counts if self.faults else None}
