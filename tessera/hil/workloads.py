@@ -31,7 +31,7 @@ DIGITS_MAX_ITER = 300
 PIXEL_MAX = 16.0               # the digits images are 0..16 gray levels
 CALIBRATION_ROWS = 200
 BIG_LAYERS = (192, 384, 64, 10)  # layer 1 weights 72 KiB > 64 KiB SRAM of the tiny profile
-BIG_ROWS = 8
+BIG_ROWS = 64            # rows x hidden activations larger than the activation buffers: spills
 
 
 @dataclass
