@@ -4,6 +4,7 @@ under build/fw-cache/), the device in both modes (hosted modules and compiled EL
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 
 import pytest
@@ -34,8 +35,9 @@ def firmware_elf() -> Path:
     """build/fw-cache/<source hash>/firmware.elf, built by the toolchain when absent."""
     from firmware.toolchain.build import build
     out = CACHE / source_hash() / "firmware.elf"
-    if not out.is_file():
-        build(DEVICE_MAIN, out=out)
+    if not out.is_file():       # private work dir, then an atomic rename: safe under pytest-xdist
+        res = build(DEVICE_MAIN, out=out.parent / f"work-{os.getpid()}" / "firmware.elf")
+        os.replace(res.elf, out)
     return out
 
 
@@ -48,9 +50,9 @@ def firmware_for(mode: str, elf: Path):
     return (DEVICE_MAIN, True) if mode == "hosted" else (elf, False)
 
 
-def open_device(mode: str, elf: Path, profile: str = "tiny", serial: str = "memory") -> DeviceLink:
+def open_device(mode: str, elf: Path, profile: str = "tiny", serial: str = "memory", pace: bool = False) -> DeviceLink:
     fw, hosted = firmware_for(mode, elf)
-    dev = DeviceLink(fw, hosted=hosted, profile=profile, serial=serial)
+    dev = DeviceLink(fw, hosted=hosted, profile=profile, serial=serial, pace=pace)
     dev.wait_event(MsgType.EVT_BOOT)
     return dev
 

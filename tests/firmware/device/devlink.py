@@ -4,6 +4,8 @@ The session runs the real firmware (compiled ELF on the Unicorn core, or the
 same modules hosted) with its UART bridged either to an in-process socket pair
 (`serial="memory"`: fast, still a byte stream with the emulator's own input
 stamping) or to the emulator's real pty, opened with pyserial (`serial="pty"`).
+Unpaced, virtual time races ahead while the host thinks; `pace=True` ties it
+to the wall clock (for tests that must act within a device-side timeout).
 The test thread is the host: it builds frames with `hostd.protocol`, decodes
 what comes back with its `FrameDecoder`, and keeps device events apart from
 responses. The session is stopped with `request_stop` (what SIGTERM does).
@@ -66,10 +68,10 @@ class SocketEndpoint:
 
 
 class DeviceLink:
-    def __init__(self, firmware, hosted: bool, profile: str = "tiny", serial: str = "memory"):
+    def __init__(self, firmware, hosted: bool, profile: str = "tiny", serial: str = "memory", pace: bool = False):
         from emulator.session import Session
         self.session = Session(firmware=firmware, hosted=hosted, profile=profile,
-                               serial="pty" if serial == "pty" else None)
+                               serial="pty" if serial == "pty" else None, pace=pace)
         if serial == "pty":
             import serial as pyserial
             self.port = pyserial.Serial(self.session.endpoint.path, timeout=0.05)

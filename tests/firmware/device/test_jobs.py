@@ -195,7 +195,16 @@ def test_tensor_hang_times_out_then_recovers(dev):
                          Fault.TENSOR)
 
 
-def test_busy_job_status_and_cancel(dev):
+def test_busy_job_status_and_cancel(mode, firmware_elf):
+    from tests.firmware.device.conftest import open_device
+    dev = open_device(mode, firmware_elf, pace=True)     # the hung job must still run when CANCEL arrives
+    try:
+        _busy_job_status_and_cancel(dev)
+    finally:
+        dev.close()
+
+
+def _busy_job_status_and_cancel(dev):
     m = small_model(seed=6)
     slot = load_model(dev, MODEL_BASE, m)
     dev.soc.accel.faults.tensor_hang()
