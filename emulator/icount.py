@@ -8,7 +8,7 @@ counter, so virtual time is exact at every MMIO access and at every stop, and
 the slice limit can be lowered from inside an MMIO callback. It also stops the
 core right after any instruction marked in a per-halfword bitmap of FLASH (the
 emulator marks csr writes to mstatus/mie and mret, after which a pending
-interrupt may become deliverable). No library offers this; it is 15 lines of C.
+interrupt may become deliverable), while `s.pending` (the SoC's mip) is non-zero. No library offers this; it is 15 lines of C.
 
 Usage:
     ic = ICounter(uc, watch_base=0, watch_size=flash_size)
@@ -35,9 +35,11 @@ from unicorn.unicorn_py3 import unicorn as _ucmod
 C_SOURCE = r"""
 #include <stdint.h>
 typedef int (*stop_fn)(void *);
-struct icount { uint64_t count; uint64_t limit; stop_fn stop; uint64_t watch_base; uint64_t watch_size; uint8_t *watch; };
+struct icount { uint64_t count; uint64_t limit; stop_fn stop; uint64_t watch_base; uint64_t watch_size; uint8_t *watch;
+                uint64_t pending; };
 void icount_hook(void *uc, uint64_t address, uint32_t size, struct icount *ic) {
     if (++ic->count > ic->limit) { ic->stop(uc); return; }
+    if (!ic->pending) return;  /* watched sites matter only while an interrupt is pending */
     uint64_t off = address - ic->watch_base;
     if (off < ic->watch_size && (ic->watch[off >> 4] >> ((off >> 1) & 7)) & 1) ic->limit = ic->count;
 }
@@ -46,7 +48,8 @@ void icount_hook(void *uc, uint64_t address, uint32_t size, struct icount *ic) {
 
 class _IC(ctypes.Structure):
     _fields_ = [("count", ctypes.c_uint64), ("limit", ctypes.c_uint64), ("stop", ctypes.c_void_p),
-                ("watch_base", ctypes.c_uint64), ("watch_size", ctypes.c_uint64), ("watch", ctypes.c_void_p)]
+                ("watch_base", ctypes.c_uint64), ("watch_size", ctypes.c_uint64), ("watch", ctypes.c_void_p),
+                ("pending", ctypes.c_uint64)]
 
 
 def cache_dir() -> Path:
@@ -85,7 +88,7 @@ class ICounter:
         lib = _lib()
         self.bitmap = np.zeros(max(1, (watch_size + 15) // 16), dtype=np.uint8)
         self.s = _IC(0, 0, ctypes.cast(_ucmod.uclib.uc_emu_stop, ctypes.c_void_p).value,
-                     watch_base, watch_size, self.bitmap.ctypes.data)
+                     watch_base, watch_size, self.bitmap.ctypes.data, 0)
         self.watch_base = watch_base
         self._handle = _ucmod.uc_hook_h()
         fn = ctypes.cast(lib.icount_hook, ctypes.c_void_p)

@@ -66,6 +66,7 @@ class Soc:
         self.trace = trace  # trace(kind, name, start_core_cycle, end_core_cycle, args)
         self.halt: tuple[str, int] | None = None
         self.request_stop: Callable[[], None] = lambda: None  # set by the CPU backend
+        self.on_mip: Callable[[int], None] = lambda mip: None  # the CPU backend mirrors mip
         self.mip = 0
         self.memories: dict[str, Memory] = {}
         for name in ("FLASH", "RAM"):
@@ -119,6 +120,7 @@ class Soc:
         def changed(level: bool) -> None:
             old = self.mip
             self.mip = old | bit if level else old & ~bit
+            self.on_mip(self.mip)
             if level and not old & bit:
                 if self.trace:
                     self.trace("irq", f"mip bit {bit.bit_length() - 1} raised", self.clock.now, self.clock.now, {"mip": self.mip})

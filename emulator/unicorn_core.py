@@ -78,6 +78,8 @@ class UnicornCore:
         uc.hook_add(UC.UC_HOOK_INTR, self._on_exception)
         uc.hook_add(UC.UC_HOOK_MEM_INVALID, self._on_bad_access)
         soc.request_stop = self.ic.stop_after_current
+        soc.on_mip = self._mirror_mip
+        self._mirror_mip(soc.mip)
         self._load_image()
         self.reset()
 
@@ -135,6 +137,8 @@ class UnicornCore:
         self._bad = None
 
     # ------------------------------------------------------------ hooks
+    def _mirror_mip(self, mip: int) -> None:
+        self.ic.s.pending = mip
     def _on_exception(self, uc, intno: int, _) -> None:
         self._exc = (intno, uc.reg_read(R.UC_RISCV_REG_PC))
         uc.emu_stop()
