@@ -8,9 +8,11 @@ PY     := $(VENV)/bin/python
 PIP    := $(VENV)/bin/pip
 STAMP  := $(VENV)/.tessera-setup
 NATIVE := $(wildcard native/*.c native/*.h native/*.py)
+FIRMWARE_SRC := $(wildcard firmware/*.py firmware/device/*.py firmware/toolchain/*.py firmware/toolchain/*.h firmware/targets/*.toml)
+FIRMWARE_ELF := build/firmware.elf
 
 .PHONY: setup run test bench regmap clean
-setup: $(STAMP)
+setup: $(STAMP) $(FIRMWARE_ELF)
 
 $(STAMP): pyproject.toml setup.py $(NATIVE)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -18,8 +20,12 @@ $(STAMP): pyproject.toml setup.py $(NATIVE)
 	$(PIP) install -q -e '.[dev]'
 	touch $(STAMP)
 
+# The device firmware, compiled from constrained Python; `tessera emu run` boots it by default.
+$(FIRMWARE_ELF): $(STAMP) $(FIRMWARE_SRC)
+	$(VENV)/bin/tessera fw build firmware/device/main.py -o $(FIRMWARE_ELF) --report
+
 run: setup
-	$(VENV)/bin/tessera model demo
+	$(VENV)/bin/tessera run
 
 test: setup
 	$(PY) -m pytest -n 2 tests
