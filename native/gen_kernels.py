@@ -68,9 +68,12 @@ ENTRY_BYTES = 4  # bytes per (row or column, k-group) entry; matches TC_ENTRY_BY
 # so one packed B serves every row block; the largest MR is the main block, smaller ones take
 # the M tail. Sized for 32 zmm / 16 ymm registers: MR*NV accumulators + NV B vectors + 1 A.
 # AVX-512 8x32 measured best here (Zen 5): 12x32, 16x32, 6x64 and 8x48 were 5-20% slower.
+# AVX-VNNI keeps one ymm for the 0x80 flip of A, so its main block is 5x16 (10 accumulators +
+# 2 B + A + flip): 6x16 spilled and ran at half the speed (~260 vs ~480 GOPS at 256^3);
+# 4x24 and 3x32 were slower too. The int16 AVX2 path has no flip: 6x16 beat 5x16 (~130 vs ~115).
 GENERAL = {
     AVX512: ([1, 2, 4, 8], 2),
-    AVXVNNI: ([1, 2, 4, 6], 2),
+    AVXVNNI: ([1, 2, 4, 5], 2),
     AVX2: ([1, 2, 4, 6], 2),
 }
 
@@ -79,7 +82,7 @@ GENERAL = {
 TILES = {
     "TC_PATH_AVX512VNNI": {8: (AVX512_YMM, [1, 2, 4, 8]), 16: (AVX512, [1, 2, 4, 8, 16]),
                            32: (AVX512, [1, 2, 4, 8])},
-    "TC_PATH_AVXVNNI": {8: (AVXVNNI, [1, 2, 4, 8]), 16: (AVXVNNI, [1, 2, 4, 6]), 32: (AVXVNNI, [1, 2])},
+    "TC_PATH_AVXVNNI": {8: (AVXVNNI, [1, 2, 4, 8]), 16: (AVXVNNI, [1, 2, 4, 5]), 32: (AVXVNNI, [1, 2])},
     "TC_PATH_AVX2": {8: (AVX2, [1, 2, 4, 8]), 16: (AVX2, [1, 2, 4, 6]), 32: (AVX2, [1, 2])},
 }
 
