@@ -19,6 +19,7 @@ Usage:
 from __future__ import annotations
 
 import atexit
+import fcntl
 import json
 import shutil
 import signal
@@ -79,6 +80,17 @@ def firmware_stale(elf: Path = FIRMWARE_ELF) -> bool:
         if any(f.is_file() and f.stat().st_mtime > built for f in files):
             return True
     return False
+
+
+def ensure_firmware(elf: Path = FIRMWARE_ELF) -> bool:
+    """Build the firmware if it is missing or stale, under a file lock (parallel test workers); True if built."""
+    elf.parent.mkdir(parents=True, exist_ok=True)
+    with open(elf.parent / (elf.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not firmware_stale(elf):
+            return False
+        build_firmware(elf)
+        return True
 
 
 def build_firmware(elf: Path = FIRMWARE_ELF) -> str:
@@ -163,11 +175,9 @@ class MainJob:
         with _Step(self, "firmware: " + ("hosted mode, no build" if self.hosted else "build/firmware.elf")):
             if self.hosted:
                 pass
-            elif firmware_stale():
-                print(f"      building {FIRMWARE_SRC.relative_to(REPO)} (missing or stale)", flush=True)
-                build_firmware()
             else:
-                print("      up to date", flush=True)
+                built = ensure_firmware()
+                print(f"      {'built from' if built else 'up to date with'} {FIRMWARE_SRC.relative_to(REPO)}", flush=True)
         with _Step(self, f"booting the firmware in the emulator (profile {self.profile}) and starting the daemon"):
             emu, dmn = self._launch_session(self.workdir / "main")
             client = dmn.client(timeout=JOB_TIMEOUT)

@@ -25,7 +25,6 @@ Usage (tests/hil/conftest.py imports this module; see there for why not `pytest_
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 from dataclasses import dataclass
@@ -149,12 +148,8 @@ def hil_firmware(pytestconfig, hil_target, tmp_path_factory) -> str | None:
     given = _opt(pytestconfig, "hil_firmware")
     if given:
         return given
-    from tessera.main_job import FIRMWARE_ELF, build_firmware, firmware_stale
-    FIRMWARE_ELF.parent.mkdir(parents=True, exist_ok=True)
-    with open(FIRMWARE_ELF.parent / "firmware.elf.lock", "w") as lock:   # one build across xdist workers
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if firmware_stale():
-            build_firmware()
+    from tessera.main_job import FIRMWARE_ELF, ensure_firmware
+    ensure_firmware()                                   # file-locked: one build across xdist workers
     return str(FIRMWARE_ELF)
 
 
