@@ -87,13 +87,14 @@ def _session_run(elf: Path) -> tuple[float, int]:
 
 def bench_mips(quick: bool) -> list[Record]:
     elf = _build("compute", ITERATIONS=5_000_000 if quick else 30_000_000)
-    reps = 3 if quick else 5
-    _session_run(elf)
-    runs = [_session_run(elf) for _ in range(reps)]
-    cycles = runs[0][1]
-    t_emu = statistics.median(t for t, _ in runs)
-    t_bare = statistics.median(_bare_unicorn(elf, cycles, True) for _ in range(reps))
-    t_free = statistics.median(_bare_unicorn(elf, cycles, False) for _ in range(reps))
+    reps = 3 if quick else 7
+    cycles = _session_run(elf)[1]
+    emu, bare, free = [], [], []
+    for _ in range(reps):  # interleaved, so load drift on a shared machine hits both sides alike
+        emu.append(_session_run(elf)[0])
+        bare.append(_bare_unicorn(elf, cycles, True))
+        free.append(_bare_unicorn(elf, cycles, False))
+    t_emu, t_bare, t_free = statistics.median(emu), statistics.median(bare), statistics.median(free)
     mips = cycles / t_emu / US
     return [
         Record("firmware MIPS, compute loop (session)", "MIPS", "higher", mips,
@@ -106,11 +107,14 @@ def bench_mips(quick: bool) -> list[Record]:
 def bench_mmio(quick: bool) -> list[Record]:
     accesses = 50_000 if quick else 200_000
     elf = _build("mmio", ACCESSES=accesses)
-    reps = 3 if quick else 5
-    runs = [_session_run(elf) for _ in range(reps)]
-    cycles = runs[0][1]
-    per_access = statistics.median(t for t, _ in runs) / accesses * US
-    raw = statistics.median(_bare_unicorn(elf, cycles, True, mmio=True) for _ in range(reps)) / accesses * US
+    reps = 3 if quick else 7
+    cycles = _session_run(elf)[1]
+    emu, bare = [], []
+    for _ in range(reps):
+        emu.append(_session_run(elf)[0])
+        bare.append(_bare_unicorn(elf, cycles, True, mmio=True))
+    per_access = statistics.median(emu) / accesses * US
+    raw = statistics.median(bare) / accesses * US
     return [
         Record("MMIO access through bus + devices", "us", "lower", per_access, "goal budget 1 us",
                MMIO_BUDGET_US, goal=1.0),
