@@ -39,6 +39,7 @@ class Isa:
     flip: str = ""     # VNNI: vector of 0x80 bytes; A is read as signed int8 and made unsigned
                        # (A xor 0x80 = A + 128) in the register, so A needs no packing pass
     xor: str = ""      # {a} {f}
+    add: str = ""      # {x} {y}: int32 lane add (wraps); filled in from the vector type
 
 
 AVX512 = Isa("avx512vnni", "TC_PATH_AVX512VNNI", "TC_TARGET_AVX512", "__m512i", 16,
@@ -63,6 +64,8 @@ AVX2 = Isa("avx2", "TC_PATH_AVX2", "TC_TARGET_AVX2", "__m256i", 8,
            "tc_cols256", "tc_store256")
 
 ENTRY_BYTES = 4  # bytes per (row or column, k-group) entry; matches TC_ENTRY_BYTES
+MIN_CHAINS = 4   # blocks with fewer accumulators split K over several sets (see kernel())
+_ADD = {"__m512i": "_mm512_add_epi32({x}, {y})", "__m256i": "_mm256_add_epi32({x}, {y})"}
 
 # General register blocks per ISA: (MR list, NV). All share the panel width NR = NV * lanes,
 # so one packed B serves every row block; the largest MR is the main block, smaller ones take
@@ -90,6 +93,7 @@ TILES = {
 def kernel(isa: Isa, mr: int, nv: int, fixed_n: int = 0) -> tuple[str, str]:
     """C source of one microkernel; returns (function name, code)."""
     nr = nv * isa.lanes
+    isa = Isa(**{**isa.__dict__, "add": _ADD[isa.vec]})
     name = f"tc_ukr_{isa.name}_{mr}x{nr}" + (f"_n{fixed_n}" if fixed_n else "")
     n_expr = str(fixed_n) if fixed_n else "n"
     L = []
@@ -98,28 +102,51 @@ def kernel(isa: Isa, mr: int, nv: int, fixed_n: int = 0) -> tuple[str, str]:
     L.append("{")
     if fixed_n:
         L.append("    (void)n;")
-    accs = [[f"c{r}_{v}" for v in range(nv)] for r in range(mr)]
-    for r in range(mr):
-        L.append(f"    {isa.vec} " + ", ".join(f"{a} = {isa.zero}" for a in accs[r]) + ";")
+    # Small blocks (fewer than MIN_CHAINS accumulators) split K over `ks` accumulator sets so the
+    # vpdpbusd dependency chains overlap; the sets are added at the end (int32 adds wrap, so the
+    # order of the sum cannot change the result).
+    ks = max(1, MIN_CHAINS // (mr * nv))
+    sets = [[[f"c{r}_{v}" + (f"_s{s}" if s else "") for v in range(nv)] for r in range(mr)] for s in range(ks)]
+    accs = sets[0]
+    for acc_set in sets:
+        for r in range(mr):
+            L.append(f"    {isa.vec} " + ", ".join(f"{a} = {isa.zero}" for a in acc_set[r]) + ";")
     if isa.flip:
         L.append(f"    const {isa.vec} flip = {isa.flip};")
     L.append("    const uint8_t *a0 = ap;")
     for r in range(1, mr):   # rows past m re-read row 0 (computed, never stored): no read past A
         L.append(f"    const uint8_t *a{r} = ap + ({r} < m ? {r} : 0) * lda;")
-    L.append("    for (int64_t g = 0; g < kgroups; ++g) {")
-    L.append(f"        const int64_t ao = g * {ENTRY_BYTES};")
-    for v in range(nv):
-        L.append(f"        {isa.vec} b{v} = {isa.load.format(p=f'bp + {v * isa.lanes * ENTRY_BYTES}')};")
-    for r in range(mr):
-        bc = isa.bcast.format(p=f"a{r} + ao")
-        if isa.xor:
-            bc = isa.xor.format(a=bc, f="flip")
-        L.append(f"        {{ {isa.vec} a = {bc};")
+
+    def step(acc_set, g: str, bofs: int) -> None:
+        L.append("    {")
+        L.append(f"        const int64_t ao = ({g}) * {ENTRY_BYTES};")
         for v in range(nv):
-            L.append("          " + isa.fma.format(acc=accs[r][v], a="a", b=f"b{v}"))
-        L.append("        }")
+            L.append(f"        {isa.vec} b{v} = {isa.load.format(p=f'bp + {bofs + v * isa.lanes * ENTRY_BYTES}')};")
+        for r in range(mr):
+            bc = isa.bcast.format(p=f"a{r} + ao")
+            if isa.xor:
+                bc = isa.xor.format(a=bc, f="flip")
+            L.append(f"        {{ {isa.vec} a = {bc};")
+            for v in range(nv):
+                L.append("          " + isa.fma.format(acc=acc_set[r][v], a="a", b=f"b{v}"))
+            L.append("        }")
+        L.append("    }")
+
+    L.append("    int64_t g = 0;")
+    if ks > 1:
+        L.append(f"    for (; g + {ks} <= kgroups; g += {ks}) {{")
+        for s_, acc_set in enumerate(sets):
+            step(acc_set, f"g + {s_}", s_ * nr * ENTRY_BYTES)
+        L.append(f"        bp += {ks * nr * ENTRY_BYTES};")
+        L.append("    }")
+    L.append("    for (; g < kgroups; ++g) {")
+    step(accs, "g", 0)
     L.append(f"        bp += {nr * ENTRY_BYTES};")
     L.append("    }")
+    for acc_set in sets[1:]:
+        for r in range(mr):
+            for v in range(nv):
+                L.append(f"    {accs[r][v]} = {isa.add.format(x=accs[r][v], y=acc_set[r][v])};")
     for v in range(nv):
         L.append(f"    {isa.cols} p{v}; {isa.cols}_init(&p{v}, ep, j0 + {v * isa.lanes}, {n_expr} - {v * isa.lanes});")
     L.append("    char *row = (char *)c;")
