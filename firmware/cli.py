@@ -3,6 +3,7 @@
 Usage:
     tessera fw check firmware/examples/crc32.py
     tessera fw build firmware/examples/crc32.py [-o build/firmware.elf] [--target rv32imc-tessera] [--report]
+    tessera fw where build/firmware.elf 17        # panic location id -> file:line:col
 
 Exit status 0 on success; 1 with a located `file:line:col: error: ...` message on
 a rejected program, or the compiler's output on a build failure.
@@ -25,6 +26,10 @@ def register(sub) -> None:
     b.add_argument("--target", default=None, help="target spec TOML or name in firmware/targets/")
     b.add_argument("--report", action="store_true", help="print sizes, stack depth and build info")
     b.set_defaults(func=_build)
+    w = fw.add_parser("where", help="decode a panic location id (SYSCTL.SCRATCH1) with an image's location table")
+    w.add_argument("elf")
+    w.add_argument("loc", type=lambda v: int(v, 0), help="location id (decimal or 0x...)")
+    w.set_defaults(func=_where)
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
 
 
@@ -49,4 +54,19 @@ def _build(args) -> int:
         print(exc, file=sys.stderr)
         return 1
     print(res.report() if args.report else str(res.elf))
+    return 0
+
+
+def _where(args) -> int:
+    from elftools.common.exceptions import ELFError
+    from firmware.toolchain.report import locations_table
+    try:
+        table = locations_table(args.elf)
+    except (OSError, ELFError) as exc:
+        print(f"{args.elf}: cannot read the image: {exc}", file=sys.stderr)
+        return 1
+    if args.loc not in table:
+        print(f"{args.elf}: no location id {args.loc} (the image has {len(table)}; 0 means no location)", file=sys.stderr)
+        return 1
+    print(table[args.loc])
     return 0

@@ -31,8 +31,10 @@ Port contract (implemented by emulator/, installed with `install_port(port)`):
     Entry point: the firmware module's main().
 
 Panic protocol (identical in both modes, observable as MMIO writes):
-    SYSCTL.SCRATCH0 <- code, SYSCTL.SCRATCH1 <- location id ((line << 8) | col),
-    then the panic hook (default: power off with exit code PANIC_EXIT_CODE).
+    SYSCTL.SCRATCH0 <- code, SYSCTL.SCRATCH1 <- compact location id (1, 2, ...
+    per check site; 0 = no location), then the panic hook (default: power off
+    with exit code PANIC_EXIT_CODE). The build's location table decodes the id
+    (BuildResult.locations, the image's .tsr_locations section, `tessera fw where`).
 """
 
 from __future__ import annotations
@@ -53,8 +55,6 @@ PANIC_ALIGN = 0xE007            # misaligned memory access
 MIE_MSIE = 1 << 3               # mie: machine software interrupt enable
 MIE_MTIE = 1 << 7               # mie: machine timer interrupt enable
 MIE_MEIE = 1 << 11              # mie: machine external interrupt enable
-LOC_LINE_SHIFT = 8              # location id = (line << LOC_LINE_SHIFT) | min(col, LOC_COL_MAX)
-LOC_COL_MAX = 0xFF
 _POWEROFF_KEY = CONSTANTS["SYSCTL_POWEROFF_KEY"].value
 _POWEROFF_KEY_SHIFT = SYSCTL.reg("POWEROFF").field("KEY").lo
 # firmware may touch only these windows through mem_read*/mem_write*
@@ -65,7 +65,8 @@ class FirmwarePanic(Exception):
     """Raised when a panic reaches no port (plain CPython use, or a port.panic that returned)."""
 
     def __init__(self, code: int, loc: int = 0):
-        super().__init__(f"firmware panic code 0x{code:x} at location {loc >> LOC_LINE_SHIFT}:{loc & LOC_COL_MAX}")
+        where = _locations.get(loc, "no location") if loc else "no location"
+        super().__init__(f"firmware panic code 0x{code:x} at location id {loc} ({where})")
         self.code, self.loc = code, loc
 
 
@@ -176,6 +177,7 @@ def record(cls):
 _port = None
 _trap_handler = None
 _panic_hook = None
+_locations: dict = {}           # location id -> "file:line:col" of the loaded program (set by load_module)
 
 
 class _NoPort:

@@ -254,7 +254,7 @@ def build(src, out=None, target=None) -> BuildResult:
     trap_fns = [f.c_name for f in reachable(prog.trap_handler)] if prog.trap_handler else []
     calls = {f.c_name: [c.c_name for c, _ in f.calls] for f in prog.funcs}
     stack = stack_report(elf, calls, prog.main.c_name, prog.trap_handler.c_name if prog.trap_handler else None,
-                         TRAP_FRAME)
+                         TRAP_FRAME, prog.panic_hook.c_name if prog.panic_hook else None)
     stack["main_functions"], stack["trap_functions"] = main_fns, trap_fns
     if stack["max_stack"] > spec.stack_reserve:
         raise BuildError(f"{src}: maximum stack depth {stack['max_stack']} bytes exceeds the target's stack_reserve "

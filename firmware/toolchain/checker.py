@@ -77,6 +77,21 @@ class Program:
     trap_handler: Func | None = None
     panic_hook: Func | None = None
     locations: dict = field(default_factory=dict)  # location id -> "file:line:col"
+    sites: dict = field(default_factory=dict)      # (file, line, col) -> location id
+
+    def site(self, path, node) -> int:
+        """The compact location id of a check site: 1, 2, ... in the order the back ends first meet them.
+
+        The hosted transform numbers every site (it runs first in both modes), so a
+        site has one id in both modes; ids stay small so the compiled check loads
+        them with one compressed instruction. `locations` maps them back.
+        """
+        key = (str(path), node.lineno, node.col_offset + 1)
+        sid = self.sites.get(key)
+        if sid is None:
+            sid = self.sites[key] = len(self.sites) + 1
+            self.locations[sid] = f"{key[0]}:{key[1]}:{key[2]}"
+        return sid
 
 
 def check_program(path) -> Program:

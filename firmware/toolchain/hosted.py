@@ -22,7 +22,7 @@ from pathlib import Path
 
 from firmware import rt
 from firmware.toolchain.checker import Program, check_program
-from firmware.toolchain.types import BOOL, RefType, loc_id
+from firmware.toolchain.types import BOOL, RefType
 
 _RT = "_rt"
 _OPS = {"+": ast.Add, "-": ast.Sub, "*": ast.Mult, "&": ast.BitAnd, "|": ast.BitOr, "^": ast.BitXor}
@@ -43,8 +43,12 @@ def _ty(t) -> ast.expr:
 class _Rewriter:
     """Turns one typed function body into plain, checked Python."""
 
-    def __init__(self):
-        self.tmp = 0
+    def __init__(self, prog: Program, path):
+        self.tmp, self.prog, self.path = 0, prog, path
+
+    def loc(self, node, can_fail: bool = True) -> ast.Constant:
+        """The compact location id of the check site `node` (numbered on first use); 0 for a check that cannot fail."""
+        return _c(self.prog.site(self.path, node) if can_fail else 0)
 
     def fresh(self) -> str:
         self.tmp += 1
@@ -55,7 +59,7 @@ class _Rewriter:
         """An expression as stored: with its conversion check when it may not fit the place."""
         e = self.x(n)
         if getattr(n, "_conv_check", False) and n._ty is not BOOL:
-            e = _rtcall("_conv", e, _ty(n._conv), _c(loc_id(n)))
+            e = _rtcall("_conv", e, _ty(n._conv), self.loc(n))
         return e
 
     def x(self, n) -> ast.expr:
@@ -70,17 +74,17 @@ class _Rewriter:
         return ast.Attribute(self.x(n.value), n.attr, ast.Load())
 
     def x_Subscript(self, n):
-        return _rtcall("_ld", self.x(n.value), self.x(n.slice), _c(loc_id(n)))
+        return _rtcall("_ld", self.x(n.value), self.x(n.slice), self.loc(n, n.slice._cv is None))
 
-    def op(self, op: str, a: ast.expr, b: ast.expr, t, loc: int) -> ast.expr:
+    def op(self, op: str, a: ast.expr, b: ast.expr, t, site) -> ast.expr:
         if op in _OPS:
             e = ast.BinOp(a, _OPS[op](), b)
-            return e if op in "&|^" else _rtcall("_ck", e, _ty(t), _c(loc))
+            return e if op in "&|^" else _rtcall("_ck", e, _ty(t), self.loc(site))
         helper = {"//": "_div", "%": "_mod", "<<": "_shl", ">>": "_shr"}[op]
-        return _rtcall(helper, a, b, _ty(t), _c(loc))
+        return _rtcall(helper, a, b, _ty(t), self.loc(site))
 
     def x_BinOp(self, n):
-        return self.op(n._op, self.x(n.left), self.x(n.right), n._opty, loc_id(n))
+        return self.op(n._op, self.x(n.left), self.x(n.right), n._opty, n)
 
     def x_UnaryOp(self, n):
         a = self.x(n.operand)
@@ -90,7 +94,7 @@ class _Rewriter:
             return a
         if isinstance(n.op, ast.Invert):
             return _rtcall("_invert", a, _ty(n._opty))
-        return _rtcall("_ck", ast.UnaryOp(ast.USub(), a), _ty(n._opty), _c(loc_id(n)))
+        return _rtcall("_ck", ast.UnaryOp(ast.USub(), a), _ty(n._opty), self.loc(n))
 
     def x_Compare(self, n):
         return ast.Compare(self.x(n.left), n.ops, [self.x(n.comparators[0])])
@@ -109,23 +113,23 @@ class _Rewriter:
             a = self.x(args[0])
             if args[0]._ty is BOOL:
                 return ast.Call(ast.Name("int", ast.Load()), [a], [])
-            return _rtcall("_conv", a, _ty(n._ty), _c(loc_id(n))) if n._call_check else a
+            return _rtcall("_conv", a, _ty(n._ty), self.loc(n)) if n._call_check else a
         if k == "wrap":
             return _rtcall("wrap", _ty(n._ty), self.x(args[1]))
         if k == "wrapping":
             name = n.func.id
             xs = [self.x(a) for a in args]
             if name == "wrapping_shl":
-                return _rtcall(name, *xs, _ty(n._opty), _c(loc_id(n)))
+                return _rtcall(name, *xs, _ty(n._opty), self.loc(n))
             return _rtcall(name, *xs, _ty(n._opty))
         if k in ("mmio_read", "field_get", "field_set"):
             return _rtcall(k, self.x(args[0]), *[self.v(a) for a in args[1:]])
         if k == "mmio_write":
             return _rtcall(k, self.x(args[0]), self.v(args[1]))
         if k in ("mem_read", "mem_write"):
-            return _rtcall(n.func.id, *[self.v(a) for a in args], _c(loc_id(n)))
+            return _rtcall(n.func.id, *[self.v(a) for a in args], self.loc(n))
         if k == "panic":
-            return _rtcall("panic", self.v(args[0]), _c(loc_id(n)))
+            return _rtcall("panic", self.v(args[0]), self.loc(n))
         return _rtcall(k, *[self.v(a) for a in args])
 
     # ---------------------------------------------------------- statements
@@ -158,30 +162,32 @@ class _Rewriter:
         if isinstance(tgt, ast.Attribute):
             return [ast.Assign([ast.Attribute(self.x(tgt.value), tgt.attr, ast.Store())], val)]
         t = self.fresh()
-        loc_v = loc_id(s.value)
-        return [ast.Assign([ast.Name(t, ast.Store())], self.x(s.value)),
-                ast.Expr(_rtcall("_st", self.x(tgt.value), self.x(tgt.slice), ast.Name(t, ast.Load()), _c(loc_id(tgt)), _c(loc_v)))]
+        val = self.x(s.value)
+        return [ast.Assign([ast.Name(t, ast.Store())], val),
+                ast.Expr(_rtcall("_st", self.x(tgt.value), self.x(tgt.slice), ast.Name(t, ast.Load()),
+                                 self.loc(tgt, tgt.slice._cv is None), self.loc(s.value, _may_not_fit(s.value))))]
 
     def s_AugAssign(self, s):
-        tgt, loc = s.target, loc_id(s)
+        tgt = s.target
 
         def finish(e):
-            return _rtcall("_conv", e, _ty(s._conv), _c(loc)) if s._conv_check else e
+            return _rtcall("_conv", e, _ty(s._conv), self.loc(s)) if s._conv_check else e
         if isinstance(tgt, ast.Name):
-            e = self.op(s._op, ast.Name(tgt.id, ast.Load()), self.x(s.value), s._opty, loc)
+            e = self.op(s._op, ast.Name(tgt.id, ast.Load()), self.x(s.value), s._opty, s)
             return [ast.Assign([ast.Name(tgt.id, ast.Store())], finish(e))]
         if isinstance(tgt, ast.Attribute):
             base = self.x(tgt.value)
-            e = self.op(s._op, ast.Attribute(base, tgt.attr, ast.Load()), self.x(s.value), s._opty, loc)
+            e = self.op(s._op, ast.Attribute(base, tgt.attr, ast.Load()), self.x(s.value), s._opty, s)
             return [ast.Assign([ast.Attribute(self.x(tgt.value), tgt.attr, ast.Store())], finish(e))]
         ti, tv = self.fresh(), self.fresh()
         arr = self.x(tgt.value)
-        load = _rtcall("_ld", arr, ast.Name(ti, ast.Load()), _c(loc_id(tgt)))
-        e = self.op(s._op, load, self.x(s.value), s._opty, loc)
-        return [ast.Assign([ast.Name(ti, ast.Store())], self.x(tgt.slice)),
+        idx = self.x(tgt.slice)
+        load = _rtcall("_ld", arr, ast.Name(ti, ast.Load()), self.loc(tgt, tgt.slice._cv is None))
+        e = self.op(s._op, load, self.x(s.value), s._opty, s)
+        return [ast.Assign([ast.Name(ti, ast.Store())], idx),
                 ast.Assign([ast.Name(tv, ast.Store())], e),
                 ast.Expr(_rtcall("_st", self.x(tgt.value), ast.Name(ti, ast.Load()), ast.Name(tv, ast.Load()),
-                                 _c(loc_id(tgt)), _c(loc)))]
+                                 self.loc(tgt, tgt.slice._cv is None), self.loc(s, s._conv_check)))]
 
     def s_If(self, s):
         if hasattr(s, "_taken"):
@@ -206,6 +212,10 @@ class _Rewriter:
         return [ast.For(ast.Name(s.target.id, ast.Store()), rng, self.body(s.body), [])]
 
 
+def _may_not_fit(value) -> bool:
+    return bool(getattr(value, "_conv_check", False))
+
+
 def _module_code(prog: Program, mod) -> ast.Module:
     out = [ast.Import([ast.alias("firmware.rt", _RT)])]
     for stmt in mod.tree.body:
@@ -216,7 +226,7 @@ def _module_code(prog: Program, mod) -> ast.Module:
                                                     a.name, ast.Load())))
         elif isinstance(stmt, ast.FunctionDef):
             fn = ast.FunctionDef(stmt.name, ast.arguments([], [ast.arg(a.arg) for a in stmt.args.args], None, [], [], None, []),
-                                 _Rewriter().body(stmt.body), stmt.decorator_list, None)
+                                 _Rewriter(prog, mod.path).body(stmt.body), stmt.decorator_list, None)
             out.append(fn)
         elif isinstance(stmt, ast.If):
             continue  # the `if __name__ == "__main__"` guard: the session calls main()
@@ -250,6 +260,7 @@ def load_module(path) -> pytypes.ModuleType:
     """Check and load the firmware program at `path` for hosted execution; returns the root module."""
     prog, codes = _checked(path)
     rt._trap_handler = rt._panic_hook = None
+    rt._locations = prog.locations
     loaded: dict = {}
     for mod, code in zip(prog.modules, codes):
         m = pytypes.ModuleType(f"tessera_fw_{mod.name}")

@@ -9,13 +9,15 @@ have no entry: their frame is part of their caller's.
 
 Usage:
     check_no_heap(elf); size_report(elf) -> {"text": .., "rodata": .., "data": .., "bss": .., "flash": .., "ram": ..}
-    stack_report(elf, calls, "crc32__main", None, 64) -> {"max_stack": .., "frames": {..}, ...}
+    locations_table(elf) -> {1: "firmware/device/main.py:42:9", ...}   # decode SYSCTL.SCRATCH1 after a panic
+    stack_report(elf, calls, "crc32__main", None, 64, hook=None) -> {"max_stack": .., "frames": {..}, ...}
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from elftools.elf.constants import SH_FLAGS
 from elftools.elf.elffile import ELFFile
 from elftools.elf.sections import SymbolTableSection
 
@@ -39,14 +41,17 @@ def check_no_heap(path) -> None:
 
 
 def size_report(path) -> dict:
-    sizes = {"text": 0, "rodata": 0, "data": 0, "bss": 0, "build_info": 0}
+    """Bytes per kind of loaded section; a loaded section of no known kind (e.g. .eh_frame) counts as "other"."""
+    sizes = {"text": 0, "rodata": 0, "data": 0, "bss": 0, "build_info": 0, "other": 0}
     with open(path, "rb") as f:
         for sec in ELFFile(f).iter_sections():
             kind = _SECTION_KIND.get(sec.name)
+            if kind is None and sec["sh_flags"] & SH_FLAGS.SHF_ALLOC:
+                kind = "other"
             if kind:
                 sizes[kind] += sec["sh_size"]
-    sizes["flash"] = sizes["text"] + sizes["rodata"] + sizes["data"] + sizes["build_info"]
-    sizes["code_and_data"] = sizes["text"] + sizes["rodata"] + sizes["data"]   # flash without the build-info record
+    sizes["flash"] = sizes["text"] + sizes["rodata"] + sizes["data"] + sizes["other"] + sizes["build_info"]
+    sizes["code_and_data"] = sizes["flash"] - sizes["build_info"]   # flash without the build-info record
     sizes["ram"] = sizes["data"] + sizes["bss"]
     return sizes
 
@@ -85,17 +90,27 @@ def stack_frames(path) -> dict:
         return frames
 
 
-def stack_report(path, calls: dict, main: str, trap: str | None, trap_frame: int) -> dict:
+def stack_report(path, calls: dict, main: str, trap: str | None, trap_frame: int, hook: str | None = None) -> dict:
     frames = stack_frames(path)
 
     def depth(fn: str, seen=()) -> int:
         return frames.get(fn, 0) + max([depth(c, seen + (fn,)) for c in calls.get(fn, []) if c not in seen] or [0])
 
-    panic = frames.get("tsr_panic", 0) + frames.get("tsr_poweroff", 0)
+    # the panic path itself is frameless assembly; a @panic_hook runs below tsr_panic_hook
+    panic = frames.get("tsr_panic_hook", 0) + depth(hook) if hook else 0
     main_path = frames.get("tsr_main", 0) + depth(main) + panic
     trap_path = trap_frame + frames.get("tsr_trap", 0) + depth(trap) + panic if trap else 0
     return {"max_stack": main_path + trap_path, "main_path": main_path, "trap": trap_path, "frames": frames,
             "complete": bool(frames)}
+
+
+def locations_table(path) -> dict:
+    """The image's location id -> "file:line:col" table (the non-loaded .tsr_locations section)."""
+    from firmware.toolchain.cruntime import LOCATIONS_SECTION
+    with open(path, "rb") as f:
+        sec = ELFFile(f).get_section_by_name(LOCATIONS_SECTION)
+        rows = sec.data().decode() if sec is not None else ""
+    return {int(i): where for i, _, where in (r.partition(" ") for r in rows.splitlines())}
 
 
 def elf_path(p) -> Path:

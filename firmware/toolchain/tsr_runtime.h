@@ -2,7 +2,7 @@
  *
  * Written by hand (no library offers Python's floor division, checked narrowing and
  * shift-count rules for C). Every check is an unlikely branch to a cold, noreturn
- * tsr_panic(code, location) so clang keeps the hot path straight and hoists or
+ * tsr_fail_<kind>(location id) so clang keeps the hot path straight and hoists or
  * drops checks it can prove. Included by the C the emitter writes under build/.
  * Usage: #include "tsr_runtime.h" (after tessera_regs.h), then tsr_add_u32(a, b, loc) ...
  */
@@ -22,8 +22,9 @@
 #define TSR_PANIC_EXIT_CODE 0xEEu
 #define TSR_UNLIKELY(x) __builtin_expect(!!(x), 0)
 
-__attribute__((noreturn, cold, noinline)) void tsr_panic(uint32_t code, uint32_t loc);
-/* one cold entry per implicit check kind: a failing site passes only its location id */
+/* the panic path (assembly, written by firmware/toolchain/cruntime.py): SCRATCH0 = code, SCRATCH1 = loc */
+__attribute__((noreturn, cold)) void tsr_panic_at(uint32_t loc, uint32_t code);
+/* one cold entry per implicit check kind: a failing site passes only its compact location id */
 __attribute__((noreturn, cold, noinline)) void tsr_fail_overflow(uint32_t loc);
 __attribute__((noreturn, cold, noinline)) void tsr_fail_bounds(uint32_t loc);
 __attribute__((noreturn, cold, noinline)) void tsr_fail_div_zero(uint32_t loc);

@@ -32,11 +32,6 @@ def error_at(path: str, node: ast.AST, found: str, instead: str) -> FirmwareErro
     return FirmwareError(path, getattr(node, "lineno", 1), getattr(node, "col_offset", 0) + 1, found, instead)
 
 
-def loc_id(node: ast.AST) -> int:
-    """The panic location id of a node: (line << 8) | column (1-based, capped at 255)."""
-    return (node.lineno << rt.LOC_LINE_SHIFT) | min(node.col_offset + 1, rt.LOC_COL_MAX)
-
-
 class _Named:
     def __init__(self, name: str):
         self.name = name

@@ -12,7 +12,7 @@ from elftools.elf.elffile import ELFFile
 from asic_model.soc_map import SYSCTL
 from firmware import rt
 from firmware.toolchain.build import BuildError, build, load_target
-from firmware.toolchain.report import check_no_heap
+from firmware.toolchain.report import check_no_heap, locations_table
 from tests.firmware.conftest import REPO, run_session, scratch_writes
 
 COMPTIME = textwrap.dedent('''
@@ -73,7 +73,7 @@ def test_build_outputs(comptime_build):
         assert f"target={spec.name}" in info and f"target_sha256={spec.sha256[:16]}" in info and "source_sha256=" in info
         assert elf.header.e_machine == "EM_RISCV" and elf.elfclass == 32
     s = res.sizes
-    assert s["text"] > 0 and s["flash"] == s["text"] + s["rodata"] + s["data"] + s["build_info"] and s["build_info"] > 0 and s["ram"] == s["data"] + s["bss"]
+    assert s["text"] > 0 and s["flash"] == s["text"] + s["rodata"] + s["data"] + s["other"] + s["build_info"] and s["build_info"] > 0 and s["ram"] == s["data"] + s["bss"]
     assert res.stack["complete"] and 0 < res.stack["max_stack"] <= spec.stack_reserve
     assert res.map.read_text().count(".text") > 0
     assert "max stack" in res.report()
@@ -85,12 +85,16 @@ def test_panic_is_identical_in_both_modes(tmp_path):
     res = build(src, out=tmp_path / "p.elf")
     results = [run_session(fw, hosted) for fw, hosted in ((res.elf, False), (src, True))]
     (ci, cout, ctrace), (hi, hout, htrace) = results
-    loc = (9 << rt.LOC_LINE_SHIFT) | 5           # buf[n] at line 9, column 5
+    loc = next(i for i, where in res.locations.items() if where == f"{src}:9:5")   # buf[n] at line 9, column 5
+    assert 0 < loc < 32                          # compact: fits one compressed `li`
     assert (ci.reason, ci.code) == (hi.reason, hi.code) == ("poweroff", rt.PANIC_EXIT_CODE)
     assert scratch_writes(ctrace) == scratch_writes(htrace) == [
         (SYSCTL.addr("SCRATCH0"), rt.PANIC_BOUNDS), (SYSCTL.addr("SCRATCH1"), loc)]
     assert cout == hout == b"\x01"
-    assert res.locations[loc].endswith("p.py:9:5")
+    assert locations_table(res.elf) == res.locations          # the image alone decodes the report
+    r = subprocess.run([sys.executable, "-m", "tessera.cli", "fw", "where", str(res.elf), str(loc)],
+                       capture_output=True, text=True, cwd=REPO)
+    assert (r.returncode, r.stdout.strip()) == (0, f"{src}:9:5")
 
 
 def test_heap_symbols_fail_the_build(tmp_path):
