@@ -32,6 +32,7 @@ REGISTRY: dict[str, str] = {
     "tensorcore": "native.bench:run",
     "emulator": "emulator.bench:run",
     "toolchain": "firmware.toolchain.bench:run",
+    "hostd": "hostd.bench:run",
 }
 
 
