@@ -8,7 +8,12 @@ Usage:
     w = native.pack_b(b); native.gemm_i8(a, w, mult=mult, shift=shift)   # pre-packed weights
     plan = native.GemmPlan(a, w, out, mult=mult, shift=shift); plan()  # one FFI crossing per call
     native.paths(); native.variants(); with native.force_path("avx2"): ...
+    with native.b_cache(False): ...            # pack B on every call (the C packed-B cache is on by default)
+    native.b_cache_stats(); native.clear_caches()
     native.reference_gemm_i8(a, b, ...)        # numpy int64 statement of the semantics
+
+Speed: repeated gemm_i8 / gemm_i8_buf calls hit Python call caches (one dict lookup + one FFI
+crossing), and the C side reuses the packing of a B whose bytes have not changed (docs/native.md).
 
 Semantics (docs/native.md): acc = A@B + bias in int32 with wrap-around; RAW32: C = acc (RELU:
 max(acc, 0)); int8: v = acc*mult[j] (int64), if shift[j] > 0: v = (v + 2^(shift-1)) >> shift,
@@ -288,7 +293,7 @@ def _gemm_i8_slow(key, a, b, bias, mult, shift, zp_out, relu, raw32, out, path):
             a.nbytes + out.nbytes + (0 if packed else b.nbytes) <= _CALL_CACHE_MAX_BYTES and \
             all(v is None or (type(v) is np.ndarray and v.flags.c_contiguous) for v in (bias, mult, shift)):
         shapes = (a0.shape, b0.shape, out0.shape if out0 is not None else None)
-        keep = (a, b, out0, bias, mult, shift, pa, pc, pb, pm, ps)   # every pointed-to buffer stays alive
+        keep = (a, b, out0, bias, mult, shift, pre, pc, pb, pm, ps)   # every pointed-to buffer stays alive
         if out0 is not None:
             c = ffi.new("tc_call *")
             c.a, c.lda, c.c, c.ldc, c.M, c.N, c.K = pa, a.strides[0], pc, ldc, M, N, K
