@@ -99,7 +99,7 @@ class FuncEmitter:
     def index(self, n) -> str:
         at, idx = n.value._ty, n.slice
         i = self.x(idx)
-        if idx._cv is not None:
+        if idx._cv is not None or getattr(n, "_safe", False):   # constant, or proven in range (ranges.py)
             return i
         it = idx._ty
         if isinstance(it, rt.IntType) and not it.signed:
@@ -124,6 +124,8 @@ class FuncEmitter:
         t = n._opty
         a = self.operand(n.left, t)
         b = self.x(n.right) if n._op in ("<<", ">>") else self.operand(n.right, t)
+        if getattr(n, "_nocheck", False):   # proven to fit t (ranges.py)
+            return f"(({c_type(t)})({a} {n._op} {b}))"
         return self.op(n._op, a, b, t, n)
 
     def x_UnaryOp(self, n):

@@ -22,6 +22,7 @@ from pathlib import Path
 from firmware import regs, rt
 from firmware.toolchain.types import (BOOL, COMPTIME, VOID, ArrayType, FirmwareError, RecordType, RefType,
                                       error_at, tname)
+from firmware.toolchain.ranges import annotate_function
 from firmware.toolchain.typecheck import Typer, annotation_type
 from firmware.toolchain.rejects import reject_forbidden
 
@@ -102,6 +103,7 @@ def check_program(path) -> Program:
     for mod in prog.modules:
         for fn in [s for s in mod.scope.values() if isinstance(s, Func) and s.module is mod]:
             Typer(prog, mod, fn).check_function()
+            annotate_function(fn)
     main = prog.root.scope.get("main")
     if not isinstance(main, Func) or main.params or main.ret is not VOID:
         raise FirmwareError(str(path), 1, 1, "no `def main() -> None:` in the root module",

@@ -74,7 +74,7 @@ class _Rewriter:
         return ast.Attribute(self.x(n.value), n.attr, ast.Load())
 
     def x_Subscript(self, n):
-        return _rtcall("_ld", self.x(n.value), self.x(n.slice), self.loc(n, n.slice._cv is None))
+        return _rtcall("_ld", self.x(n.value), self.x(n.slice), self.loc(n, _index_may_fail(n)))
 
     def op(self, op: str, a: ast.expr, b: ast.expr, t, site) -> ast.expr:
         if op in _OPS:
@@ -84,6 +84,8 @@ class _Rewriter:
         return _rtcall(helper, a, b, _ty(t), self.loc(site))
 
     def x_BinOp(self, n):
+        if getattr(n, "_nocheck", False):   # proven to fit its type (ranges.py)
+            return ast.BinOp(self.x(n.left), _OPS[n._op](), self.x(n.right))
         return self.op(n._op, self.x(n.left), self.x(n.right), n._opty, n)
 
     def x_UnaryOp(self, n):
@@ -165,7 +167,7 @@ class _Rewriter:
         val = self.x(s.value)
         return [ast.Assign([ast.Name(t, ast.Store())], val),
                 ast.Expr(_rtcall("_st", self.x(tgt.value), self.x(tgt.slice), ast.Name(t, ast.Load()),
-                                 self.loc(tgt, tgt.slice._cv is None), self.loc(s.value, _may_not_fit(s.value))))]
+                                 self.loc(tgt, _index_may_fail(tgt)), self.loc(s.value, _may_not_fit(s.value))))]
 
     def s_AugAssign(self, s):
         tgt = s.target
@@ -182,12 +184,12 @@ class _Rewriter:
         ti, tv = self.fresh(), self.fresh()
         arr = self.x(tgt.value)
         idx = self.x(tgt.slice)
-        load = _rtcall("_ld", arr, ast.Name(ti, ast.Load()), self.loc(tgt, tgt.slice._cv is None))
+        load = _rtcall("_ld", arr, ast.Name(ti, ast.Load()), self.loc(tgt, _index_may_fail(tgt)))
         e = self.op(s._op, load, self.x(s.value), s._opty, s)
         return [ast.Assign([ast.Name(ti, ast.Store())], idx),
                 ast.Assign([ast.Name(tv, ast.Store())], e),
                 ast.Expr(_rtcall("_st", self.x(tgt.value), ast.Name(ti, ast.Load()), ast.Name(tv, ast.Load()),
-                                 self.loc(tgt, tgt.slice._cv is None), self.loc(s, s._conv_check)))]
+                                 self.loc(tgt, _index_may_fail(tgt)), self.loc(s, s._conv_check)))]
 
     def s_If(self, s):
         if hasattr(s, "_taken"):
@@ -210,6 +212,10 @@ class _Rewriter:
             args = [_c(0)] + args
         rng = ast.Call(ast.Name("range", ast.Load()), args + [_c(s._step)], [])
         return [ast.For(ast.Name(s.target.id, ast.Store()), rng, self.body(s.body), [])]
+
+
+def _index_may_fail(sub) -> bool:
+    return sub.slice._cv is None and not getattr(sub, "_safe", False)
 
 
 def _may_not_fit(value) -> bool:

@@ -104,6 +104,16 @@ def stack_report(path, calls: dict, main: str, trap: str | None, trap_frame: int
             "complete": bool(frames)}
 
 
+def crt0_bytes(map_file) -> int:
+    """Bytes of the crt0's input sections (entry code and trap vector), read from the lld map."""
+    total = 0
+    for line in Path(map_file).read_text().splitlines():
+        cols = line.split()
+        if len(cols) == 5 and "crt0.o:(.text" in cols[4]:
+            total += int(cols[2], 16)
+    return total
+
+
 def locations_table(path) -> dict:
     """The image's location id -> "file:line:col" table (the non-loaded .tsr_locations section)."""
     from firmware.toolchain.cruntime import LOCATIONS_SECTION

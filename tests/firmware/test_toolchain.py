@@ -150,3 +150,42 @@ def test_sibling_module_import_in_both_modes(tmp_path):
     for fw, hosted in ((res.elf, False), (tmp_path / "app.py", True)):
         info, out, _ = run_session(fw, hosted)
         assert (info.reason, info.code, out) == ("poweroff", 0, bytes([43]))
+
+
+ELIDED = textwrap.dedent('''
+    from firmware.rt import u8, u32, array, const, mmio_write
+    from firmware.regs import UART
+    N = const(16)
+    buf = array(u8, N)
+    big = array(u32, 256)
+
+    def main() -> None:
+        for i in range(N):
+            buf[i] = u8((i * 13 + 7) & 0xFF)
+        s: u32 = 0
+        for j in range(N):
+            s += big[buf[j]]
+        mmio_write(UART.DATA, s + 1)
+        for k in range(4):
+            for k in range(20):
+                s += 1
+            buf[k] = 1
+''')
+
+
+def test_checks_proven_unnecessary_are_dropped_in_both_modes(tmp_path):
+    src = tmp_path / "el.py"
+    src.write_text(ELIDED)
+    res = build(src, out=tmp_path / "el.elf")
+    c = res.c_file.read_text()
+    # range(N) index into N elements, a u8 index into 256, i * 13 + 7 < 2^32, a masked conversion: no checks
+    assert "el__buf[i] = " in c and "el__big[el__buf[j]]" in c and "tsr_conv_u8" not in c and "tsr_mul" not in c
+    # an inner loop reusing the name leaves k == 19 behind: that store stays checked and panics in both modes
+    assert "tsr_idx_u(k, 16u" in c
+    results = [run_session(fw, hosted) for fw, hosted in ((res.elf, False), (src, True))]
+    (ci, cout, ctrace), (hi, hout, htrace) = results
+    loc = next(i for i, where in res.locations.items() if where == f"{src}:18:9")
+    assert (ci.reason, ci.code) == (hi.reason, hi.code) == ("poweroff", rt.PANIC_EXIT_CODE)
+    assert scratch_writes(ctrace) == scratch_writes(htrace) == [
+        (SYSCTL.addr("SCRATCH0"), rt.PANIC_BOUNDS), (SYSCTL.addr("SCRATCH1"), loc)]
+    assert cout == hout == b"\x01"
