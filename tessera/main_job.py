@@ -300,7 +300,8 @@ class MainJob:
         a.legend()
         units = report["energy_by_unit_nj_per_inference"]
         b.bar(list(units), list(units.values()), color=["#ee6677", "#228833", "#ccbb44", "#aaaaaa"])
-        b.set_ylabel("nJ per inference")
+        b.set_yscale("log")
+        b.set_ylabel("nJ per inference (log scale)")
         b.set_title(f"energy by unit ({report['profile']}), {report['energy_uj_per_inference']:.2f} uJ total")
         fig.tight_layout()
         path = self.out / "run.png"
