@@ -8,7 +8,9 @@
 #include <stdlib.h>
 #include "tc_internal.h"
 
+#ifndef TC_B_BLOCK_BYTES
 #define TC_B_BLOCK_BYTES (512 * 1024)   /* packed-B bytes kept hot per column block (half of L2) */
+#endif
 #define TC_COLCORR_ROUND 64             /* colcorr is written in 64-column steps */
 #define TC_INT32_MAX_MULT 2147483647LL
 
@@ -266,6 +268,45 @@ static int validate(int32_t M, int32_t N, int32_t K, const int32_t *mult, const 
 }
 
 /* ---------------- the blocked loop ---------------- */
+/* Do byte ranges [x, x+nx) and [y, y+ny) overlap? An output that overlaps A (in-place use of one
+ * SRAM) makes the kernels read A from a packed copy, taken before any output is written. */
+static int overlaps(const void *x, int64_t nx, const void *y, int64_t ny)
+{
+    const uintptr_t x0 = (uintptr_t)x, y0 = (uintptr_t)y;
+    return x0 < y0 + (uintptr_t)ny && y0 < x0 + (uintptr_t)nx;
+}
+
+/* Dense copy of a rows x cols int8 matrix into scratch (for the portable loop, which reads its
+ * operands while it writes C): NULL if memory is short. */
+static const int8_t *copy_rows(tc_tls *t, int slot, const int8_t *x, int64_t ld, int32_t rows, int32_t cols)
+{
+    int8_t *d = scratch(t, slot, (size_t)rows * (size_t)cols);
+    if (d)
+        for (int32_t r = 0; r < rows; ++r)
+            memcpy(d + (int64_t)r * cols, x + r * ld, (size_t)cols);
+    return d;
+}
+
+/* The portable loop with operands that overlap C first copied aside. */
+static int run_portable(tc_tls *t, const int8_t *a, int64_t lda, const int8_t *b, int64_t ldb, void *c,
+                        int64_t ldc, int32_t M, int32_t N, int32_t K, const tc_epi *ep)
+{
+    const int64_t cbytes = ((M - 1) * ldc + N) * (int64_t)((ep->flags & TC_FLAG_RAW32) ? 4 : 1);
+    if (overlaps(a, (M - 1) * lda + K, c, cbytes)) {
+        if (!(a = copy_rows(t, SCRATCH_A, a, lda, M, K)))
+            return fail(TC_ERR_NOMEM, 0);
+        lda = K;
+    }
+    if (overlaps(b, (K - 1) * ldb + N, c, cbytes)) {
+        if (!(b = copy_rows(t, SCRATCH_B, b, ldb, K, N)))
+            return fail(TC_ERR_NOMEM, 0);
+        ldb = N;
+    }
+    tc_gemm_portable(a, lda, b, ldb, c, ldc, M, N, K, ep);
+    t->last_variant = -1;
+    return TC_OK;
+}
+
 static int run_packed(tc_tls *t, int path, int kind, const int8_t *a, int64_t lda, const int8_t *bp,
                       int32_t nr, void *c, int64_t ldc, int32_t M, int32_t N, int32_t K, const tc_epi *ep)
 {
@@ -280,7 +321,9 @@ static int run_packed(tc_tls *t, int path, int kind, const int8_t *a, int64_t ld
     const int64_t nblocks = M / mr;
     /* VNNI kernels read A in place when every row holds whole 4-byte k-groups; otherwise (and
      * for the int16 AVX2 path) A is packed into scratch, one mr-row block after another. */
-    const int direct = ops->vnni && K % TC_VNNI_KGROUP == 0;
+    const size_t esize = (ep->flags & TC_FLAG_RAW32) ? sizeof(int32_t) : sizeof(int8_t);
+    const int direct = ops->vnni && K % TC_VNNI_KGROUP == 0 &&
+                       !overlaps(a, (M - 1) * lda + K, c, ((M - 1) * ldc + N) * (int64_t)esize);
     const int64_t astride = direct ? lda : kgroups * TC_ENTRY_BYTES;
     const int64_t block_bytes = (int64_t)mr * astride;
     const uint8_t *ap = (const uint8_t *)a;
@@ -296,7 +339,6 @@ static int run_packed(tc_tls *t, int path, int kind, const int8_t *a, int64_t ld
         ap = pa;
     }
 
-    const size_t esize = (ep->flags & TC_FLAG_RAW32) ? sizeof(int32_t) : sizeof(int8_t);
     const int64_t panel_bytes = kgroups * nr * TC_ENTRY_BYTES;
     const int64_t npanels = (N + nr - 1) / nr;
     int64_t panels_per_block = TC_B_BLOCK_BYTES / panel_bytes;
@@ -419,9 +461,7 @@ int tc_gemm_i8(const int8_t *a, int64_t lda, const int8_t *b, int64_t ldb, void 
         return fail(TC_ERR_PATH, path);
     tc_epi ep = {bias, NULL, mult, shift, zp_out, flags};
     if (p == TC_PATH_PORTABLE) {
-        tc_gemm_portable(a, lda, b, ldb, c, ldc, M, N, K, &ep);
-        tls.last_variant = -1;
-        return TC_OK;
+        return run_portable(&tls, a, lda, b, ldb, c, ldc, M, N, K, &ep);
     }
     tc_tls *t = &tls;
     const int kind = find_kind(p, N);
@@ -554,9 +594,7 @@ int tc_gemm_i8_packed(const int8_t *a, int64_t lda, const tc_packed_b *pb, void 
         return fail(TC_ERR_STRIDE, lda < 0 ? 0 : 2);
     tc_epi ep = {bias, pb->colcorr, mult, shift, zp_out, flags};
     if (pb->path == TC_PATH_PORTABLE) {
-        tc_gemm_portable(a, lda, pb->data, pb->N, c, ldc, M, pb->N, pb->K, &ep);
-        tls.last_variant = -1;
-        return TC_OK;
+        return run_portable(&tls, a, lda, pb->data, pb->N, c, ldc, M, pb->N, pb->K, &ep);
     }
     return run_packed(&tls, pb->path, pb->kind, a, lda, pb->data, pb->nr, c, ldc, M, pb->N, pb->K, &ep);
 }

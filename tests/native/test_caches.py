@@ -208,3 +208,29 @@ def test_strided_a_read_in_place(path, K):
     a = big[:, 2:2 + K]
     b = rand(rng, (K, N))
     np.testing.assert_array_equal(native.gemm_i8(a, b, raw32=True, path=path), reference_gemm_i8(a, b, raw32=True))
+
+
+@pytest.mark.parametrize("path", ALL_PATHS)
+@pytest.mark.parametrize("raw32", [False, True])
+@pytest.mark.parametrize("target", ["a", "b"])
+def test_output_overlapping_an_operand_reads_the_original(path, raw32, target):
+    """In-place use of one SRAM: C written over A (read in place by the VNNI kernels) or over B
+    gives the result of the operands as they were when the call started."""
+    rng = np.random.default_rng(11)
+    M, N, K = 12, 16, 64
+    sram = np.zeros(1 << 14, np.uint8)
+    a_off, b_off, mult_off, shift_off = 0, 4096, 8192, 8192 + 4 * N
+    sram[a_off:a_off + M * K] = rng.integers(0, 256, M * K, dtype=np.uint8)
+    sram[b_off:b_off + K * N] = rng.integers(0, 256, K * N, dtype=np.uint8)
+    sram[mult_off:shift_off] = np.full(N, 1 << 12, np.int32).view(np.uint8)
+    sram[shift_off:shift_off + 4 * N] = np.full(N, 14, np.int32).view(np.uint8)
+    a = sram[a_off:a_off + M * K].view(np.int8).reshape(M, K).copy()
+    b = sram[b_off:b_off + K * N].view(np.int8).reshape(K, N).copy()
+    want = reference_gemm_i8(a, b, mult=np.full(N, 1 << 12, np.int32), shift=np.full(N, 14, np.int32),
+                             raw32=raw32)
+    c_off = (a_off if target == "a" else b_off) + 4 * K   # C starts inside the operand's rows
+    flags = native.RAW32 if raw32 else 0
+    native.gemm_i8_buf(sram, a_off, K, b_off, N, c_off, N, M, N, K, -1, mult_off, shift_off, 0, flags, path=path)
+    esize = 4 if raw32 else 1
+    got = sram[c_off:c_off + M * N * esize].view(np.int32 if raw32 else np.int8).reshape(M, N)
+    np.testing.assert_array_equal(got, want)
