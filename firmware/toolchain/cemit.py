@@ -388,7 +388,7 @@ def emit_c(prog, hosted: dict, build_info: str) -> tuple[str, dict]:
 
     def sig(fn) -> str:
         params = ", ".join(param_decl(n, t, False) for n, t in fn.params) or "void"
-        inline = "__attribute__((always_inline)) inline " if fn is prog.main else ""   # main runs once, inside tsr_main
+        inline = "__attribute__((always_inline)) inline " if fn is prog.main else ""   # main runs once, inside the C main()
         return f"static {inline}{c_type(fn.ret)} {fn.c_name}({params})"
     out += [sig(fn) + ";" for fn in prog.funcs] + [""]
     for fn in prog.funcs:

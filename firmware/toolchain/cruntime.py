@@ -1,7 +1,7 @@
 """The entry points and the panic path of a compiled image: the C and assembly after the program's functions.
 
-`tsr_main` (called by crt0) runs `main()` and powers off with 0; `tsr_trap`
-(called by the trap vector) runs the @trap_handler or panics with
+`main` (called by the crt0 of emulator/linker.py) runs the program's `main()`
+and powers off with 0; `trap_handler` (called by the crt0's trap vector) runs the @trap_handler or panics with
 PANIC_UNHANDLED_TRAP. The panic path is written in assembly by hand because it
 is in every image and C cannot make it this small: a failed check passes only
 its compact location id in a0 (one compressed `li`) and calls the stub of its
@@ -42,8 +42,8 @@ def _asm(lines: list) -> list:
     return ["__asm__("] + [f'    "{ln}\\n"' for ln in lines] + [");"]
 
 
-def panic_asm(hooked: bool) -> list:
-    """The check-failure stubs, tsr_fail and tsr_panic_at, as top-level assembly."""
+def panic_asm(hooked: bool, trapped: bool) -> list:
+    """The check-failure stubs, tsr_fail and tsr_panic_at (and, without a @trap_handler, trap_handler)."""
     sysctl = BLOCKS["SYSCTL"]
     off = {r: sysctl.regs[r].addr - sysctl.base for r in ("SCRATCH0", "SCRATCH1", "POWEROFF")}
     lines = []
@@ -51,6 +51,9 @@ def panic_asm(hooked: bool) -> list:
         name = f"tsr_fail_{kind}"
         lines += [f'.section .text.{name},\\"ax\\",@progbits', f".globl {name}", f".type {name},@function",
                   f"{name}:", f"li a1, {code & ((1 << KIND_BITS) - 1)}", "tail tsr_fail", f".size {name}, .-{name}"]
+    if not trapped:   # no @trap_handler: a trap panics with the mcause as its location
+        lines += ['.section .text.trap_handler,\\"ax\\",@progbits', ".globl trap_handler", ".type trap_handler,@function", "trap_handler:",
+                  f"lui a1, {CODE_BASE >> 12}", f"addi a1, a1, {rt.PANIC_UNHANDLED_TRAP - CODE_BASE}", "tail tsr_panic_at"]
     lines += ['.section .text.tsr_fail,\\"ax\\",@progbits', ".globl tsr_fail", ".globl tsr_panic_at",
               ".type tsr_fail,@function", ".type tsr_panic_at,@function",
               "tsr_fail:", f"lui a2, {CODE_BASE >> 12}", "or a1, a1, a2",
@@ -73,19 +76,19 @@ def locations_asm(locations: dict) -> list:
 
 def runtime_c(prog, build_info: str) -> list:
     main, trap, hook = prog.main, prog.trap_handler, prog.panic_hook
-    out = ["/* entry from crt0: main returning powers off with exit code 0, as in hosted mode */",
-           "void tsr_main(void) {", f"    {main.c_name}();", "    tsr_poweroff(0);", "}", "",
-           "void tsr_trap(uint32_t mcause) {",
-           f"    {trap.c_name}(mcause);" if trap else "    tsr_panic_at(mcause, TSR_PANIC_UNHANDLED_TRAP);", "}", "",
+    out = ["/* entry from the crt0 (emulator/linker.py): main returning powers off with exit code 0, as in hosted mode */",
+           "int main(void) {", f"    {main.c_name}();", "    return 0;   /* the crt0 calls crt0_poweroff(0) */", "}", "",
+           *(["void trap_handler(uint32_t mcause, uint32_t mepc, uint32_t mtval) {", "    (void)mepc; (void)mtval;",
+               f"    {trap.c_name}(mcause);", "}", ""] if trap else []),
            "void tsr_poweroff(uint32_t code) {",
            "    TSR_REG(SYSCTL_POWEROFF) = ((uint32_t)TESSERA_SYSCTL_POWEROFF_KEY << SYSCTL_POWEROFF_KEY_SHIFT)"
            " | ((code << SYSCTL_POWEROFF_CODE_SHIFT) & SYSCTL_POWEROFF_CODE_MASK);",
-           "    for (;;) tsr_wfi();", "}", ""]
+           "    for (;;) tsr_wfi();", "}", "void crt0_poweroff(uint32_t code) __attribute__((alias(\"tsr_poweroff\")));", ""]
     if hook:
         out += ["/* reached from tsr_panic_at after SCRATCH0/1 are written */",
                 "void tsr_panic_hook(uint32_t code, uint32_t loc) {", f"    {hook.c_name}(code, loc);",
                 "    for (;;) tsr_wfi();", "}", ""]
-    out += ["/* check failures: a0 = location id; see firmware/toolchain/cruntime.py */", *panic_asm(hook is not None), "",
+    out += ["/* check failures: a0 = location id; see firmware/toolchain/cruntime.py */", *panic_asm(hook is not None, trap is not None), "",
             '__attribute__((section(".build_info"), used))',
             f"static const char tsr_build_info[] = {c_string(build_info)};", ""]
     return out + locations_asm(prog.locations) + [""]

@@ -2,7 +2,7 @@
 
 Stack depth: clang's `-fstack-size-section` leaves a `.stack_sizes` section of
 (function address, ULEB128 frame size) pairs; the maximum depth is the heaviest
-path of the checker's (acyclic) call graph from `tsr_main`, plus the panic path,
+path of the checker's (acyclic) call graph from the C `main`, plus the panic path,
 plus, since interrupts do not nest (MIE is cleared in the handler), the trap
 vector's frame and the trap handler's heaviest path. Functions clang inlined
 have no entry: their frame is part of their caller's.
@@ -41,13 +41,14 @@ def check_no_heap(path) -> None:
 
 
 def size_report(path) -> dict:
-    """Bytes per kind of loaded section; a loaded section of no known kind (e.g. .eh_frame) counts as "other"."""
-    sizes = {"text": 0, "rodata": 0, "data": 0, "bss": 0, "build_info": 0, "other": 0}
+    """Bytes per kind of section. A loaded section of no known kind (e.g. .eh_frame) counts as "other"
+    (flash); an unknown NOBITS one (the .stack reservation, .sram/.dram buffers) as "reserved" (neither)."""
+    sizes = {"text": 0, "rodata": 0, "data": 0, "bss": 0, "build_info": 0, "other": 0, "reserved": 0}
     with open(path, "rb") as f:
         for sec in ELFFile(f).iter_sections():
             kind = _SECTION_KIND.get(sec.name)
             if kind is None and sec["sh_flags"] & SH_FLAGS.SHF_ALLOC:
-                kind = "other"
+                kind = "reserved" if sec["sh_type"] == "SHT_NOBITS" else "other"
             if kind:
                 sizes[kind] += sec["sh_size"]
     sizes["flash"] = sizes["text"] + sizes["rodata"] + sizes["data"] + sizes["other"] + sizes["build_info"]
@@ -98,8 +99,8 @@ def stack_report(path, calls: dict, main: str, trap: str | None, trap_frame: int
 
     # the panic path itself is frameless assembly; a @panic_hook runs below tsr_panic_hook
     panic = frames.get("tsr_panic_hook", 0) + depth(hook) if hook else 0
-    main_path = frames.get("tsr_main", 0) + depth(main) + panic
-    trap_path = trap_frame + frames.get("tsr_trap", 0) + depth(trap) + panic if trap else 0
+    main_path = frames.get("main", 0) + depth(main) + panic
+    trap_path = trap_frame + frames.get("trap_handler", 0) + depth(trap) + panic if trap else 0
     return {"max_stack": main_path + trap_path, "main_path": main_path, "trap": trap_path, "frames": frames,
             "complete": bool(frames)}
 

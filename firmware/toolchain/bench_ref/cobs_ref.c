@@ -34,9 +34,9 @@ static uint32_t cobs_decode(const uint8_t *in, uint32_t n, uint8_t *out_buf) {
     return out;
 }
 
-void tsr_trap(uint32_t mcause) { (void)mcause; }
+void trap_handler(uint32_t mcause, uint32_t mepc, uint32_t mtval) { (void)mcause; (void)mepc; (void)mtval; }
 
-void tsr_main(void) {
+int main(void) {
     for (uint32_t i = 0; i < N; i++) src[i] = (i % 37 != 5) ? (uint8_t)((i * 13 + 1) & 0xFF) : 0;
     uint32_t acc = 0;
     for (uint32_t r = 0; r < REPS; r++) {
@@ -46,6 +46,11 @@ void tsr_main(void) {
     }
     REG(UART_DATA) = acc & 0xFF;
     REG(UART_DATA) = (acc >> 8) & 0xFF;
-    REG(SYSCTL_POWEROFF) = ((uint32_t)TESSERA_SYSCTL_POWEROFF_KEY << SYSCTL_POWEROFF_KEY_SHIFT);
+    return 0;
+}
+
+/* the crt0 (emulator/linker.py) powers off with main's result */
+void crt0_poweroff(int code) {
+    REG(SYSCTL_POWEROFF) = ((uint32_t)TESSERA_SYSCTL_POWEROFF_KEY << SYSCTL_POWEROFF_KEY_SHIFT) | ((uint32_t)code & SYSCTL_POWEROFF_CODE_MASK);
     for (;;) __asm__ volatile("wfi");
 }

@@ -59,13 +59,18 @@ static uint32_t crc32(const uint8_t *p, uint32_t n) {
     return crc ^ 0xFFFFFFFFu;
 }
 
-void tsr_trap(uint32_t mcause) { (void)mcause; }
+void trap_handler(uint32_t mcause, uint32_t mepc, uint32_t mtval) { (void)mcause; (void)mepc; (void)mtval; }
 
-void tsr_main(void) {
+int main(void) {
     for (uint32_t i = 0; i < N; i++) data[i] = (uint8_t)((i * 7 + 3) & 0xFF);
     uint32_t acc = 0;
     for (uint32_t r = 0; r < REPS; r++) { data[0] = (uint8_t)r; acc ^= crc32(data, N); }
     for (int k = 0; k < 4; k++) REG(UART_DATA) = (acc >> (8 * k)) & 0xFF;
-    REG(SYSCTL_POWEROFF) = ((uint32_t)TESSERA_SYSCTL_POWEROFF_KEY << SYSCTL_POWEROFF_KEY_SHIFT);
+    return 0;
+}
+
+/* the crt0 (emulator/linker.py) powers off with main's result */
+void crt0_poweroff(int code) {
+    REG(SYSCTL_POWEROFF) = ((uint32_t)TESSERA_SYSCTL_POWEROFF_KEY << SYSCTL_POWEROFF_KEY_SHIFT) | ((uint32_t)code & SYSCTL_POWEROFF_CODE_MASK);
     for (;;) __asm__ volatile("wfi");
 }
