@@ -29,6 +29,7 @@ from firmware.toolchain.rejects import reject_forbidden
 RT_MODULE, REGS_MODULE = "firmware.rt", "firmware.regs"
 RT_EXPORTS = {n for n in dir(rt) if not n.startswith("_")}
 ALLOWED_FUTURE = {"annotations"}
+FIRMWARE_PACKAGE = Path(rt.__file__).resolve().parent   # `from firmware.x.y import` resolves under it
 
 
 @dataclass(eq=False)
@@ -116,7 +117,7 @@ def check_program(path) -> Program:
 
 def _load(prog: Program, path: Path, name: str, loading: list) -> Module:
     for m in prog.modules:
-        if m.path == path:
+        if m.path.resolve() == path.resolve():
             return m
     if not path.is_file():
         raise FirmwareError(str(path), 1, 1, f"no firmware module {path}", "check the path")
@@ -128,7 +129,7 @@ def _load(prog: Program, path: Path, name: str, loading: list) -> Module:
                             "fix the Python syntax") from None
     reject_forbidden(str(path), tree)
     mod = Module(name, path, tree)
-    loading = loading + [path]
+    loading = loading + [path.resolve()]
     for stmt in tree.body:
         if isinstance(stmt, ast.ImportFrom):
             _import(prog, mod, stmt, loading)
@@ -162,13 +163,15 @@ def _import(prog: Program, mod: Module, stmt: ast.ImportFrom, loading: list) -> 
                 else:
                     raise error_at(p, stmt, f"`{n}` is not in the register map", "use a block or constant of asic_model/soc_map.py")
         return
-    sib = mod.path.with_name(f"{stmt.module}.py") if stmt.module and stmt.level == 0 and "." not in stmt.module else None
+    sib = _module_path(mod.path, stmt)
     if sib is None or not sib.is_file():
-        raise error_at(p, stmt, f"import of `{stmt.module}`",
-                       "firmware imports only firmware.rt, firmware.regs and sibling firmware modules (from NAME import ...)")
-    if sib in loading:
+        raise error_at(p, stmt, f"import of `{'.' * stmt.level}{stmt.module or ''}`",
+                       "firmware imports only firmware.rt, firmware.regs, sibling firmware modules (from NAME import ...) "
+                       "and modules of the firmware package (from firmware.protocol_v1 import ...)")
+    if sib.resolve() in loading:
         raise error_at(p, stmt, f"import cycle through `{stmt.module}`", "move the shared code into a third module")
-    other = _load(prog, sib, stmt.module, loading)
+    other = _load(prog, sib, _module_name(prog, sib), loading)
+    stmt._tsr_module = other.name   # the hosted transform binds the names from this module
     for a in stmt.names:
         sym = other.scope.get(a.name)
         if a.name == "*" or sym is None or (isinstance(sym, tuple)):
@@ -177,6 +180,29 @@ def _import(prog: Program, mod: Module, stmt: ast.ImportFrom, loading: list) -> 
             raise error_at(p, stmt, f"import of the mutable variable `{a.name}` (a copy under Python, shared in C)",
                            f"import a function of {stmt.module} that reads or writes it")
         mod.scope[a.asname or a.name] = sym
+
+
+def _module_path(importer: Path, stmt: ast.ImportFrom) -> Path | None:
+    """The file a firmware import names: `from uart import` (a sibling), `from .uart import` (relative),
+    `from firmware.device.uart import` (a module of the firmware package, never the toolchain)."""
+    parts = stmt.module.split(".") if stmt.module else []
+    if stmt.level > 0:
+        base = importer.resolve().parents[stmt.level - 1]
+    elif len(parts) == 1:
+        base = importer.parent
+    elif parts[0] == FIRMWARE_PACKAGE.name and parts[1] != "toolchain":
+        base, parts = FIRMWARE_PACKAGE, parts[1:]
+    else:
+        return None
+    return base.joinpath(*parts[:-1], f"{parts[-1]}.py") if parts else None
+
+
+def _module_name(prog: Program, path: Path) -> str:
+    """The module's name in C symbols (`<name>__<symbol>`): its stem, qualified by its folders on a clash."""
+    name, parent = path.stem, path.resolve().parent
+    while any(m.name == name and m.path.resolve() != path.resolve() for m in prog.modules):
+        name, parent = f"{parent.name}_{name}", parent.parent
+    return name
 
 
 def _declare(prog: Program, mod: Module, stmt: ast.stmt) -> None:

@@ -228,7 +228,7 @@ def _module_code(prog: Program, mod) -> ast.Module:
         if isinstance(stmt, ast.ImportFrom) and stmt.module not in ("firmware.rt", "firmware.regs", "__future__"):
             for a in stmt.names:
                 out.append(ast.Assign([ast.Name(a.asname or a.name, ast.Store())],
-                                      ast.Attribute(ast.Subscript(ast.Name("_tsr_mods", ast.Load()), _c(stmt.module), ast.Load()),
+                                      ast.Attribute(ast.Subscript(ast.Name("_tsr_mods", ast.Load()), _c(stmt._tsr_module), ast.Load()),
                                                     a.name, ast.Load())))
         elif isinstance(stmt, ast.FunctionDef):
             fn = ast.FunctionDef(stmt.name, ast.arguments([], [ast.arg(a.arg) for a in stmt.args.args], None, [], [], None, []),

@@ -56,7 +56,7 @@ EXPECTED = {
     'float': ':4:9: error: found a float literal 1.5; firmware has integers only: use scaled integers (e.g. milli-units in u32)',
     'truediv': ':5:14: error: found true division `/` (it makes floats); write `//` for floor division',
     'import': ':3:1: error: found `import`; write `from firmware.rt import ...`, `from firmware.regs import ...` or `from sibling import ...`',
-    'import_from': ':3:1: error: import of `os`; firmware imports only firmware.rt, firmware.regs and sibling firmware modules (from NAME import ...)',
+    'import_from': ':3:1: error: import of `os`; firmware imports only firmware.rt, firmware.regs, sibling firmware modules (from NAME import ...) and modules of the firmware package (from firmware.protocol_v1 import ...)',
     'mixed': ':6:14: error: `+` on u32 and i32: no 32-bit type holds both; convert one operand explicitly, e.g. u32(y) or i32(x)',
     'const_fit': ':4:13: error: constant 300 does not fit u8; use a wider type, or wrap(u8, ...) to truncate on purpose',
     'untyped_local': ':4:5: error: new local `a` from an untyped integer; give it a type: `a: u32 = ...`',

@@ -189,3 +189,48 @@ def test_checks_proven_unnecessary_are_dropped_in_both_modes(tmp_path):
     assert scratch_writes(ctrace) == scratch_writes(htrace) == [
         (SYSCTL.addr("SCRATCH0"), rt.PANIC_BOUNDS), (SYSCTL.addr("SCRATCH1"), loc)]
     assert cout == hout == b"\x01"
+
+
+def test_package_and_relative_imports_in_both_modes(tmp_path):
+    """`from firmware.protocol_v1 import` (the shared protocol constants), `from .sib import` and a
+    sibling imported under two spellings (one module); a same-stem module elsewhere gets a qualified C name."""
+    from firmware import protocol_v1
+    pkg = tmp_path / "fwpkg"
+    (pkg / "sub").mkdir(parents=True)
+    (pkg / "sub" / "protocol_v1.py").write_text("from firmware.rt import const\nLOCAL = const(5)\n")
+    (pkg / "helper.py").write_text(textwrap.dedent('''
+        from firmware.rt import u32
+        from firmware.protocol_v1 import HEADER_SIZE
+
+        def twice(x: u32) -> u32:
+            return x * 2 + HEADER_SIZE
+    '''))
+    (pkg / "app.py").write_text(textwrap.dedent('''
+        from firmware.rt import mmio_write
+        from firmware.regs import UART
+        from firmware.protocol_v1 import CRC_SIZE
+        from .helper import twice
+        from helper import twice as twice2
+        from .sub.protocol_v1 import LOCAL
+
+        def main() -> None:
+            mmio_write(UART.DATA, twice(CRC_SIZE) + twice2(LOCAL))
+    '''))
+    res = build(pkg / "app.py", out=tmp_path / "app.elf")
+    c = res.c_file.read_text()
+    assert c.count("static uint32_t helper__twice(") == 2                            # declared + defined once
+    from firmware.toolchain.checker import check_program
+    assert sorted(m.name for m in check_program(pkg / "app.py").modules) == ["app", "helper", "protocol_v1", "sub_protocol_v1"]
+    want = 2 * protocol_v1.CRC_SIZE + protocol_v1.HEADER_SIZE + 2 * 5 + protocol_v1.HEADER_SIZE
+    for fw, hosted in ((res.elf, False), (pkg / "app.py", True)):
+        info, out, _ = run_session(fw, hosted)
+        assert (info.reason, info.code, out) == ("poweroff", 0, bytes([want]))
+
+
+def test_import_outside_the_firmware_package_is_rejected(tmp_path):
+    from firmware.toolchain.checker import check_program
+    from firmware.toolchain.types import FirmwareError
+    src = tmp_path / "t.py"
+    src.write_text("from firmware.toolchain.build import build\ndef main() -> None:\n    pass\n")
+    with pytest.raises(FirmwareError, match=r"t.py:1:1: error: import of `firmware.toolchain.build`; firmware imports only"):
+        check_program(src)
