@@ -226,15 +226,16 @@ def _prepare(a, b, bias, mult, shift, zp_out, relu, raw32, out, path):
 
 
 # ---------------- call cache: a repeated gemm_i8 call costs one dict lookup + one FFI crossing --------
-# Key: the ids of every array argument plus the scalar arguments. An entry holds strong references
-# to its arrays, so while it lives no other object can take those ids: a key hit means the very same
-# objects. Shapes are re-checked on every hit (numpy lets `arr.shape = ...` reshape in place);
+# Key: id(a) ^ id(b) ^ id(out) (cheap; a collision only evicts). An entry holds strong references to
+# its arrays, so while it lives no other object can take their ids: the `is` checks of a hit prove
+# the very same objects; the scalar arguments are compared too. Shapes are re-checked on every
+# hit (numpy lets `arr.shape = ...` reshape in place);
 # contents may change freely (they are read at call time; mult/shift are re-validated in C).
 # Only calls whose arrays total at most _CALL_CACHE_MAX_BYTES are cached (for larger ones the
 # Python cost is noise beside the GEMM), and at most _CALL_CACHE_MAX entries (oldest dropped).
 _CALL_CACHE_MAX = 128
 _CALL_CACHE_MAX_BYTES = 1 << 20
-_calls: dict[tuple, tuple] = {}
+_calls: dict[int, tuple] = {}
 
 
 def clear_caches() -> None:
@@ -257,24 +258,26 @@ def gemm_i8(a, b, *, bias=None, mult=None, shift=None, zp_out: int = 0, relu: bo
     if None: int8 [M,N], or int32 in raw32 mode). Strides come from the arrays (row strides may be
     arbitrary; an operand with non-unit inner stride is copied). Raises ValueError on bad input.
     A call repeated with the same array objects skips all Python-side checks (see _calls)."""
-    key = (id(a), id(b), id(out), id(bias), id(mult), id(shift), zp_out, relu, raw32, path, _forced)
-    hit = _calls.get(key)
-    if hit is not None and (a.shape, b.shape, out.shape if out is not None else None) == hit[0]:
+    e = _calls.get(id(a) ^ id(b) ^ id(out))
+    if e is not None and e[0] is a and e[1] is b and e[2] is out and e[3] is bias and e[4] is mult \
+            and e[5] is shift and e[6] == (zp_out, relu, raw32, path, _forced) and (a.shape, b.shape) == e[7]:
         if out is not None:
-            rc = _tc_run(hit[1])
-            if not rc:
-                return out
+            if out.shape == e[8]:
+                rc = _tc_run(e[9])
+                if not rc:
+                    return out
+                raise_for(rc, lib.tc_last_error_index(), **e[10])
         else:   # a fresh output array per call: the cached pointers + this one
-            res = np.empty(hit[3], hit[4])
-            fn, pre, post = hit[1]
+            res = np.empty(e[8], e[11])
+            fn, pre, post = e[9]
             rc = fn(*pre, _from_buffer(res), *post)
             if not rc:
                 return res
-        raise_for(rc, lib.tc_last_error_index(), **hit[2])
-    return _gemm_i8_slow(key, a, b, bias, mult, shift, zp_out, relu, raw32, out, path)
+            raise_for(rc, lib.tc_last_error_index(), **e[10])
+    return _gemm_i8_slow(a, b, bias, mult, shift, zp_out, relu, raw32, out, path)
 
 
-def _gemm_i8_slow(key, a, b, bias, mult, shift, zp_out, relu, raw32, out, path):
+def _gemm_i8_slow(a, b, bias, mult, shift, zp_out, relu, raw32, out, path):
     a0, b0, out0 = a, b, out
     a, b, out, M, N, K, packed, pb, pm, ps, flags, ldc = _prepare(a, b, bias, mult, shift, zp_out, relu, raw32,
                                                                   out, path)
@@ -288,12 +291,10 @@ def _gemm_i8_slow(key, a, b, bias, mult, shift, zp_out, relu, raw32, out, path):
     args = dict(M=M, N=N, K=K, zp_out=zp_out, mult=mult, shift=shift, path=path, flags=flags)
     if rc:
         raise_for(rc, lib.tc_last_error_index(), **args)
-    # cache only when no operand was copied (the key names the caller's objects) and the call is small
+    # cache only when no operand was copied (the entry names the caller's objects) and the call is small
     if a is a0 and b is b0 and (out0 is None or out is out0) and \
             a.nbytes + out.nbytes + (0 if packed else b.nbytes) <= _CALL_CACHE_MAX_BYTES and \
             all(v is None or (type(v) is np.ndarray and v.flags.c_contiguous) for v in (bias, mult, shift)):
-        shapes = (a0.shape, b0.shape, out0.shape if out0 is not None else None)
-        keep = (a, b, out0, bias, mult, shift, pre, pc, pb, pm, ps)   # every pointed-to buffer stays alive
         if out0 is not None:
             c = ffi.new("tc_call *")
             c.a, c.lda, c.c, c.ldc, c.M, c.N, c.K = pa, a.strides[0], pc, ldc, M, N, K
@@ -303,9 +304,14 @@ def _gemm_i8_slow(key, a, b, bias, mult, shift, zp_out, relu, raw32, out, path):
                 c.b, c.ldb = pre[2], pre[3]
             c.bias, c.mult, c.shift = pb, pm, ps
             c.zp_out, c.flags, c.path = zp_out, flags, 0 if packed else post[-1]
-            _remember(_calls, key, (shapes, c, args, out.shape, out.dtype, keep))
+            run = c
         else:
-            _remember(_calls, key, (shapes, (fn, pre, post), args, out.shape, out.dtype, keep))
+            run = (fn, pre, post)
+        # (a, b, out, bias, mult, shift, scalars, shapes of a and b, out shape, call, error args, out dtype,
+        #  pointers kept alive)
+        _remember(_calls, id(a0) ^ id(b0) ^ id(out0),
+                  (a0, b0, out0, bias, mult, shift, (zp_out, relu, raw32, path, _forced), (a0.shape, b0.shape),
+                   out.shape, run, args, out.dtype, (pre, pc, pb, pm, ps)))
     return out
 
 
