@@ -203,6 +203,8 @@ class HostedCore:
     def sleep(self) -> None:
         clock = self.soc.clock
         ev = self.soc.next_event()
+        if ev is None or clock.now + ev >= self.until:
+            ev = self.soc.quiet_in()  # nothing else scheduled: let the UART finish sending first
         span = ev if ev is not None and clock.now + ev < self.until else None
         step = self.link.idle(span)
         if step is None:

@@ -36,6 +36,9 @@ from emulator.soc import Soc
 from emulator.trace import TraceRecorder
 
 DEFAULT_MAX_CYCLES = 50_000_000
+READ_CHUNK = 4096          # bytes per endpoint read (a full read means more may be waiting)
+FLUSH_EVERY_S = 0.001      # a running core's UART output reaches the host at least this often (wall time)
+INPUT_EVERY_S = 0.0001     # a running core looks at the endpoint at least this often (wall time)
 
 
 class Session:
@@ -46,8 +49,9 @@ class Session:
         self.trace_path = Path(trace) if trace else None
         self.tracer = TraceRecorder(self.machine.core_clock_hz) if trace else None
         self._out = bytearray()
-        self._pending_tx = bytearray()
-        self.soc = Soc(self.machine, on_tx=self._on_tx, trace=self.tracer.record if self.tracer else None)
+        self._sent = 0                     # bytes of _out already written to the endpoint
+        self._last_flush = self._last_input = 0.0
+        self.soc = Soc(self.machine, on_tx=self._out.append, trace=self.tracer.record if self.tracer else None)
         self.endpoint = open_endpoint(serial)
         self.pace = pace
         self.stop_signal: int | None = None
@@ -129,43 +133,55 @@ class Session:
         self.close()
 
     # ------------------------------------------------------------ HostLink
-    def _on_tx(self, byte: int) -> None:
-        self._out.append(byte)
-        self._pending_tx.append(byte)
-
     def _flush(self) -> None:
-        if self._pending_tx:
-            self.endpoint.write(bytes(self._pending_tx))
-            self._pending_tx.clear()
+        """Everything the UART has finished sending, to the endpoint in one write."""
+        out = self._out
+        if len(out) > self._sent:
+            self.endpoint.write(bytes(out[self._sent:]))
+            self._sent = len(out)
+        self._last_flush = time.monotonic()
 
     def _take_input(self) -> None:
+        """Read the endpoint in bulk; every byte read now is stamped with the current virtual time."""
         data = self.endpoint.read()
-        while data:
-            self.soc.uart.host_send(data)
+        if not data:
+            return
+        chunks = [data]
+        while len(data) >= READ_CHUNK:
             data = self.endpoint.read()
+            chunks.append(data)
+        self.soc.uart.host_send(b"".join(chunks))
 
     def poll(self) -> None:
-        """After a slice: flush output, pace to the wall clock if asked, stamp arrived input at now."""
-        self._flush()
+        """After a slice: flush output and take input (each at most every HOST_POLL_S of wall time), pace if asked.
+
+        The host cannot tell a slice from the next: reading the endpoint after every one would spend a
+        system call per slice (and a pty write per byte). The session flushes before it blocks anyway."""
+        wall = time.monotonic()
+        if len(self._out) > self._sent and wall - self._last_flush >= FLUSH_EVERY_S:
+            self._flush()
         if self.pace:
-            ahead = self.soc.clock.now / self.soc.clock.hz - (time.monotonic() - self._wall_anchor)
+            ahead = self.soc.clock.now / self.soc.clock.hz - (wall - self._wall_anchor)
             if ahead > 0:
+                self._flush()
                 self._wait(ahead)
-        if not isinstance(self.endpoint, MemoryEndpoint):
+        if wall - self._last_input >= INPUT_EVERY_S and not isinstance(self.endpoint, MemoryEndpoint):
+            self._last_input = wall
             self._take_input()
 
     def idle(self, cycles: int | None) -> int | None:
         """Core asleep: how many cycles to jump (<= cycles); blocks while there is nothing to do."""
-        self._flush()
         clock = self.soc.clock
         if self.pace and cycles is not None:
+            self._flush()
             target = self._wall_anchor + (clock.now + cycles) / clock.hz
             if self._wait(max(0.0, target - time.monotonic())):
                 elapsed = int((time.monotonic() - self._wall_anchor) * clock.hz) - clock.now
                 return max(0, min(cycles, elapsed))
             return cycles
         if cycles is not None:
-            return cycles
+            return cycles  # not paced: time jumps, nothing to wait for
+        self._flush()
         if isinstance(self.endpoint, MemoryEndpoint):
             return None  # nothing can ever arrive: the run ends at its limit
         self._wait(None)
@@ -182,4 +198,6 @@ class Session:
                 os.read(self._wake_r, 64)
             except OSError:
                 pass
+        if ready:
+            self._last_input = 0.0  # something arrived: the next poll reads the endpoint at once
         return bool(ready)

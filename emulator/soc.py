@@ -108,6 +108,14 @@ class Soc:
         self.accel = acc
         self.accel_clock = ClockDomain(self.clock, acc.clock_hz)
         acc.trace = self._accel_trace
+        units = [acc.tensor] + list(acc.dma.channels)   # `acc.busy` without its generator (hot path)
+
+        def busy() -> bool:
+            for u in units:
+                if u.busy:
+                    return True
+            return False
+        self._accel_busy = busy
         for base, dev in acc.windows():
             if isinstance(dev, Memory):
                 self._attach_memory(dev.name, base, dev)
@@ -140,27 +148,37 @@ class Soc:
                 self.accel.advance(due)
 
     def next_event(self) -> int | None:
-        """Core cycles until the earliest device event, or None when nothing is scheduled."""
+        """Core cycles until the earliest device event, or None when nothing is scheduled.
+
+        UART bytes on the wire are not events (the UART is lazy): see `quiet_in()`."""
         best = None
         for dev in self.timed:
             e = dev.next_event()
             if e is not None and (best is None or e < best):
                 best = e
-        if self.accel is not None:
+        acc = self.accel
+        if acc is not None and self._accel_busy():
             self.sync_accel()
-            e = self.accel.next_event()
+            e = acc.next_event()
             if e is not None:
                 c = self.accel_clock.core_cycles_until(e)
                 if best is None or c < best:
                     best = c
         return best
 
+    def quiet_in(self) -> int | None:
+        """Core cycles until the UART has shifted out its last byte (None: the line is idle).
+
+        A sleeping core with nothing else scheduled jumps there, so what firmware sent reaches the host."""
+        return self.uart.tx_busy()
+
     def advance_to(self, now: int) -> None:
         """Move virtual time to `now` (core cycles) and perform every device event due by then."""
         if now < self.clock.now:
             raise ValueError(f"virtual time cannot go back from {self.clock.now} to {now}")
         self.clock.now = now
-        self.sync_accel()
+        if self.accel is not None and self._accel_busy():   # an idle accelerator is brought up to date at its next access
+            self.sync_accel()
         for dev in self.timed:
             dev.advance(0)
 

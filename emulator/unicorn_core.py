@@ -28,16 +28,22 @@ Usage:
 
 from __future__ import annotations
 
+import ctypes
+
 from unicorn import Uc, UcError
 from unicorn import unicorn_const as UC
 from unicorn import riscv_const as R
+from unicorn.unicorn_py3.unicorn import MMIO_READ_CFUNC, MMIO_WRITE_CFUNC, uclib
 
+from asic_model.soc_map import UART
 from emulator.cpu import (EXIT_REASONS, INTERRUPT_BIT, MCAUSE_NAMES, MSTATUS_MIE, MSTATUS_MPIE, MSTATUS_MPP,
                           ExitInfo, HostLink, pending_interrupt)
 from emulator.elf_loader import ElfImage
 from emulator.icount import ICounter
 from emulator.machine import mmio_span
 from emulator.soc import Soc
+
+UART_DATA_OFFSET = UART.reg("DATA").offset
 
 SLICE_MAX = 1_000_000          # longest run between host polls (10 ms of virtual time at 100 MHz)
 UNTIL_NEVER = 0xFFFF_FFFF      # an odd address the PC can never reach
@@ -72,7 +78,13 @@ class UnicornCore:
             uc.mem_map_ptr(base, mem.size, _PERMS[name], mem.buf.ctypes.data)
         fbase, fsize = soc.machine.regions["FLASH"]
         self.ic = ICounter(uc, fbase, fsize)
+        self.flash_range = (fbase, fbase + fsize)
+        self.wfi_resume: set[int] = set()   # addresses right after a WFI in the image
         self.slice_base = 0
+        self._reg = ctypes.c_uint32()
+        self._reg_ref = ctypes.byref(self._reg)
+        self._cb_error: BaseException | None = None
+        self._mmio_keep = []
         for _, base, size in mmio_span(soc.machine):
             self._map_window(base, size)
         uc.hook_add(UC.UC_HOOK_INTR, self._on_exception)
@@ -97,33 +109,63 @@ class UnicornCore:
             if insn & 0x7F != OPCODE_SYSTEM:
                 continue
             funct3, csr = (insn >> 12) & 7, insn >> 20
+            if insn == INSN_WFI:
+                self.wfi_resume.add(addr + off + 4)
             if insn == INSN_MRET or (funct3 not in (0, 4) and csr in (CSR_MSTATUS, CSR_MIE)):
                 self.ic.watch(addr + off)
 
     def _map_window(self, base: int, size: int) -> None:
+        """MMIO callbacks registered with Unicorn's C API directly (the Python binding adds two call layers)."""
         bus, clock, ics, soc = self.soc.bus, self.soc.clock, self.ic.s, self.soc
         dev = bus.find(base)[0]
         timed = getattr(dev, "clock", None) is not None
+        pop_offset = UART_DATA_OFFSET if dev is soc.uart else -1   # popping RX may schedule the next landing
         is_accel = dev.name in ("ACCEL", "DMA", "TENSOR", "PERF")
+        dev_read, dev_write = dev.read, dev.write
 
-        def read(uc, offset, sz, _):
-            clock.now = self.slice_base + ics.count - 1
-            return bus.read(base + offset, sz)
-
-        def write(uc, offset, sz, value, _):
-            count = ics.count
-            clock.now = self.slice_base + count - 1
-            bus.write(base + offset, sz, value)
-            if timed:
-                e = dev.next_event()
-            elif is_accel:
-                e = soc.next_event()
-            else:
-                return
+        def shorten(count: int, e: int | None) -> None:
             if e is not None and count - 1 + e < ics.limit:
                 ics.limit = max(count, count - 1 + e)
 
-        self.uc.mmio_map(base, size, read, None, write, None)
+        def read(_uc, offset, sz, _ud):
+            try:
+                count = ics.count
+                clock.now = self.slice_base + count - 1
+                value = dev_read(offset, sz)
+                if bus.tracer:
+                    bus.tracer("R", base + offset, sz, value)
+                if offset == pop_offset:
+                    shorten(count, dev.next_event())
+                return value
+            except BaseException as exc:  # never unwind through C: stop and re-raise after emu_start
+                self._callback_failed(exc)
+                return 0
+
+        def write(_uc, offset, sz, value, _ud):
+            try:
+                count = ics.count
+                clock.now = self.slice_base + count - 1
+                if bus.tracer:
+                    bus.tracer("W", base + offset, sz, value)
+                dev_write(offset, sz, value)
+                if timed:
+                    shorten(count, dev.next_event())
+                elif is_accel:
+                    shorten(count, soc.next_event())
+            except BaseException as exc:
+                self._callback_failed(exc)
+
+        cbs = (MMIO_READ_CFUNC(read), MMIO_WRITE_CFUNC(write))
+        self._mmio_keep.append(cbs)
+        status = uclib.uc_mmio_map(self.uc._uch, base, size, ctypes.cast(cbs[0], ctypes.c_void_p), None,
+                                   ctypes.cast(cbs[1], ctypes.c_void_p), None)
+        if status != UC.UC_ERR_OK:
+            raise UcError(status)
+
+    def _callback_failed(self, exc: BaseException) -> None:
+        if self._cb_error is None:
+            self._cb_error = exc
+        self.uc.emu_stop()
 
     def reset(self) -> None:
         uc = self.uc
@@ -152,14 +194,14 @@ class UnicornCore:
         return self.uc.reg_read(_CSRS[name])
 
     def enter_trap(self, cause: int, epc: int, tval: int = 0, interrupt: bool = False) -> None:
-        uc = self.uc
-        mstatus = uc.reg_read(R.UC_RISCV_REG_MSTATUS)
+        rd, wr = self._read_reg, self._write_reg
+        mstatus = rd(R.UC_RISCV_REG_MSTATUS)
         mpie = MSTATUS_MPIE if mstatus & MSTATUS_MIE else 0
-        uc.reg_write(R.UC_RISCV_REG_MSTATUS, (mstatus & ~(MSTATUS_MIE | MSTATUS_MPIE | MSTATUS_MPP)) | mpie | MSTATUS_MPP)
-        uc.reg_write(R.UC_RISCV_REG_MEPC, epc)
-        uc.reg_write(R.UC_RISCV_REG_MCAUSE, cause | (INTERRUPT_BIT if interrupt else 0))
-        uc.reg_write(R.UC_RISCV_REG_MTVAL, tval)
-        mtvec = uc.reg_read(R.UC_RISCV_REG_MTVEC)
+        wr(R.UC_RISCV_REG_MSTATUS, (mstatus & ~(MSTATUS_MIE | MSTATUS_MPIE | MSTATUS_MPP)) | mpie | MSTATUS_MPP)
+        wr(R.UC_RISCV_REG_MEPC, epc)
+        wr(R.UC_RISCV_REG_MCAUSE, cause | (INTERRUPT_BIT if interrupt else 0))
+        wr(R.UC_RISCV_REG_MTVAL, tval)
+        mtvec = rd(R.UC_RISCV_REG_MTVEC)
         base = mtvec & ~3
         self.pc = base + 4 * cause if interrupt and mtvec & 3 == 1 else base
         if self.soc.trace:
@@ -195,8 +237,20 @@ class UnicornCore:
             return 0
 
     # ------------------------------------------------------------ run loop
+    def _read_reg(self, reg: int) -> int:
+        """A 32-bit register through Unicorn's C API (the binding's reg_read costs several Python calls)."""
+        uclib.uc_reg_read(self.uc._uch, reg, self._reg_ref)
+        return self._reg.value
+
+    def _write_reg(self, reg: int, value: int) -> None:
+        self._reg.value = value & 0xFFFF_FFFF
+        uclib.uc_reg_write(self.uc._uch, reg, self._reg_ref)
+
     def run(self, until_cycle: int) -> ExitInfo:
-        soc, link, ic, clock = self.soc, self.link, self.ic, self.soc.clock
+        """The slice loop: one pass per slice; everything a pass does not need is skipped (it is hot)."""
+        soc, link, clock = self.soc, self.link, self.soc.clock
+        read_reg, next_event, slice_ = self._read_reg, soc.next_event, self._slice
+        poll, sleep = link.poll, self._sleep
         while True:
             if link.stop_signal is not None:
                 return ExitInfo(128 + link.stop_signal, "signal", clock.now, self.pc, f"stopped by signal {link.stop_signal}")
@@ -210,40 +264,50 @@ class UnicornCore:
             now = clock.now
             if now >= until_cycle:
                 return ExitInfo(0, "limit", now, self.pc, f"virtual time limit of {until_cycle} cycles reached")
-            cause = pending_interrupt(soc.mip, self.csr("mie"))
-            if cause is not None:
-                self.wfi = False
-                if self.csr("mstatus") & MSTATUS_MIE:
-                    self.enter_trap(cause, self.pc, 0, interrupt=True)
+            if soc.mip:
+                cause = pending_interrupt(soc.mip, read_reg(R.UC_RISCV_REG_MIE))
+                if cause is not None:
+                    self.wfi = False
+                    if read_reg(R.UC_RISCV_REG_MSTATUS) & MSTATUS_MIE:
+                        self.enter_trap(cause, self.pc, 0, interrupt=True)
             if self.wfi:
-                if not self._sleep(until_cycle):
+                if not sleep(until_cycle):
                     return ExitInfo(0, "limit", clock.now, self.pc, "core asleep in WFI with nothing left to wake it")
                 continue
-            ev = soc.next_event()
-            n = min(until_cycle - now, SLICE_MAX, ev if ev is not None else SLICE_MAX)
-            if n <= 0:
+            ev = next_event()
+            n = until_cycle - now
+            if n > SLICE_MAX:
+                n = SLICE_MAX
+            if ev is not None and ev < n:
+                n = ev
+            if n <= 0:  # an event is due now: perform it, then run at least one instruction
                 soc.advance_to(now)
-                ev = soc.next_event()
+                ev = next_event()
                 n = 1 if ev == 0 else max(1, min(until_cycle - now, SLICE_MAX, ev if ev is not None else SLICE_MAX))
-            result = self._slice(n)
-            link.poll()
+            result = slice_(n)
+            poll()
             if result is not None:
                 return result
 
     def _slice(self, n: int) -> ExitInfo | None:
         """Run up to n instructions; performs due events; returns an ExitInfo when the run must end."""
         uc, ic, soc = self.uc, self.ic, self.soc
-        self.slice_base = soc.clock.now
+        base = self.slice_base = soc.clock.now
         self._exc = self._bad = None
-        ic.start(n)
-        err = None
-        try:
-            uc.emu_start(self.pc, UNTIL_NEVER)
-        except UcError as exc:
-            err = exc
-        soc.advance_to(self.slice_base + ic.executed())
-        pc = uc.reg_read(R.UC_RISCV_REG_PC)
+        s = ic.s
+        s.count = 0
+        s.limit = n
+        uc._hook_exception = None
+        status = uclib.uc_emu_start(uc._uch, self.pc, UNTIL_NEVER, 0, 0)
+        count = s.count
+        executed = count - 1 if count > s.limit else count
+        soc.advance_to(base + executed)
+        pc = self._read_reg(R.UC_RISCV_REG_PC)
         self.pc = pc
+        if self._cb_error is not None or uc._hook_exception is not None:
+            exc = self._cb_error or uc._hook_exception
+            self._cb_error = uc._hook_exception = None
+            raise exc
         if self._exc is not None:
             intno, reported = self._exc
             fault_pc = reported - 4  # Unicorn reports the faulting instruction + 4, also for 2-byte ones (#1990)
@@ -253,17 +317,19 @@ class UnicornCore:
                 tval &= 0xFFFF
             self.pc = fault_pc
             return self._synchronous(cause, fault_pc, tval)
-        if err is not None:
-            if err.errno in _MEM_ERRORS:
+        if status != UC.UC_ERR_OK:
+            err = UcError(status)
+            if status in _MEM_ERRORS:
                 addr, at = self._bad if self._bad else (0, pc)
-                cause = _MEM_ERRORS[err.errno]
+                cause = _MEM_ERRORS[status]
                 self.pc = at
                 return self._synchronous(cause, at, addr)
             insn = self._insn_at(pc)
-            if err.errno == UC.UC_ERR_INSN_INVALID and (insn == INSN_EBREAK or insn & 0xFFFF == INSN_C_EBREAK):
+            if status == UC.UC_ERR_INSN_INVALID and (insn == INSN_EBREAK or insn & 0xFFFF == INSN_C_EBREAK):
                 return self._fatal("ebreak", pc, f"ebreak at pc 0x{pc:08x}", code=0)
             return self._fatal("fault", pc, f"unicorn stopped with {err} at pc 0x{pc:08x}")
-        if not ic.stopped_by_limit() and self._insn_at(pc - 4) == INSN_WFI:
+        if count <= s.limit and (pc in self.wfi_resume or (not self.flash_range[0] <= pc < self.flash_range[1]
+                                                          and self._insn_at(pc - 4) == INSN_WFI)):
             self.wfi = True
         return None
 
@@ -271,6 +337,8 @@ class UnicornCore:
         """Core in WFI: jump to the next device event, or wait for the host. False when nothing can wake it."""
         soc, clock = self.soc, self.soc.clock
         ev = soc.next_event()
+        if ev is None or clock.now + ev >= until_cycle:
+            ev = soc.quiet_in()  # nothing else scheduled: let the UART finish sending first
         if ev is not None and clock.now + ev < until_cycle:
             step = self.link.idle(ev)
         else:  # nothing scheduled before the limit: only the host can wake the core

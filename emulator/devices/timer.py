@@ -61,7 +61,8 @@ class Timer(RegisterDevice):
         return self.mtimecmp() - self.mtime()
 
     def advance(self, cycles: int = 0) -> None:
-        self._update()
+        if not self.irq["MTIP"].level and self.clock.now - self.epoch >= self.mtimecmp():
+            self._update()  # MSIP only changes on a write; MTIP only rises on its own
 
     def _update(self) -> None:
         self.irq["MTIP"].set(self.mtime() >= self.mtimecmp())
