@@ -295,6 +295,13 @@ def poweroff(code: int) -> None:
     raise FirmwarePanic(code)  # the port's write must not return; reaching here is a port bug
 
 
+def build_id() -> int:
+    """The program's build id (u32): the first 32 bits of the SHA-256 of its modules' sources, the
+    `source_sha256` of the image's .build_info record. The checker substitutes it as a compile-time
+    constant inside functions (both modes); a plain CPython call has no program and returns 0."""
+    return 0
+
+
 def panic(code: int, _loc: int = 0) -> None:
     """Record `code` and the location id in SYSCTL.SCRATCH0/1, then run the panic hook."""
     port = _p()

@@ -30,6 +30,7 @@ from emulator.linker import CRT0_S, linker_script
 from firmware.toolchain.cemit import emit_c
 from firmware.toolchain.hosted import load_module
 from firmware.toolchain.report import check_no_heap, size_report, stack_report
+from firmware.toolchain.typecalls import source_sha256
 
 REPO = Path(__file__).resolve().parents[2]
 TARGETS_DIR = REPO / "firmware" / "targets"
@@ -141,7 +142,7 @@ def build(src, out=None, target=None) -> BuildResult:
     spec = load_target(target)
     mod = load_module(src)
     prog = mod.__tessera_program__
-    src_hash = hashlib.sha256(b"".join(m.path.read_bytes() for m in prog.modules)).hexdigest()
+    src_hash = source_sha256(prog.modules)
     info = (f"toolchain={TOOLCHAIN_VERSION} target={spec.name} target_sha256={spec.sha256[:16]} "
             f"source={src.name} source_sha256={src_hash[:16]}")
     elf = Path(out) if out else REPO / "build" / "fw" / src.stem / f"{src.stem}.elf"

@@ -226,6 +226,12 @@ class FuncEmitter:
             return f"tsr_panic_at({self.loc(n)}, {self.v(args[0])})"
         if k == "poweroff":
             return f"tsr_poweroff({self.v(args[0])})"
+        if k in ("min", "max"):
+            t = n._opty
+            return f"tsr_{k}_{t.name}({self.operand(args[0], t)}, {self.operand(args[1], t)})"
+        if k == "abs":
+            t = n._opty
+            return f"tsr_neg_{t.name}_if_negative({self.operand(args[0], t)}, {self.loc(n)})" if t.signed else self.operand(args[0], t)
         if k == "set_interrupt_mask":
             return f"tsr_set_interrupt_mask({self.v(args[0])})"
         return f"tsr_{k}()"

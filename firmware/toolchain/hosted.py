@@ -132,6 +132,11 @@ class _Rewriter:
             return _rtcall(n.func.id, *[self.v(a) for a in args], self.loc(n))
         if k == "panic":
             return _rtcall("panic", self.v(args[0]), self.loc(n))
+        if k in ("min", "max"):
+            return ast.Call(ast.Name(k, ast.Load()), [self.x(a) for a in args], [])
+        if k == "abs":
+            a = ast.Call(ast.Name("abs", ast.Load()), [self.x(args[0])], [])
+            return _rtcall("_ck", a, _ty(n._opty), self.loc(n)) if n._opty.signed else self.x(args[0])
         return _rtcall(k, *[self.v(a) for a in args])
 
     # ---------------------------------------------------------- statements

@@ -58,7 +58,10 @@ static inline T tsr_shl_##N(T a, int64_t n, uint32_t loc) { \
     return (T)((uint32_t)a << c); } \
 static inline T tsr_shr_##N(T a, int64_t n, uint32_t loc) { return (T)(a >> tsr_count_##N(n, loc)); } \
 static inline T tsr_wshl_##N(T a, int64_t n, uint32_t loc) { return (T)((uint32_t)a << tsr_count_##N(n, loc)); } \
-static inline T tsr_conv_##N(int64_t v, uint32_t loc) { if (TSR_UNLIKELY(v < (MINV) || v > (MAXV))) tsr_fail_conversion(loc); return (T)v; }
+static inline T tsr_conv_##N(int64_t v, uint32_t loc) { if (TSR_UNLIKELY(v < (MINV) || v > (MAXV))) tsr_fail_conversion(loc); return (T)v; } \
+static inline T tsr_min_##N(T a, T b) { return a < b ? a : b; } \
+static inline T tsr_max_##N(T a, T b) { return a > b ? a : b; } \
+static inline T tsr_neg_##N##_if_negative(T a, uint32_t loc) { return (int64_t)a < 0 ? tsr_neg_##N(a, loc) : a; }
 
 TSR_ARITH(u8, uint8_t, 8, 0, 0xFF, 0)
 TSR_ARITH(u16, uint16_t, 16, 0, 0xFFFF, 0)

@@ -4,7 +4,8 @@ Part of `Typer` (mixed in as `Typer.e_Call`). Sets `_kind` on the Call node:
 "func" (with `_target` the Func), "conv" (T(x)), "wrap", "wrapping" (with `_op`,
 `_opty`), "len", "const", "mmio_read", "mmio_write", "field_get", "field_set",
 "mem_read", "mem_write", "intrinsic" (wfi, interrupts_*, set_interrupt_mask),
-"panic", "poweroff".
+"panic", "poweroff", "build_id" (a compile-time u32: `source_sha256(prog.modules)`),
+"abs"/"min"/"max" (with `_opty`).
 
 Usage: internal to firmware.toolchain.typecheck.
 """
@@ -12,12 +13,14 @@ Usage: internal to firmware.toolchain.typecheck.
 from __future__ import annotations
 
 import ast
+import hashlib
 
 from firmware import rt
 from firmware.toolchain.types import BOOL, COMPTIME, VOID, WRAPPING, ArrayType, RecordType, RefType, common_type, is_int, tname
 
 MEM_READS = {"mem_read8": rt.u8, "mem_read16": rt.u16, "mem_read32": rt.u32}
 MEM_WRITES = {"mem_write8": rt.u8, "mem_write16": rt.u16, "mem_write32": rt.u32}
+INT_BUILTINS = {"abs": abs, "min": min, "max": max}
 BUILTIN_HINTS = {
     "print": "firmware has no stdout: write bytes to UART.DATA with mmio_write",
     "int": "int has no width: convert with u32(x), i32(x), ...",
@@ -25,10 +28,12 @@ BUILTIN_HINTS = {
     "list": "firmware has no heap: use a module-level array(T, N)",
     "dict": "firmware has no heap: use a module-level array(T, N) or a @record",
     "range": "range() is only the iterable of a for loop",
-    "abs": "write `x if x >= 0 else -x`",
-    "min": "write `a if a < b else b`",
-    "max": "write `a if a > b else b`",
 }
+
+
+def source_sha256(modules) -> str:
+    """SHA-256 (hex) of the program's module sources in load order: .build_info `source_sha256` and build_id()."""
+    return hashlib.sha256(b"".join(m.path.read_bytes() for m in modules)).hexdigest()
 
 
 def _arity(self, n, k: int, sig: str):
@@ -54,6 +59,8 @@ def e_Call(self, n):
     if sym is None:
         if f.id == "len":
             sym = ("rt", "len")
+        elif f.id in INT_BUILTINS:
+            return _int_builtin(self, n, f.id)
         elif f.id == "bool":
             raise self.err(n, "bool() of a value", "compare it: `x != 0`")
         else:
@@ -123,6 +130,12 @@ def e_Call(self, n):
             raise self.err(n, "const() of a value not known at compile time", "use literals, const names and arithmetic on them")
         n._kind, n._cv = "const", n.args[0]._cv
         return t
+    if name == "build_id":
+        _arity(self, n, 0, "build_id()")
+        if self.func is None:
+            raise self.err(n, "build_id() in a module-level initializer", "call it inside a function")
+        n._kind, n._cv = "build_id", int(source_sha256(self.prog.modules)[:8], 16)
+        return rt.u32
     if name == "mmio_read":
         _arity(self, n, 1, "mmio_read(BLOCK.REG)")
         n._reg = _ref(self, n.args[0], "reg", "UART.STATUS")
@@ -176,6 +189,31 @@ def e_Call(self, n):
     if name in ("array", "record"):
         raise self.err(n, f"{name}() allocated inside a function", f"declare it once at module level: `buf = {name}(...)`")
     raise self.err(n, f"`{name}()` inside a function", "array(), record and unroll() belong at module level or in a for loop")
+
+
+def _int_builtin(self, n, name):
+    """abs(x) (PANIC_OVERFLOW when -x does not fit, as for unary minus), min(a, b), max(a, b) (never fail)."""
+    k = 1 if name == "abs" else 2
+    _arity(self, n, k, f"{name}(x)" if k == 1 else f"{name}(a, b)")
+    ts = [self.value(a) for a in n.args]
+    bad = [t for t in ts if not is_int(t)]
+    if bad:
+        raise self.err(n, f"{name}() of a {tname(bad[0])}", "pass integers")
+    t = ts[0] if k == 1 else common_type(ts[0], ts[1])
+    if t is None:
+        raise self.err(n, f"{name}() of {tname(ts[0])} and {tname(ts[1])}: no 32-bit type holds both",
+                       f"convert one argument explicitly, e.g. {name}({tname(ts[0])}(a), b)")
+    for a in n.args:
+        if a._cv is not None and a._ty is COMPTIME and t is not COMPTIME and not t.fits(a._cv):
+            raise self.err(a, f"constant {a._cv} does not fit {t.name}", "use a wider type or a smaller constant")
+    n._kind, n._opty = name, t
+    cvs = [a._cv for a in n.args]
+    if all(c is not None for c in cvs):
+        v = INT_BUILTINS[name](*cvs)
+        if t is not COMPTIME and not t.fits(v):
+            raise self.err(n, f"constant expression {name}({cvs[0]}) does not fit {t.name}", "use a wider type")
+        n._cv = v
+    return t
 
 
 def _user_call(self, n, fn):

@@ -24,7 +24,7 @@ WORDS = 3
 STATUS_OK = 0x600D
 TYPES = [rt.u8, rt.u16, rt.u32, rt.i8, rt.i16, rt.i32]
 BINOPS = ["+", "-", "*", "//", "%", "<<", ">>", "&", "|", "^", "<", "==", ">="]
-CALLS = ["wrapping_add", "wrapping_sub", "wrapping_mul", "wrapping_shl"]
+CALLS = ["wrapping_add", "wrapping_sub", "wrapping_mul", "wrapping_shl", "min", "max"]
 
 
 @dataclass
@@ -86,6 +86,12 @@ def oracle(case: Case):
     a, b, c = case.args
     ta, tb, _ = case.types
     e = case.expr
+    if e in ("min(a, b)", "max(a, b)", "abs(a)"):
+        t = ta if e == "abs(a)" else common(ta, tb)
+        v = {"min(a, b)": min(a, b), "max(a, b)": max(a, b), "abs(a)": abs(a)}[e]
+        if not t.fits(v):
+            return ("panic", rt.PANIC_OVERFLOW)
+        return ("panic", rt.PANIC_CONVERSION) if not case.store.fits(v) else ("ok", v & 0xFFFFFFFF)
     for op in BINOPS:
         if e == f"a {op} b":
             break

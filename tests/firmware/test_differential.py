@@ -61,7 +61,7 @@ def gen_case(rnd) -> Case:
                 tc = t
             expr = f"(a {op} b) {op2} c"
     elif form == "unary":
-        expr = rnd.choice(["-a", "~a"])
+        expr = rnd.choice(["-a", "~a", "abs(a)"])
     elif form == "call":
         fn = rnd.choice(CALLS)
         if fn != "wrapping_shl" and common_type(ta, tb) is None:
@@ -108,6 +108,11 @@ EDGE = [  # (expr, types, args, store): the corners of the integer semantics
     ("a + b", (rt.u8, rt.u8), (200, 55), rt.u8),            # 255 fits
     ("a + b", (rt.u32, rt.u32), (2**31, 0), rt.i32),        # narrowing store panics
     ("a < b", (rt.u32, rt.i32), (0, -1), "bool"),           # mixed signedness compares by value
+    ("abs(a)", (rt.i32, rt.i32), (-2**31, 0), rt.u32),      # -INT_MIN does not fit i32
+    ("abs(a)", (rt.i8, rt.i8), (-127, 0), rt.u8),           # 127
+    ("min(a, b)", (rt.u8, rt.i8), (200, -3), rt.i16),       # compared in i16: -3
+    ("max(a, b)", (rt.u16, rt.u32), (7, 2**32 - 1), rt.u32),
+    ("max(a, b)", (rt.i8, rt.i8), (-5, -9), rt.u8),         # -5 does not fit the u8 store
 ]
 
 
@@ -118,3 +123,5 @@ def test_edge_cases_agree_and_match_the_semantics():
     got = [("ok", h[1]) if h[1] is not None else ("panic", h[0]) for h in hosted]
     assert got == [oracle(c) for c in batch]
     assert got[0] == ("panic", rt.PANIC_OVERFLOW) and got[1] == ("ok", 0) and got[2] == ("ok", 2**32 - 4)
+    assert got[-5:] == [("panic", rt.PANIC_OVERFLOW), ("ok", 127), ("ok", 2**32 - 3), ("ok", 2**32 - 1),
+                        ("panic", rt.PANIC_CONVERSION)]
