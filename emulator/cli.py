@@ -7,25 +7,28 @@ EXIT_FAULT for a fault or ebreak, EXIT_LIMIT when --max-cycles ran out,
 EXIT_USAGE for a bad machine, ELF or option (message on stderr).
 
 Usage:
-    tessera emu run --firmware build/fw.elf [--hosted] [--profile edge-v2] [--machine my.toml]
+    tessera emu run [--firmware build/firmware.elf] [--hosted] [--profile edge-v2] [--machine my.toml]
                     [--serial pty|tcp:PORT] [--trace run.json] [--pace] [--max-cycles N]
 """
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 
 EXIT_FAULT = 70    # EX_SOFTWARE: the firmware faulted or hit ebreak
 EXIT_LIMIT = 75    # EX_TEMPFAIL: --max-cycles elapsed
 EXIT_USAGE = 64    # EX_USAGE: bad machine description, ELF or option
+DEFAULT_FIRMWARE = "build/firmware.elf"   # the device firmware `make setup` builds (relative to the working directory)
 
 
 def register(sub) -> None:
     p = sub.add_parser("emu", help="emulator: run firmware on the emulated RISC-V control core")
     es = p.add_subparsers(dest="emu_cmd", metavar="ACTION", required=True)
     r = es.add_parser("run", help="boot firmware and bridge its UART to a serial endpoint")
-    r.add_argument("--firmware", required=True, help="ELF image (or a Python module with --hosted)")
+    r.add_argument("--firmware", help=f"ELF image (default: {DEFAULT_FIRMWARE}, built by make setup), "
+                                      "or a Python module with --hosted")
     r.add_argument("--hosted", action="store_true", help="run constrained-Python firmware on the host")
     r.add_argument("--profile", help="accelerator revision profile (tiny, edge-v1, edge-v2)")
     r.add_argument("--machine", help="machine description TOML (default: emulator/machines/default.toml)")
@@ -45,8 +48,17 @@ def _run(args) -> int:
     from emulator.session import Session
     from emulator import control
 
+    firmware = args.firmware
+    if firmware is None:
+        if args.hosted:
+            print("tessera emu run: --hosted needs --firmware (a Python firmware module)", file=sys.stderr)
+            return EXIT_USAGE
+        if not os.path.isfile(DEFAULT_FIRMWARE):
+            print(f"tessera emu run: {DEFAULT_FIRMWARE} not found; run make setup or pass --firmware", file=sys.stderr)
+            return EXIT_USAGE
+        firmware = DEFAULT_FIRMWARE
     try:
-        session = Session(args.firmware, hosted=args.hosted, profile=args.profile, machine=args.machine,
+        session = Session(firmware, hosted=args.hosted, profile=args.profile, machine=args.machine,
                           serial=args.serial, trace=args.trace, pace=args.pace)
         session.endpoint = control.attach(session, args.control, args.line_faults)
     except (MachineError, ElfError, EndpointError, FileNotFoundError, control.ControlError) as exc:
