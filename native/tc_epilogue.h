@@ -5,7 +5,9 @@
  *   v = acc*mult (64-bit: vpmuldq on sign-extended acc, mult >= 0), v += round, v >>= shift
  *   (arithmetic), v += zp, relu: v = max(v, zp), clamp to int8 (max/min commute with the clamp
  *   because zp is inside [-128, 127]). round = 1 << (shift-1) computed as sllv(1, shift-1), which
- *   is 0 for shift == 0 since a count of 2^64-1 shifts everything out.
+ *   is 0 for shift == 0 since a count of 2^64-1 shifts everything out. AVX-512 requantizes the
+ *   even and odd int32 lanes in place as int64 (vpmuldq reads the low half), with no widening
+ *   shuffles, and narrows with vpmovdb after the clamp.
  */
 #ifndef TESSERA_TC_EPILOGUE_H
 #define TESSERA_TC_EPILOGUE_H
@@ -20,14 +22,15 @@
 /* ---------------- AVX-512: 16 columns per vector ---------------- */
 typedef struct {
     __m512i add;              /* bias + colcorr, int32 */
-    __m512i mlo, mhi;         /* mult as int64, columns 0-7 / 8-15 */
-    __m512i rlo, rhi;         /* rounding term */
-    __m512i slo, shi;         /* shift */
-    __m512i zp, lower;        /* zp_out; lower bound before saturation (zp if RELU else -128) */
+    __m512i me, mo;           /* mult of the even / odd int32 lanes, in the low half of each int64 */
+    __m512i re, ro;           /* rounding term 1 << (shift-1) (0 for shift 0), int64 */
+    __m512i se, so;           /* shift, int64 */
+    __m512i zp, lower, upper; /* zp_out; lower bound (zp if RELU else -128); 127 */
     __mmask16 mask;           /* valid columns */
 } tc_cols512;
 
-static inline TC_ALWAYS_INLINE TC_TARGET_AVX512 void tc_cols512_init(tc_cols512 *p, const tc_epi *ep, int64_t j, int nvalid)
+static inline TC_ALWAYS_INLINE TC_TARGET_AVX512 void tc_cols512_init(tc_cols512 *p, const tc_epi *ep, int64_t j,
+                                                                     int nvalid)
 {
     *p = (tc_cols512){0};
     __mmask16 mk = nvalid >= TC_LANES512 ? (__mmask16)0xFFFF
@@ -39,20 +42,22 @@ static inline TC_ALWAYS_INLINE TC_TARGET_AVX512 void tc_cols512_init(tc_cols512 
     p->mask = mk;
     if (ep->flags & TC_FLAG_RAW32)
         return;
-    __m512i m = _mm512_maskz_loadu_epi32(mk, ep->mult + j);
-    __m512i s = _mm512_maskz_loadu_epi32(mk, ep->shift + j);
-    __m512i one = _mm512_set1_epi64(1);
-    p->mlo = _mm512_cvtepi32_epi64(_mm512_castsi512_si256(m));
-    p->mhi = _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(m, 1));
-    p->slo = _mm512_cvtepi32_epi64(_mm512_castsi512_si256(s));
-    p->shi = _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(s, 1));
-    p->rlo = _mm512_sllv_epi64(one, _mm512_sub_epi64(p->slo, one));
-    p->rhi = _mm512_sllv_epi64(one, _mm512_sub_epi64(p->shi, one));
+    const __m512i m = _mm512_maskz_loadu_epi32(mk, ep->mult + j);
+    const __m512i s = _mm512_maskz_loadu_epi32(mk, ep->shift + j);
+    const __m512i one = _mm512_set1_epi64(1), low32 = _mm512_set1_epi64(0xFFFFFFFF);
+    p->me = m;                                   /* vpmuldq reads the low int32 of each int64 */
+    p->mo = _mm512_srli_epi64(m, 32);
+    p->se = _mm512_and_si512(s, low32);          /* shift in [0, 63]: non-negative */
+    p->so = _mm512_srli_epi64(s, 32);
+    p->re = _mm512_sllv_epi64(one, _mm512_sub_epi64(p->se, one));
+    p->ro = _mm512_sllv_epi64(one, _mm512_sub_epi64(p->so, one));
     p->zp = _mm512_set1_epi64(ep->zp);
     p->lower = _mm512_set1_epi64((ep->flags & TC_FLAG_RELU) ? ep->zp : TC_INT8_MIN);
+    p->upper = _mm512_set1_epi64(TC_INT8_MAX);
 }
 
-static inline TC_ALWAYS_INLINE TC_TARGET_AVX512 void tc_store512_raw(__m512i acc, const tc_cols512 *p, int relu, void *dst)
+static inline TC_ALWAYS_INLINE TC_TARGET_AVX512 void tc_store512_raw(__m512i acc, const tc_cols512 *p, int relu,
+                                                                     void *dst)
 {
     acc = _mm512_add_epi32(acc, p->add);
     if (relu)
@@ -60,24 +65,26 @@ static inline TC_ALWAYS_INLINE TC_TARGET_AVX512 void tc_store512_raw(__m512i acc
     _mm512_mask_storeu_epi32(dst, p->mask, acc);
 }
 
-static inline TC_ALWAYS_INLINE TC_TARGET_AVX512 __m512i tc_requant512_half(__m512i v, __m512i m, __m512i r, __m512i s,
-                                                          const tc_cols512 *p)
+/* 8 int64 lanes (acc in the low int32 of each, sign taken by vpmuldq) -> requantized, clamped
+ * to [lower, 127] */
+static inline TC_ALWAYS_INLINE TC_TARGET_AVX512 __m512i tc_requant512_half(__m512i v, __m512i m, __m512i r,
+                                                                          __m512i s, const tc_cols512 *p)
 {
     v = _mm512_mul_epi32(v, m);
     v = _mm512_srav_epi64(_mm512_add_epi64(v, r), s);
-    return _mm512_max_epi64(_mm512_add_epi64(v, p->zp), p->lower);
+    v = _mm512_max_epi64(_mm512_add_epi64(v, p->zp), p->lower);
+    return _mm512_min_epi64(v, p->upper);
 }
 
+/* Even and odd int32 lanes are requantized in place as int64 (no widening shuffles), then
+ * interleaved back (odd results shifted into the high halves) and narrowed with vpmovdb. */
 static inline TC_ALWAYS_INLINE TC_TARGET_AVX512 void tc_store512_q(__m512i acc, const tc_cols512 *p, void *dst)
 {
     acc = _mm512_add_epi32(acc, p->add);
-    __m512i lo = _mm512_cvtepi32_epi64(_mm512_castsi512_si256(acc));
-    __m512i hi = _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(acc, 1));
-    lo = tc_requant512_half(lo, p->mlo, p->rlo, p->slo, p);
-    hi = tc_requant512_half(hi, p->mhi, p->rhi, p->shi, p);
-    /* vpmovsqb saturates to [-128, 127]: the upper clamp */
-    __m128i bytes = _mm_unpacklo_epi64(_mm512_cvtsepi64_epi8(lo), _mm512_cvtsepi64_epi8(hi));
-    _mm_mask_storeu_epi8(dst, p->mask, bytes);
+    const __m512i even = tc_requant512_half(acc, p->me, p->re, p->se, p);
+    const __m512i odd = tc_requant512_half(_mm512_srli_epi64(acc, 32), p->mo, p->ro, p->so, p);
+    const __m512i both = _mm512_mask_mov_epi32(even, (__mmask16)0xAAAA, _mm512_slli_epi64(odd, 32));
+    _mm_mask_storeu_epi8(dst, p->mask, _mm512_cvtepi32_epi8(both));
 }
 
 /* ---------------- AVX2: 8 columns per vector ---------------- */
