@@ -233,8 +233,8 @@ def _prepare(a, b, bias, mult, shift, zp_out, relu, raw32, out, path):
 # contents may change freely (they are read at call time; mult/shift are re-validated in C).
 # Only calls whose arrays total at most _CALL_CACHE_MAX_BYTES are cached (for larger ones the
 # Python cost is noise beside the GEMM), and at most _CALL_CACHE_MAX entries (oldest dropped).
-_CALL_CACHE_MAX = 128
-_CALL_CACHE_MAX_BYTES = 1 << 20
+_CALL_CACHE_MAX = 64
+_CALL_CACHE_MAX_BYTES = 256 * 1024   # so at most 64 x 256 KiB of arrays are held
 _calls: dict[int, tuple] = {}
 
 
