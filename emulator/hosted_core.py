@@ -15,6 +15,13 @@ A core reset (watchdog, SYSCTL.RESET) reloads the module and calls main()
 again. main() returning ends the session like crt0 does on the real core:
 power-off with main's return value (0 for None).
 
+The firmware runs in a dedicated thread so that `run()` can return at the
+virtual-time limit and a later `run()` resumes it where it stopped (like the
+Unicorn core): at the limit the firmware thread hands an ExitInfo to the
+session thread and blocks on a condition variable until the next `run()`.
+Exactly one of the two threads runs at any time, so runs stay deterministic.
+`close()` unwinds a paused firmware thread.
+
 Usage:
     core = HostedCore(soc, "fw.py", link); info = core.run(until_cycle=10_000_000)
 """
@@ -23,6 +30,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+import threading
 from pathlib import Path
 
 from asic_model.bus import BusError, Memory
@@ -182,6 +190,13 @@ class HostedCore:
             raise FileNotFoundError(f"{self.path}: no such hosted firmware module")
         self.until = 0
         self.port = HostedPort(self)
+        # the firmware runs in its own thread; exactly one of it and the session thread runs at a time
+        self._thread: threading.Thread | None = None
+        self._turn = threading.Condition()
+        self._firmware_turn = False
+        self._result: ExitInfo | BaseException | None = None
+        self._final: ExitInfo | BaseException | None = None
+        self._closing = False
 
     def reset(self) -> None:
         self.port = HostedPort(self)
@@ -209,7 +224,8 @@ class HostedCore:
         step = self.link.idle(span)
         if step is None:
             self.soc.advance_to(self.until)
-            raise _Stop(ExitInfo(0, "limit", clock.now, None, "hosted firmware asleep in wfi with nothing left to wake it"))
+            self._pause(ExitInfo(0, "limit", clock.now, None, "hosted firmware asleep in wfi with nothing left to wake it"))
+            return
         self.advance(step)
         self.link.poll()
 
@@ -223,7 +239,7 @@ class HostedCore:
                 raise _Stop(ExitInfo(value, "poweroff", now, None, f"powered off with code {value}"))
             raise _Stop(reset=True)
         if now >= self.until:
-            raise _Stop(ExitInfo(0, "limit", now, None, f"virtual time limit of {self.until} cycles reached"))
+            self._pause(ExitInfo(0, "limit", now, None, f"virtual time limit of {self.until} cycles reached"))
 
     def trace_irq(self, cause: int) -> None:
         if self.soc.trace:
@@ -232,8 +248,62 @@ class HostedCore:
 
     # ------------------------------------------------------------ run
     def run(self, until_cycle: int) -> ExitInfo:
-        import firmware.rt as rt
+        """Run (or resume, after a `limit`) the firmware until power-off, a fault, a panic, a signal or the limit."""
         self.until = until_cycle
+        if self._final is not None:
+            return self._deliver_result(self._final)
+        with self._turn:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._firmware_thread, daemon=True, name="hosted-firmware")
+                self._firmware_turn = True
+                self._thread.start()
+            else:
+                self._firmware_turn = True
+                self._turn.notify_all()
+            while self._firmware_turn:
+                self._turn.wait()
+            result = self._result
+        return self._deliver_result(result)
+
+    @staticmethod
+    def _deliver_result(result):
+        if isinstance(result, BaseException):
+            raise result
+        return result
+
+    def close(self) -> None:
+        """Unwind a firmware thread paused at a limit (the session is closing)."""
+        with self._turn:
+            self._closing = True
+            self._firmware_turn = True
+            self._turn.notify_all()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=5)
+
+    def _pause(self, info: ExitInfo) -> None:
+        """Firmware thread at the limit: hand `info` to run() and wait for the next run() (or close)."""
+        with self._turn:
+            self._result = info
+            self._firmware_turn = False
+            self._turn.notify_all()
+            while not self._firmware_turn:
+                self._turn.wait()
+            if self._closing:
+                raise _Stop(ExitInfo(0, "limit", self.soc.clock.now, None, "session closed"))
+        self.check_halt()   # a stop signal or reset requested while paused
+
+    def _firmware_thread(self) -> None:
+        try:
+            result: ExitInfo | BaseException = self._firmware_main()
+        except BaseException as exc:  # a panic or a bug in the firmware: raised from run() in the session thread
+            result = exc
+        with self._turn:
+            self._final = self._result = result
+            self._firmware_turn = False
+            self._turn.notify_all()
+
+    def _firmware_main(self) -> ExitInfo:
+        import firmware.rt as rt
         while True:
             try:
                 rt.reset_runtime()

@@ -114,6 +114,9 @@ class Session:
         return self._wake_w
 
     def close(self) -> None:
+        core_close = getattr(getattr(self, "core", None), "close", None)
+        if core_close is not None:
+            core_close()  # a hosted firmware thread paused at a limit unwinds
         if self.tracer is not None and self.trace_path is not None:
             self.tracer.write(self.trace_path)
         if getattr(self, "endpoint", None) is not None:

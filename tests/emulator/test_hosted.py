@@ -32,3 +32,24 @@ def test_hosted_missing_module(tmp_path):
     import pytest
     with pytest.raises(FileNotFoundError, match="no such hosted firmware module"):
         Session(firmware=tmp_path / "none.py", hosted=True)
+
+
+def test_hosted_run_resumes_after_limit(hosted_fw):
+    """run() after a limit continues the firmware where it stopped (no second main()), cycle for cycle."""
+    whole, out, _ = _run(hosted_fw, b"xyz")
+    with Session(firmware=hosted_fw, hosted=True) as s:
+        s.feed(b"xyz")
+        limits = 0
+        while (info := s.run(max_cycles=20_000)).reason == "limit":
+            limits += 1
+            assert limits < 100
+        assert limits >= 5
+        assert (info.reason, info.code, info.cycles) == ("poweroff", 3, whole.cycles)
+        assert s.uart_output() == out == b"hixyz"      # a restart would greet twice
+
+
+def test_hosted_session_closes_while_paused(hosted_fw):
+    with Session(firmware=hosted_fw, hosted=True) as s:
+        assert s.run(max_cycles=10_000).reason == "limit"
+        thread = s.core._thread
+    assert not thread.is_alive()
