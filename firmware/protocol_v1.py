@@ -91,8 +91,9 @@ FAULT_ECC = const(1)                # detail: ECC_ADDR
 FAULT_DMA = const(2)                # detail: channel << 8 | ERR_*
 FAULT_TENSOR = const(3)             # detail: ERR_*
 FAULT_WDT_WARN = const(4)           # watchdog pre-timeout warning
-FAULT_TRAP = const(5)               # detail: mcause, addr: mepc
-FAULT_UART_OVERRUN = const(6)       # received bytes were dropped
+FAULT_TRAP = const(5)               # unexpected trap (detail: mcause, addr: mepc)
+FAULT_UART_OVERRUN = const(6)       # received bytes were dropped (detail: bytes lost so far)
+FAULT_PANIC = const(7)              # firmware panic (detail: panic code, addr: location id); a watchdog reset follows
 
 # ---------------------------------------------------------------- telemetry counter indices (u64 each)
 TLM_CYCLES = const(0)               # 0..14: the PERF block counters, in soc_map PERF order

@@ -12,6 +12,7 @@ Usage:
 """
 
 from firmware.rt import u32, const, record, mem_read8, mem_write8, mem_read32, mem_write32, wrapping_sub, wrapping_add
+from firmware.rt import build_id
 from frames import (rx, rx_u8, rx_u16, rx_u32, rx_ident, resp_u8, resp_u16, resp_u32, send_resp, nack_resp,
                     is_replay, replay, ls)
 from hw import Pair, prof, perf_read, mtime_read, boot_count, reset_cause, core_clock_hz, PERF_COUNT
@@ -27,7 +28,6 @@ from protocol_v1 import (PROTOCOL_VERSION, RESPONSE_BIT, MAX_PAYLOAD, MEM_CHUNK,
                          NACK_UNKNOWN_JOB, NACK_UNKNOWN_TYPE, MODEL_HASH_SIZE, TLM_FRAMES_RX)
 
 FW_VERSION = const(0x000100)        # 0x00MMmmpp: 0.1.0
-FW_BUILD = const(0x20241124)        # build id reported by INFO and EVT_BOOT
 INFO_SIZE = const(52)
 MEM_ADDR_BYTES = const(4)
 MEM_READ_SIZE = const(6)
@@ -123,7 +123,7 @@ def do_info(ident: u32) -> None:
     resp_u8(2, prof.dma_channels)
     resp_u8(3, MAX_MODELS)
     resp_u32(4, FW_VERSION)
-    resp_u32(8, FW_BUILD)
+    resp_u32(8, build_id())           # = the image's .build_info source_sha256[:8]
     resp_u16(12, prof.array_rows)
     resp_u16(14, prof.array_cols)
     resp_u16(16, prof.vector_width)

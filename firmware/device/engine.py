@@ -49,6 +49,7 @@ OP_NONE = const(0)
 OP_LOADA = const(1)
 OP_LOADB = const(2)
 OP_STORE = const(3)
+OP_PREFETCH = const(4)                # the next layer's first weight tile (all of it when resident)
 EVT_JOB_SIZE = const(36)
 EVT_FAULT_SIZE = const(16)
 
@@ -81,6 +82,7 @@ class Engine:
     a_sram: bool
     out_sram: bool
     wb: u32               # resident B of this layer
+    bpar: u32             # B buffer of column tile j is (j + bpar) & 1 (a prefetched tile 0 took the free one)
     bsize: u32
     b0: u32
     a0: u32
@@ -98,6 +100,11 @@ class Engine:
     store_d: u32
     gemm_tick: u32
     nch: u32
+    # next layer's weight prefetch (issued during this layer's last tiles)
+    pf_layer: u32         # layer the last prefetch decision was for (0: none yet this job)
+    pf_issued: bool       # a prefetch for pf_layer was started ...
+    pf_done: bool         # ... and has finished before that layer began
+    pf_par: u32           # its B buffer parity
     # residency of weights across jobs
     res_valid: bool
     res_slot: u32
@@ -319,6 +326,9 @@ def engine_run(slot: u32, rows: u32) -> u32:
         es.nch = 1
     for ch in range(MAX_CHANNELS):
         ch_op[ch] = OP_NONE
+    es.pf_layer = 0
+    es.pf_issued = False
+    es.pf_done = False
     plan_model()
     if not plan_layer():
         fail(ERRSRC_FIRMWARE, ERR_SHAPE, FAULT_TENSOR, ERR_SHAPE)
@@ -358,6 +368,18 @@ def plan_model() -> None:
     es.wcur = 0
 
 
+def plan_nb(lay: Layer) -> u32:
+    """Column-tile width of a layer's B: all of N when resident or when two copies fit; 0 when nothing fits."""
+    space: u32 = es.tile_size
+    if es.w_res or 2 * weight_bytes(lay, lay.n) <= space // 2:
+        return lay.n
+    per_col: u32 = lay.k + PARAMS * INT32_BYTES
+    fit: u32 = (space // 4 - 4 * ALIGN) // per_col if space // 4 > 4 * ALIGN else 0
+    if fit >= prof.array_cols:
+        fit = fit - fit % prof.array_cols
+    return fit
+
+
 def plan_layer() -> bool:
     """Tile sizes and buffers of layer es.layer; False when it cannot fit in SRAM."""
     layer_read(es.slot, es.layer, cl)
@@ -365,22 +387,14 @@ def plan_layer() -> bool:
     es.a_sram = es.act_keep and l > 0
     es.out_sram = es.act_keep and l + 1 < es.layers
     space: u32 = es.tile_size
+    es.nb = plan_nb(cl)
+    if es.nb == 0:
+        return False
     if es.w_res:
-        es.nb = cl.n
         es.wb = es.w_base + es.wcur
         es.wcur += weight_bytes(cl, cl.n)
         es.bsize = 0
     else:
-        if 2 * weight_bytes(cl, cl.n) <= space // 2:
-            es.nb = cl.n
-        else:
-            per_col: u32 = cl.k + PARAMS * INT32_BYTES
-            fit: u32 = (space // 4 - 4 * ALIGN) // per_col if space // 4 > 4 * ALIGN else 0
-            if fit >= prof.array_cols:
-                fit = fit - fit % prof.array_cols
-            if fit == 0:
-                return False
-            es.nb = fit
         es.bsize = weight_bytes(cl, es.nb)
     es.ncol = cdiv(cl.n, es.nb)
     rest: u32 = space - 2 * es.bsize
@@ -409,8 +423,11 @@ def plan_layer() -> bool:
     es.c0 = es.a0 + 2 * es.asize
     es.loada_i = 0
     es.loada_d = 0
-    es.loadb_i = 0
-    es.loadb_d = 0
+    pre: bool = es.pf_issued and es.pf_layer == l
+    es.bpar = es.pf_par if pre else 0
+    es.loadb_i = u32(1) if pre else 0             # tile 0's weights were prefetched during the previous layer
+    es.loadb_d = u32(1) if pre and es.pf_done else 0   # (still in flight: its completion counts for this layer)
+    es.pf_issued = False
     es.gemm_i = 0
     es.gemm_d = 0
     es.store_i = 0
@@ -426,7 +443,7 @@ def act_buf(which: u32) -> u32:
 def bbuf(j: u32) -> u32:
     if es.w_res:
         return es.wb
-    return es.b0 + (j & 1) * es.bsize
+    return es.b0 + ((j + es.bpar) & 1) * es.bsize
 
 
 def params(j: u32, nb: u32) -> u32:
@@ -463,27 +480,65 @@ def free_channel() -> u32:
 
 
 # ------------------------------------------------------------ steps
-def issue_loadb(ch: u32, j: u32) -> None:
-    cc: u32 = col_width(j)
-    dst: u32 = bbuf(j)
-    stride: u32 = cl.n if es.w_res else cc
-    pb: u32 = params(j, es.nb if not es.w_res else cl.n)
-    p4: u32 = align(INT32_BYTES * (es.nb if not es.w_res else cl.n))
-    d: u32 = SRAM_BASE + (j & 1) * DESC_PER_BUF * DESC_BYTES
+def weight_load(ch: u32, lay: Layer, j: u32, nb: u32, dst: u32, dset: u32) -> None:
+    """One DMA chain: column tile j (width nb) of lay's B to dst (rows of its width), then bias, mult, shift
+    after it (each align(4 * nb) apart); the chain's descriptors are set dset (0/1) of the descriptor area."""
+    cc: u32 = nb if lay.n - j * nb > nb else lay.n - j * nb
+    pb: u32 = dst + align(lay.k * nb)
+    p4: u32 = align(INT32_BYTES * nb)
+    d: u32 = SRAM_BASE + (dset & 1) * DESC_PER_BUF * DESC_BYTES
     nxt: u32 = 0
-    raw: bool = cl.flags & LAYER_FLAG_RAW32 != 0
-    if not raw:
-        dma_write_desc(d + 2 * DESC_BYTES, cl.shift + INT32_BYTES * j * es.nb, pb + 2 * p4, INT32_BYTES * cc, 1, 0, 0,
+    if lay.flags & LAYER_FLAG_RAW32 == 0:
+        dma_write_desc(d + 2 * DESC_BYTES, lay.shift + INT32_BYTES * j * nb, pb + 2 * p4, INT32_BYTES * cc, 1, 0, 0,
                        False, 0)
-        dma_write_desc(d + DESC_BYTES, cl.mult + INT32_BYTES * j * es.nb, pb + p4, INT32_BYTES * cc, 1, 0, 0, False,
+        dma_write_desc(d + DESC_BYTES, lay.mult + INT32_BYTES * j * nb, pb + p4, INT32_BYTES * cc, 1, 0, 0, False,
                        d + 2 * DESC_BYTES)
         nxt = d + DESC_BYTES
-    if cl.flags & LAYER_FLAG_BIAS != 0:
-        dma_write_desc(d, cl.bias + INT32_BYTES * j * es.nb, pb, INT32_BYTES * cc, 1, 0, 0, False, nxt)
+    if lay.flags & LAYER_FLAG_BIAS != 0:
+        dma_write_desc(d, lay.bias + INT32_BYTES * j * nb, pb, INT32_BYTES * cc, 1, 0, 0, False, nxt)
         nxt = d
-    dma_start(ch, cl.b + j * es.nb, dst, cc, cl.k, cl.b_stride, stride, nxt, False)
+    dma_start(ch, lay.b + j * nb, dst, cc, lay.k, lay.b_stride, cc, nxt, False)
+
+
+def issue_loadb(ch: u32, j: u32) -> None:
+    weight_load(ch, cl, j, es.nb, bbuf(j), j + es.bpar)
     ch_op[ch] = OP_LOADB
     es.loadb_i += 1
+
+
+def prefetch_ready() -> bool:
+    """Time to fetch the next layer's first weights: this layer's are all in, the B buffer the next one takes
+    is no longer read (streamed: the GEMMs of column ncol-2 are done), and with one DMA channel only when
+    this layer's input loads are all issued (they come first)."""
+    if es.layer + 1 >= es.layers or es.pf_layer == es.layer + 1 or es.loadb_d != es.ncol:
+        return False
+    if es.gemm_d + es.nrow < es.tiles:
+        return False
+    return es.nch > 1 or es.a_sram or es.loada_i == es.tiles
+
+
+def issue_prefetch(ch: u32) -> bool:
+    """Start the next layer's tile-0 weight load where that layer will read it; False when it cannot go
+    anywhere yet (streamed B of another size that would overlap buffers still in use)."""
+    es.pf_layer = es.layer + 1
+    layer_read(es.slot, es.layer + 1, tl)
+    nb: u32 = plan_nb(tl)
+    if nb == 0:
+        return False
+    par: u32 = (es.ncol + es.bpar) & 1          # the B buffer this layer's last column tile does not use
+    dst: u32 = es.w_base + es.wcur
+    if not es.w_res:
+        size: u32 = weight_bytes(tl, nb)
+        dst = es.tile_base + par * size
+        last: u32 = bbuf(es.ncol - 1)
+        if dst + size > es.a0 or (dst < last + es.bsize and last < dst + size):
+            return False
+    weight_load(ch, tl, 0, nb, dst, par)
+    ch_op[ch] = OP_PREFETCH
+    es.pf_issued = True
+    es.pf_done = False
+    es.pf_par = par
+    return True
 
 
 def issue_loada(ch: u32, t: u32) -> None:
@@ -546,6 +601,11 @@ def completions() -> bool:
                 es.loada_d += 1
             elif op == OP_LOADB:
                 es.loadb_d += 1
+            elif op == OP_PREFETCH:
+                if es.pf_layer == es.layer:       # that layer has begun: it counts as its first LOADB
+                    es.loadb_d += 1
+                else:
+                    es.pf_done = True
             else:
                 es.store_d += 1
     st2: u32 = tc_status()
@@ -589,6 +649,9 @@ def issue() -> bool:
         ch = free_channel()
     if ch < MAX_CHANNELS and need_c and es.store_i == es.store_d and es.store_i < es.gemm_d:
         issue_store(ch, es.store_i)
+        any_ = True
+        ch = free_channel()
+    if ch < MAX_CHANNELS and need_b and prefetch_ready() and issue_prefetch(ch):
         any_ = True
     return any_
 

@@ -20,7 +20,7 @@ Usage:
 """
 
 from firmware.rt import u32, const, mmio_read, mmio_write, wfi, interrupts_enable, interrupts_disable
-from firmware.rt import set_interrupt_mask, trap_handler, panic_hook, panic, MIE_MEIE, MIE_MTIE
+from firmware.rt import set_interrupt_mask, trap_handler, panic_hook, panic, build_id, MIE_MEIE, MIE_MTIE
 from firmware.regs import SYSCTL, ACCEL, MCAUSE_INTERRUPT, MCAUSE_MTI, MCAUSE_MEI, IRQ_UART, IRQ_ECC, IRQ_WDT
 from firmware.regs import SYSCTL_RESET_KEY
 from uart import uart_init, uart_isr, uart_rx_poll_isr, uart_wait_tx_empty, uart_resync, uart_rx_count, uart_rx_pop, uart_tx_idle, uart_overruns
@@ -31,9 +31,9 @@ from frames import (frames_init, frame_rx_byte, frame_check, rx_overflow_nack, t
 from log import log_init, log_line, LOG_BOOT, LOG_PANIC, LOG_SELFTEST_FAIL, LOG_OVERRUN
 from models import models_init
 from engine import engine_init, engine_check, engine_poll, engine_running_job, engine_fail_ecc, fault_event
-from commands import handle_request, reset_requested, FW_VERSION, FW_BUILD
+from commands import handle_request, reset_requested, FW_VERSION
 from selftest import selftest, ST_OK, ST_SRAM
-from protocol_v1 import (EVT_BOOT, EVT_FAULT, PROTOCOL_VERSION, FAULT_ECC, FAULT_TENSOR, FAULT_WDT_WARN, FAULT_TRAP,
+from protocol_v1 import (EVT_BOOT, EVT_FAULT, PROTOCOL_VERSION, FAULT_ECC, FAULT_TENSOR, FAULT_WDT_WARN, FAULT_PANIC,
                          FAULT_UART_OVERRUN)
 
 PANIC_MAGIC = const(0x50414E43)      # SYSCTL.SCRATCH2 after a panic ("PANC"): SCRATCH0/1/3 hold code/loc/job
@@ -72,7 +72,7 @@ def on_panic(code: u32, loc: u32) -> None:
     set_interrupt_mask(0)
     mmio_write(SYSCTL.SCRATCH2, PANIC_MAGIC)
     mmio_write(SYSCTL.SCRATCH3, engine_running_job())
-    fault_payload(FAULT_TRAP, code, loc, engine_running_job())
+    fault_payload(FAULT_PANIC, code, loc, engine_running_job())
     send_event_polled(EVT_FAULT, EVT_FAULT_SIZE)
     uart_wait_tx_empty()                 # the report must be on the wire before the reset clears the FIFO
     wdt_reset_soon()
@@ -104,12 +104,12 @@ def boot() -> None:
     small_u8(6, prof.profile_id)
     small_u8(7, 0)
     small_u32(8, FW_VERSION)
-    small_u32(12, FW_BUILD)
+    small_u32(12, build_id())            # the build's source hash (INFO reports the same)
     send_event(EVT_BOOT, EVT_BOOT_SIZE)
     log_line(LOG_BOOT, boot_count(), reset_cause(), 2)
     if mmio_read(SYSCTL.SCRATCH2) == PANIC_MAGIC:
         mmio_write(SYSCTL.SCRATCH2, 0)
-        fault_payload(FAULT_TRAP, mmio_read(SYSCTL.SCRATCH0), mmio_read(SYSCTL.SCRATCH1), mmio_read(SYSCTL.SCRATCH3))
+        fault_payload(FAULT_PANIC, mmio_read(SYSCTL.SCRATCH0), mmio_read(SYSCTL.SCRATCH1), mmio_read(SYSCTL.SCRATCH3))
         send_event(EVT_FAULT, EVT_FAULT_SIZE)
         log_line(LOG_PANIC, mmio_read(SYSCTL.SCRATCH0), mmio_read(SYSCTL.SCRATCH1), 2)
     if st != ST_OK:

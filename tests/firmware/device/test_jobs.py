@@ -253,10 +253,11 @@ def test_panic_reports_fault_and_watchdog_resets(dev, mode, firmware_elf):
     faults = [e for e in dev.events if e.type == MsgType.EVT_FAULT]
     assert len(faults) >= 1
     live = faults[0].payload                              # sent by the panic hook before the reset
-    assert live["code"] == Fault.TRAP and live["detail"] == 0xE201 and live["addr"] != 0
+    assert live["code"] == Fault.PANIC and live["detail"] == 0xE201 and live["addr"] != 0
     dev.wait_event(MsgType.EVT_FAULT, 2)
     after = [e for e in dev.events if e.type == MsgType.EVT_FAULT][1]
-    assert after.payload["detail"] == 0xE201 and after.payload["addr"] == live["addr"]   # carried in SCRATCH
+    assert after.payload["code"] == Fault.PANIC and after.payload["detail"] == 0xE201
+    assert after.payload["addr"] == live["addr"]                                         # carried in SCRATCH
     assert after.seq == 1                                 # right after the banner (seq 0)
     assert dev.request(MsgType.REQ_PING, {"data": b"back"}).payload["data"] == b"back"
     log = dev.request(MsgType.REQ_LOG, {"cursor": 0, "max_bytes": 512}).payload["data"]

@@ -3,6 +3,7 @@ replay of a repeated seq, the host window, garbage and floods that must never we
 
 from __future__ import annotations
 
+import re
 import struct
 import zlib
 
@@ -42,7 +43,15 @@ def any_answer(dev):
     return dev.take(lambda f: True)
 
 
-def test_boot_banner_and_info(dev):
+def elf_build_id(elf) -> int:
+    """The first 32 bits of the source_sha256 the toolchain recorded in the image's .build_info section."""
+    from elftools.elf.elffile import ELFFile
+    with open(elf, "rb") as f:
+        info = ELFFile(f).get_section_by_name(".build_info").data().rstrip(b"\0").decode()
+    return int(re.search(r"source_sha256=([0-9a-f]{8})", info).group(1), 16)
+
+
+def test_boot_banner_and_info(dev, firmware_elf):
     boot = dev.events[0]
     assert boot.type == MsgType.EVT_BOOT and boot.seq == 0
     assert boot.payload["boot_count"] == 0 and boot.payload["reset_cause"] == CONSTANTS["RESET_POWER_ON"].value
@@ -55,6 +64,7 @@ def test_boot_banner_and_info(dev):
     assert info["core_clock_hz"] == 100_000_000 and info["max_models"] == P.MAX_MODELS
     assert (info["host_window_base"], info["host_window_size"]) == (P.HOST_WINDOW_BASE, WINDOW)
     assert info["fw_version"] == boot.payload["fw_version"] and info["fw_build"] == boot.payload["fw_build"]
+    assert info["fw_build"] == elf_build_id(firmware_elf)            # both modes: the image's source hash
     assert info["boot_count"] == 0 and info["max_payload"] == P.MAX_PAYLOAD
     log = dev.request(MsgType.REQ_LOG, {"cursor": 0, "max_bytes": 512}).payload
     assert log["first"] == 0 and log["data"].startswith(b"boot 00000000 00000000\n")

@@ -38,3 +38,16 @@ def test_image_has_no_heap_and_reports_sizes(firmware_elf):
     check_no_heap(firmware_elf)
     sizes = size_report(firmware_elf)
     assert sizes["text"] > 0 and sizes["bss"] > 0
+
+
+def test_every_fault_code_is_in_the_protocol_doc():
+    """docs/protocol.md's EVT_FAULT table lists each FAULT_* of firmware/protocol_v1.py with its code, and the
+    device reports panics with FAULT_PANIC (not TRAP)."""
+    from firmware import protocol_v1 as P
+    doc = (DEVICE_MAIN.parents[2] / "docs" / "protocol.md").read_text()
+    faults = {k[len("FAULT_"):]: v for k, v in vars(P).items() if k.startswith("FAULT_")}
+    assert faults["PANIC"] not in {v for k, v in faults.items() if k != "PANIC"}
+    for name, code in faults.items():
+        assert f"| {name} | {code} |" in doc, name
+    main_src = DEVICE_MAIN.read_text()
+    assert main_src.count("fault_payload(FAULT_PANIC,") == 2 and "FAULT_TRAP" not in main_src
