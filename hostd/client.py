@@ -3,7 +3,7 @@
 Usage:
     c = Client()                                   # default socket path, same as the daemon's
     m = c.load(Path("mlp.onnx").read_bytes(), calibration=rows)["model"]
-    job = c.run(m, inputs=[[0.1] * 64], idempotency_key="req-42")     # submit + wait
+    job = c.run(m, inputs=[[0.1] * 64], idempotency_key="req-42")     # submit + wait, one round trip
     job["classes"], c.stats(), c.metrics()
 Errors are `ApiError(status, error, reason)`.
 """
@@ -45,6 +45,11 @@ class Client:
     def __init__(self, api: str | None = None, timeout: float = DEFAULT_TIMEOUT, client_id: str | None = None):
         self.api, self.timeout, self.client_id = api or default_api_path(), timeout, client_id
         self._conn: _UnixConnection | None = None
+
+    @property
+    def _slice(self) -> float:
+        """Seconds per long poll: WAIT_SLICE, and well inside the socket timeout."""
+        return min(WAIT_SLICE, self.timeout / 2)
 
     def close(self) -> None:
         if self._conn:
@@ -95,7 +100,9 @@ class Client:
     def models(self) -> list[dict]:
         return self.request("GET", "/v1/models")["models"]
 
-    def submit(self, model: str, inputs=None, inputs_int8=None, idempotency_key: str | None = None) -> dict:
+    def submit(self, model: str, inputs=None, inputs_int8=None, idempotency_key: str | None = None,
+               wait: float = 0) -> dict:
+        """POST /v1/jobs; with `wait` > 0 the answer comes when the job finished (or after `wait` seconds)."""
         body: dict = {"model": model}
         if inputs is not None:
             body["inputs"] = np.asarray(inputs, np.float32).tolist()
@@ -103,7 +110,7 @@ class Client:
             body["inputs_int8"] = np.asarray(inputs_int8).tolist()
         if idempotency_key is not None:
             body["idempotency_key"] = idempotency_key
-        return self.request("POST", "/v1/jobs", body)
+        return self.request("POST", "/v1/jobs" + (f"?wait={wait:g}" if wait else ""), body)
 
     def job(self, job_id: str, wait: float = 0) -> dict:
         return self.request("GET", f"/v1/jobs/{job_id}" + (f"?wait={wait:g}" if wait else ""))
@@ -111,13 +118,18 @@ class Client:
     def wait(self, job_id: str, timeout: float = DEFAULT_TIMEOUT) -> dict:
         deadline = time.monotonic() + timeout
         while True:
-            job = self.job(job_id, wait=max(0.01, min(WAIT_SLICE, deadline - time.monotonic())))
+            job = self.job(job_id, wait=max(0.01, min(self._slice, deadline - time.monotonic())))
             if job["state"] in ("done", "failed") or time.monotonic() >= deadline:
                 return job
 
     def run(self, model: str, inputs=None, inputs_int8=None, idempotency_key: str | None = None,
             timeout: float = DEFAULT_TIMEOUT) -> dict:
-        return self.wait(self.submit(model, inputs, inputs_int8, idempotency_key)["id"], timeout)
+        """Submit and wait: one HTTP round trip when the job finishes within WAIT_SLICE, long polls after that."""
+        deadline = time.monotonic() + timeout
+        job = self.submit(model, inputs, inputs_int8, idempotency_key, wait=max(0.01, min(self._slice, timeout)))
+        if job["state"] in ("done", "failed"):
+            return job
+        return self.wait(job["id"], max(0.0, deadline - time.monotonic()))
 
     def jobs(self, state: str | None = None) -> list[dict]:
         return self.request("GET", "/v1/jobs" + (f"?state={state}" if state else ""))["jobs"]

@@ -3,7 +3,12 @@
 Clients submit jobs over the Unix-socket API (docs/hostd-api.md). Jobs are
 journaled (hostd/journal.py) before they are acknowledged, queued per client and
 served round robin (`FairQueue`), and run one at a time on the device by a
-single worker (`hostd/device.py` in a thread). A job attempt that times out or
+single worker (`hostd/device.py` in a thread). A client waiting for a job
+(`POST /v1/jobs?wait=S`, `GET /v1/jobs/{id}?wait=S`) holds a future that the
+worker resolves with the finished job, so no one polls. Each job keeps wall
+times per stage (`timing_ms` in its JSON, in memory for the last TIMING_KEEP
+jobs): HTTP parse, validation, journal commit, queue wait, device steps
+(hostd/device.py STAGES), finish commit. A job attempt that times out or
 loses the link resets the device and is retried, at most `max_attempts` times,
 then fails with the last reason. A device reset noticed from the boot banner
 reloads models on the next use and retries the job in flight.
@@ -29,7 +34,7 @@ import numpy as np
 
 from hostd.device import Device, DeviceError
 from hostd.http_api import HttpError, Routes, serve_unix
-from hostd.journal import Journal
+from hostd.journal import DEFAULT_SYNC, Journal
 from hostd.link import Link, LinkError
 from hostd.metrics import CONTENT_TYPE, Metrics
 from hostd.model_compiler import CompileError, CompiledModel, compile_model
@@ -41,6 +46,8 @@ DEFAULT_MAX_ATTEMPTS = 3
 MAX_WAIT = 300.0               # longest ?wait= on GET /v1/jobs/{id}
 TELEMETRY_MAX_AGE = 1.0        # seconds a scrape may reuse the last TELEMETRY answer
 CONNECT_BACKOFF = (0.1, 5.0)
+TIMING_KEEP = 1024             # jobs whose per-stage times are kept in memory
+MS_PER_S = 1e3
 PING_DATA = b"tessera"
 
 
@@ -59,6 +66,7 @@ class DaemonConfig:
     max_attempts: int = DEFAULT_MAX_ATTEMPTS
     link_timeout: float = 2.0
     link_retries: int = 5
+    journal_sync: str = DEFAULT_SYNC   # "NORMAL": survives kill -9; "FULL": also power loss (docs/hostd-api.md)
 
     def __post_init__(self):
         self.api = self.api or default_api_path()
@@ -105,12 +113,13 @@ class Daemon:
     def __init__(self, config: DaemonConfig):
         self.cfg = config
         self.metrics = Metrics()
-        self.journal = Journal(config.db)
+        self.journal = Journal(config.db, config.journal_sync)
         self.queue = FairQueue(config.queue_depth)
         self.models: dict[str, CompiledModel] = {h: CompiledModel.from_image(img) for h, _, img in self.journal.models()}
         self.device = Device(Link(config.device, timeout=config.link_timeout, retries=config.link_retries))
         self.device.on_reset = self._on_reset
-        self._done_events: dict[str, asyncio.Event] = {}
+        self._waiters: dict[str, asyncio.Future] = {}   # job id -> future of the finished job dict
+        self._timing: OrderedDict[str, dict] = OrderedDict()  # job id -> {stage: seconds}
         self._telemetry: tuple[float, dict] = (0.0, {})
         self._connected = False
         self.metrics.link_source = lambda: self.device.link.stats
@@ -123,7 +132,7 @@ class Daemon:
     # ------------------------------------------------------------ lifecycle
     async def start(self) -> None:
         for job in self.journal.recover():
-            self.queue.put(job["client"], job["id"], force=True)
+            self.queue.put(job["client"], job, force=True)
         self.metrics.queue_depth.set(len(self.queue))
         self.server = await serve_unix(self.routes, self.cfg.api)
         self._worker = asyncio.create_task(self._work())
@@ -157,12 +166,16 @@ class Daemon:
     async def _work(self) -> None:
         await self._ensure_connected()
         while True:
-            job_id = await self.queue.get()
+            job = await self.queue.get()
             self.metrics.queue_depth.set(len(self.queue))
-            await self._run_job(job_id)
+            await self._run_job(job)
 
-    async def _run_job(self, job_id: str) -> None:
-        job = self.journal.job(job_id)
+    async def _run_job(self, job: dict) -> None:
+        job_id = job["id"]
+        clock = time.perf_counter
+        timing = self._timing.get(job_id)
+        if timing is not None:
+            timing["queue_wait"] = clock() - timing.pop("_accepted")
         cm = self.models.get(job["model"])
         if cm is None:
             return self._finish(job, "failed", error=f"model {job['model']} is not known to this daemon")
@@ -171,11 +184,13 @@ class Daemon:
         while job["attempts"] < self.cfg.max_attempts:
             if job["attempts"]:
                 self.metrics.retries.inc()
-            self.journal.start(job_id)
+            t0 = clock()
+            job["started"], job["state"] = self.journal.start(job_id), "running"
             job["attempts"] += 1
-            t0 = time.monotonic()
+            t1 = clock()
+            stages: dict[str, float] = {}
             try:
-                out, summary = await asyncio.to_thread(self.device.run, cm, x, self.cfg.job_timeout)
+                out, summary = await asyncio.to_thread(self._device_run, cm, x, stages)
             except (DeviceError, LinkError) as exc:
                 reason = f"attempt {job['attempts']}: {type(exc).__name__}: {exc}"
                 self.journal.requeue(job_id, reason)
@@ -184,20 +199,34 @@ class Daemon:
                 except (DeviceError, LinkError) as rexc:
                     reason += f"; reset failed: {rexc}"
                 continue
-            self.metrics.run_latency.observe(time.monotonic() - t0)
+            t2 = clock()
+            self.metrics.run_latency.observe(t2 - t1)
+            if timing is not None:
+                stages.pop("_thread_start", None)
+                timing.update(journal_start=t1 - t0, **stages, worker_thread=t2 - t1 - sum(stages.values()))
             self._finish(job, "done", result=out.tobytes(),
                          record=dict(summary, attempts=job["attempts"], retried_because=reason or None))
+            if timing is not None:
+                timing["journal_finish"] = clock() - t2
             return
         self._finish(job, "failed", error=f"failed after {job['attempts']} attempts; last: {reason}")
 
+    def _device_run(self, cm: CompiledModel, x: np.ndarray, stages: dict):
+        """Device.run on the worker thread (the hop there and back is `worker_thread` in the timing)."""
+        return self.device.run(cm, x, self.cfg.job_timeout, stages)
+
     def _finish(self, job: dict, state: str, result=None, record=None, error=None) -> None:
-        self.journal.finish(job["id"], state, result=result, record=record, error=error)
+        finished = self.journal.finish(job["id"], state, result=result, record=record, error=error)
         self.metrics.jobs.labels(state).inc()
         self.metrics.job_latency.observe(time.time() - job["created"])
         self._telemetry = (0.0, self._telemetry[1])          # stale: refresh on the next scrape
-        ev = self._done_events.pop(job["id"], None)
-        if ev:
-            ev.set()
+        fut = self._waiters.pop(job["id"], None)
+        if fut is not None and not fut.done():
+            timing = self._timing.get(job["id"])
+            if timing is not None:
+                timing["_resolved"] = time.perf_counter()
+            fut.set_result(dict(job, state=state, result=result, record=record, error=error, finished=finished)
+                           if finished is not None else None)
 
     # ------------------------------------------------------------ API
     def _routes(self) -> Routes:
@@ -289,30 +318,50 @@ class Daemon:
             self.metrics.rejected.labels("busy").inc()
             raise HttpError(429, "busy", f"queue full: {len(self.queue)} jobs queued (limit {self.cfg.queue_depth}); "
                             "retry later")
+        wait = _wait_seconds(req, body)
+        t_valid = time.perf_counter()
         job, created = self.journal.submit(uuid.uuid4().hex, client, key, request_hash, model, len(x), data)
         if not created and job["request_hash"] != request_hash:
             raise HttpError(409, "idempotency_conflict", f"idempotency key {key!r} was used for a different request "
                             f"(job {job['id']})")
         if created:
-            self.queue.put(client, job["id"], force=True)
+            t_commit = time.perf_counter()
+            self._keep_timing(job["id"], {"http_parse": req.parse_s, "validate": t_valid - req.received,
+                                          "journal_submit": t_commit - t_valid, "_accepted": t_commit})
+            self.queue.put(client, job, force=True)
             self.metrics.queue_depth.set(len(self.queue))
+        if wait > 0 and job["state"] in ("queued", "running"):
+            job = await self._wait_job(job, wait)
         return (202 if created else 200), self._job_json(job)
+
+    def _keep_timing(self, job_id: str, timing: dict) -> None:
+        self._timing[job_id] = timing
+        while len(self._timing) > TIMING_KEEP:
+            self._timing.popitem(last=False)
+
+    async def _wait_job(self, job: dict, wait: float) -> dict:
+        """The job once finished (resolved by the worker, no polling), or as it stands after `wait` seconds."""
+        fut = self._waiters.get(job["id"])
+        if fut is None:
+            fut = self._waiters[job["id"]] = asyncio.get_running_loop().create_future()
+        try:
+            done = await asyncio.wait_for(asyncio.shield(fut), wait)
+        except asyncio.TimeoutError:
+            done = None
+        if done is None:
+            return self.journal.job(job["id"])
+        timing = self._timing.get(job["id"])
+        if timing is not None and "_resolved" in timing:
+            timing["wake"] = time.perf_counter() - timing.pop("_resolved")
+        return done
 
     async def api_job(self, req):
         job = self.journal.job(req.params["id"])
         if job is None:
             raise HttpError(404, "unknown_job", f"no job {req.params['id']!r}")
-        try:
-            wait = min(float(req.query.get("wait", 0)), MAX_WAIT)
-        except ValueError as exc:
-            raise HttpError(400, "bad_query", f"wait={req.query['wait']!r} is not a number of seconds") from exc
+        wait = _wait_seconds(req, {})
         if wait > 0 and job["state"] in ("queued", "running"):
-            ev = self._done_events.setdefault(job["id"], asyncio.Event())
-            try:
-                await asyncio.wait_for(ev.wait(), wait)
-            except asyncio.TimeoutError:
-                pass
-            job = self.journal.job(job["id"])
+            job = await self._wait_job(job, wait)
         return 200, self._job_json(job)
 
     async def api_jobs(self, req):
@@ -361,7 +410,32 @@ class Daemon:
                        classes=q.argmax(axis=1).tolist(), device=job["record"])
         if job["finished"]:
             out["latency_s"] = job["finished"] - job["created"]
+        timing = self._timing.get(job["id"])
+        if timing is not None:
+            out["timing_ms"] = {k: round(v * MS_PER_S, 4) for k, v in timing.items() if not k.startswith("_")}
         return out
+
+
+def _wait_seconds(req, body: dict) -> float:
+    """`?wait=SECONDS` (or `"wait"` in a JSON body: seconds, or true for the longest wait), capped at MAX_WAIT."""
+    if "wait" in req.query:
+        raw = req.query["wait"]
+        try:
+            wait = float(raw)
+        except ValueError as exc:
+            raise HttpError(400, "bad_query", f"wait={raw!r} is not a number of seconds") from exc
+    else:
+        wait = body.get("wait", 0)
+        if wait is True:
+            wait = MAX_WAIT
+        elif wait is False or wait is None:
+            wait = 0
+        elif not isinstance(wait, (int, float)):
+            raise HttpError(400, "bad_field", f"field 'wait' must be true, false or a number of seconds, got {wait!r}")
+    if wait != wait or wait < 0:
+        raise HttpError(400, "bad_query" if "wait" in req.query else "bad_field",
+                        f"wait must be a non-negative number of seconds, got {wait!r}")
+    return min(float(wait), MAX_WAIT)
 
 
 def _field(body: dict, name: str, kind):

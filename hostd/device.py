@@ -11,6 +11,7 @@ fails the job in flight with `DeviceReset`, so the daemon retries it.
 Usage:
     dev = Device(Link(url)); dev.open()
     out, record = dev.run(compiled_model, x_int8, timeout=10)   # int8 [rows, N], last job record
+    dev.run(cm, x, 10, stages={})                               # also: wall seconds per step (STAGES)
     dev.reset(); dev.telemetry(); dev.info
 """
 
@@ -29,6 +30,7 @@ from hostd.protocol import TELEMETRY_NAMES, JobState, ModelErr, MsgType, Nack
 MODEL_ALIGN = 4096
 POLL_PERIOD = 0.5              # seconds between JOB_STATUS polls while waiting for JOB_DONE
 RESET_WAIT = 5.0               # seconds to wait for EVT_BOOT after RESET
+STAGES = ("model", "input_write", "run_ack", "job_done", "output_read")   # Device.run(stages=...) keys
 NOT_IN_DRAM = {ModelErr.MAGIC, ModelErr.VERSION, ModelErr.SIZE, ModelErr.CRC, ModelErr.HASH}
 
 
@@ -153,27 +155,50 @@ class Device:
         self.slots.clear()
 
     # ------------------------------------------------------------ jobs
-    def run(self, cm: CompiledModel, x: np.ndarray, timeout: float) -> tuple[np.ndarray, dict]:
-        """Run int8 rows [rows, K] through the model (in max_rows chunks); returns int8 [rows, N] and a summary."""
+    def run(self, cm: CompiledModel, x: np.ndarray, timeout: float,
+            stages: dict | None = None) -> tuple[np.ndarray, dict]:
+        """Run int8 rows [rows, K] through the model (in max_rows chunks); returns int8 [rows, N] and a summary.
+
+        `stages`, when given, receives the wall seconds spent per step, summed over chunks: `model` (LOAD_MODEL /
+        upload when not cached), `input_write` (MEM_WRITE), `run_ack` (RUN until its response), `job_done` (until
+        EVT_JOB_DONE), `output_read` (MEM_READ).
+        """
         x = np.ascontiguousarray(x, np.int8)
         outs, total = [], {"cycles": 0, "energy_nj": 0, "macs": 0, "device_jobs": 0}
         h = cm.header
+        clock = time.perf_counter
+        st = stages if stages is not None else {}
+        for key in STAGES:
+            st.setdefault(key, 0.0)
         for start in range(0, len(x), h.max_rows):
             chunk = x[start:start + h.max_rows]
+            t0 = clock()
             slot = self.ensure_model(cm)
             base = self.placement[cm.hash]
+            t1 = clock()
             self.mem_write(base + h.input_offset, chunk.tobytes())
-            record = self._run_one(slot, len(chunk), timeout)
+            t2 = clock()
+            record, ack = self._run_one(slot, len(chunk), timeout)
+            t3 = clock()
             data = self.mem_read(base + h.output_offset, len(chunk) * h.output_row_bytes)
+            t4 = clock()
+            st["model"] += t1 - t0
+            st["input_write"] += t2 - t1
+            st["run_ack"] += ack
+            st["job_done"] += t3 - t2 - ack
+            st["output_read"] += t4 - t3
             outs.append(np.frombuffer(data, np.int8).reshape(len(chunk), h.output_row_bytes))
             for k in ("cycles", "energy_nj", "macs"):
                 total[k] += record[k]
             total["device_jobs"] += 1
         return np.concatenate(outs), total
 
-    def _run_one(self, slot: int, rows: int, timeout: float) -> dict:
+    def _run_one(self, slot: int, rows: int, timeout: float) -> tuple[dict, float]:
+        """RUN one chunk and wait for its record (EVT_JOB_DONE, or JOB_STATUS when the event was lost);
+        returns (record, seconds until the RUN response)."""
         resets = self._resets
         req = {"slot": slot, "flags": 0, "rows": rows}
+        t0 = time.perf_counter()
         try:
             job_id = self.link.request(MsgType.REQ_RUN, req).payload["job_id"]
         except Nacked as exc:
@@ -181,6 +206,7 @@ class Device:
                 raise
             self._wait_idle(exc.detail, timeout)      # a job someone started before us (a previous daemon run)
             job_id = self.link.request(MsgType.REQ_RUN, req).payload["job_id"]
+        ack = time.perf_counter() - t0
         next_poll = time.monotonic() + POLL_PERIOD
         deadline = time.monotonic() + timeout
         with self._cv:
@@ -202,7 +228,7 @@ class Device:
         if record["state"] != JobState.DONE:
             raise DeviceError(f"device job {job_id} ended {JobState(record['state']).name}: error {record['error']} "
                               f"source {record['error_source']} layer {record['failed_layer']}")
-        return record
+        return record, ack
 
     def _wait_idle(self, job_id: int, timeout: float) -> None:
         deadline = time.monotonic() + timeout

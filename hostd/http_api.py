@@ -19,6 +19,7 @@ import os
 import re
 import socket
 import struct
+import time
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from urllib.parse import parse_qs, urlsplit
@@ -44,6 +45,8 @@ class Request:
     body: bytes
     peer_pid: int | None
     params: dict = field(default_factory=dict)
+    received: float = 0.0          # perf_counter() when the whole request had been read and parsed
+    parse_s: float = 0.0           # seconds from the complete header to the parsed request (body read included)
 
     def json(self) -> dict:
         if not self.body:
@@ -96,6 +99,7 @@ async def _read_request(reader, pid) -> Request | None:
         raise HttpError(400, "bad_request", "connection closed inside the request header") from exc
     except asyncio.LimitOverrunError as exc:
         raise HttpError(431, "header_too_large", f"request header exceeds {MAX_HEADER_BYTES} bytes") from exc
+    t0 = time.perf_counter()
     try:
         lines = head.decode("latin-1").split("\r\n")
         method, target, version = lines[0].split(" ")
@@ -124,7 +128,10 @@ async def _read_request(reader, pid) -> Request | None:
     except asyncio.IncompleteReadError as exc:
         raise HttpError(400, "bad_request", f"body shorter than Content-Length {length}") from exc
     url = urlsplit(target)
-    return Request(method, url.path, {k: v[-1] for k, v in parse_qs(url.query).items()}, headers, body, pid)
+    req = Request(method, url.path, {k: v[-1] for k, v in parse_qs(url.query).items()}, headers, body, pid)
+    req.received = time.perf_counter()
+    req.parse_s = req.received - t0
+    return req
 
 
 def _encode(status: int, body, content_type: str | None, keep_alive: bool) -> bytes:

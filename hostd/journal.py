@@ -1,15 +1,21 @@
-"""Durable job and model journal in SQLite (WAL, synchronous=FULL): an accepted job survives a kill -9 of the daemon.
+"""Durable job and model journal in SQLite (WAL, synchronous=NORMAL by default): an accepted job survives a kill -9.
 
 A job row is committed before the API answers 202, so anything a client was
-told is accepted is finished after a restart: `recover()` turns `running` rows
-back into `queued` ones (the device result of a half-run job was never
+told is accepted is finished after a restart. Durability is against process
+death (kill -9, a crash): in WAL mode every commit is written to the WAL file
+with write(2) before it returns, so the operating system holds it even when the
+process dies the next instant. `synchronous=NORMAL` (the default) skips the
+fsync per commit; a power loss or kernel crash may then lose the last commits
+(the database itself stays consistent). `synchronous="FULL"` fsyncs the WAL on
+every commit and also survives power loss, at about a disk flush per job.
+After a restart `recover()` turns `running` rows back into `queued` ones (the device result of a half-run job was never
 recorded, and runs are idempotent on the host side: a job id maps to one result
 row, written once). Idempotency keys are unique; resubmitting a key returns the
 existing job. Compiled model images are stored by hash so restarts need no
 recompilation.
 
 Usage:
-    j = Journal("/run/user/1000/tessera-hostd.db")
+    j = Journal("/run/user/1000/tessera-hostd.db")                 # synchronous="FULL" for power-loss safety
     job, created = j.submit(job_id, client, key, request_hash, model, rows, input_bytes)
     j.start(job_id); j.finish(job_id, "done", result=..., record=...); j.recover() -> [queued rows]
 """
@@ -32,18 +38,22 @@ CREATE TABLE IF NOT EXISTS jobs (
     created REAL NOT NULL, started REAL, finished REAL, seq INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state, seq);
 """
+SYNC_MODES = ("NORMAL", "FULL")
+DEFAULT_SYNC = "NORMAL"
 JOB_COLUMNS = ("id", "client", "idem_key", "request_hash", "model", "rows", "input", "state", "attempts", "result",
                "record", "error", "created", "started", "finished", "seq")
 
 
 class Journal:
-    def __init__(self, path: str):
-        self.path = path
+    def __init__(self, path: str, synchronous: str = DEFAULT_SYNC):
+        if synchronous.upper() not in SYNC_MODES:
+            raise ValueError(f"journal synchronous mode {synchronous!r} is not one of {', '.join(SYNC_MODES)}")
+        self.path, self.synchronous = path, synchronous.upper()
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._lock = threading.Lock()
         with self._lock:
             self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute(f"PRAGMA synchronous={self.synchronous}")
             self._db.executescript(SCHEMA)
 
     def close(self) -> None:
@@ -81,11 +91,14 @@ class Journal:
                 if row is not None:
                     return self._row(row), False
             seq = self._db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM jobs").fetchone()[0]
+            created = time.time()
             self._db.execute("INSERT INTO jobs (id, client, idem_key, request_hash, model, rows, input, state, created, seq)"
                              " VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?)",
-                             (job_id, client, key, request_hash, model, rows, data, time.time(), seq))
-            row = self._db.execute(f"SELECT {','.join(JOB_COLUMNS)} FROM jobs WHERE id = ?", (job_id,)).fetchone()
-        return self._row(row), True
+                             (job_id, client, key, request_hash, model, rows, data, created, seq))
+        job = dict.fromkeys(JOB_COLUMNS)                 # the row as inserted, without reading it back
+        job.update(id=job_id, client=client, idem_key=key, request_hash=request_hash, model=model, rows=rows,
+                   input=data, state="queued", attempts=0, created=created, seq=seq)
+        return job, True
 
     def has_key(self, key: str) -> bool:
         with self._lock:
@@ -102,22 +115,27 @@ class Journal:
                                     args).fetchall()
         return [self._row(r) for r in rows]
 
-    def start(self, job_id: str) -> None:
+    def start(self, job_id: str) -> float:
+        """Mark an attempt as running (the attempt count survives a restart); returns the start time."""
+        started = time.time()
         with self._lock:
             self._db.execute("UPDATE jobs SET state = 'running', attempts = attempts + 1, started = ? WHERE id = ?",
-                             (time.time(), job_id))
+                             (started, job_id))
+        return started
 
     def requeue(self, job_id: str, error: str) -> None:
         with self._lock:
             self._db.execute("UPDATE jobs SET state = 'queued', error = ? WHERE id = ?", (error, job_id))
 
     def finish(self, job_id: str, state: str, result: bytes | None = None, record: dict | None = None,
-               error: str | None = None) -> None:
-        """Write the outcome once: a job already finished keeps its first result."""
+               error: str | None = None) -> float | None:
+        """Write the outcome once: a job already finished keeps its first result. The finish time, None if it was."""
+        finished = time.time()
         with self._lock:
-            self._db.execute("UPDATE jobs SET state = ?, result = ?, record = ?, error = ?, finished = ? "
-                             "WHERE id = ? AND state NOT IN ('done', 'failed')",
-                             (state, result, json.dumps(record) if record else None, error, time.time(), job_id))
+            cur = self._db.execute("UPDATE jobs SET state = ?, result = ?, record = ?, error = ?, finished = ? "
+                                   "WHERE id = ? AND state NOT IN ('done', 'failed')",
+                                   (state, result, json.dumps(record) if record else None, error, finished, job_id))
+        return finished if cur.rowcount else None
 
     def recover(self) -> list[dict]:
         """After a restart: running -> queued, then every queued job in submission order."""
