@@ -8,6 +8,8 @@ Records (docs: /work/shared/bench-format.md):
 - small-frame round trip (PING, 8 bytes) vs a raw pty 64-byte round trip (better lower, no goal);
 - end-to-end p99 host latency of the digits MLP at batch 1 through the daemon
   (client submit .. result) against a 1 ms budget (better lower, goal 1.0);
+- the same jobs split into stages (the daemon's `timing_ms` per job, plus the
+  client's share): one record per stage, median ms, no goal;
 - emulation speed: simulated device seconds per host second over the digits
   workload (uptime counter delta / wall time) against real time (goal >= 1).
 
@@ -151,19 +153,54 @@ def digits_figures(daemon, n: int) -> dict:
         client.run(h, inputs=x[i:i + 1])
     info = client.info()["device"]
     before = client.stats()["device"]["uptime_cycles"]
-    lat = []
+    lat, ids = [], []
     t_all = time.perf_counter()
     for i in range(len(x)):
         t0 = time.perf_counter()
         job = client.run(h, inputs=x[i:i + 1])
         lat.append(time.perf_counter() - t0)
+        ids.append(job["id"])
         if job["state"] != "done":
             raise RuntimeError(f"digit {i}: {job['state']} {job.get('error')}")
     wall = time.perf_counter() - t_all
     after = client.stats()["device"]["uptime_cycles"]
+    stages: dict[str, list[float]] = {}
+    for job_id, total in zip(ids, lat):                  # the daemon's per-stage times, fetched after the timed loop
+        timing = client.job(job_id)["timing_ms"]
+        for k, v in timing.items():
+            stages.setdefault(k, []).append(v / MS_PER_S)
+        stages.setdefault("client + HTTP (rest)", []).append(total - sum(timing.values()) / MS_PER_S)
     client.close()
     return {"p50_s": float(np.percentile(lat, 50)), "p99_s": float(np.percentile(lat, 99)),
-            "sim_s": (after - before) / info["core_clock_hz"], "wall_s": wall}
+            "sim_s": (after - before) / info["core_clock_hz"], "wall_s": wall, "stages": stages}
+
+
+STAGE_NOTES = {
+    "http_parse": "daemon: HTTP request parse after the header arrived",
+    "validate": "daemon: JSON decode, input quantization, request hash",
+    "journal_submit": "daemon: journal INSERT commit before the job is acknowledged",
+    "queue_wait": "daemon: accepted until the worker took the job",
+    "journal_start": "daemon: journal UPDATE (running, attempts)",
+    "model": "device: LOAD_MODEL when not cached (0 when warm)",
+    "input_write": "link: MEM_WRITE of the input row, until its response",
+    "run_ack": "link: RUN until its response",
+    "job_done": "link: RUN response until EVT_JOB_DONE",
+    "output_read": "link: MEM_READ of the output row",
+    "worker_thread": "daemon: hop to the device thread and back",
+    "journal_finish": "daemon: journal UPDATE with the result",
+    "wake": "daemon: worker finished until the waiting request handler resumed",
+    "client + HTTP (rest)": "client request/response, HTTP write/read, JSON encode/decode of the answer",
+}
+
+
+def stage_records(stages: dict[str, list[float]], n: int) -> list[Record]:
+    """One record per stage of a batch-1 job (median and p99 ms), no goal: where the end-to-end time goes."""
+    out = []
+    for name, values in stages.items():
+        out.append(Record(f"digits batch 1 stage: {name}", "ms", "lower", statistics.median(values) * MS_PER_S,
+                          note=f"median over {n} jobs, p99 {np.percentile(values, 99) * MS_PER_S:.3f} ms; "
+                               f"{STAGE_NOTES.get(name, '')}"))
+    return out
 
 
 def run(quick: bool = False) -> list[Record]:
@@ -204,6 +241,7 @@ def run(quick: bool = False) -> list[Record]:
         Record("digits MLP batch 1, end-to-end p99 via daemon", "ms", "lower", dg["p99_s"] * MS_PER_S,
                "budget", 1.0, goal=1.0, note=f"p50 {dg['p50_s'] * MS_PER_S:.2f} ms over "
                                               f"{DIGITS_QUICK if quick else DIGITS} digits"),
+        *stage_records(dg["stages"], DIGITS_QUICK if quick else DIGITS),
         Record("emulation speed on the digits workload", "sim s/s", "higher", speed, "real time", 1.0, goal=1.0,
                note="uptime counter delta / wall time; includes virtual time skipped while the core sleeps"),
     ]

@@ -16,6 +16,7 @@ Usage:
 from __future__ import annotations
 
 import enum
+import struct
 import zlib
 from dataclasses import dataclass, field
 
@@ -139,6 +140,17 @@ Body = cs.Struct(
 Wire = cs.Struct("body" / cs.RawCopy(Body), "crc" / cs.Checksum(cs.Int32ul, zlib.crc32, cs.this.body.data))
 
 
+# The hot path: the same declarations, compiled by construct (`Construct.compile()`, several times faster), and the
+# fixed 8-byte header and CRC through `struct` with a format checked against `Header` here. A compiled parser that
+# fails hands the payload to the interpreted one, so error messages and NACK reasons stay those of the declaration.
+_HEADER = struct.Struct("<BBBBHH")
+_CRC = struct.Struct("<I")
+assert _HEADER.size == Header.sizeof() and _CRC.size == P.CRC_SIZE
+assert Header.build({"version": 1, "type": 2, "flags": 3, "reserved": 4, "seq": 0x506, "length": 0x708}) == \
+    _HEADER.pack(1, 2, 3, 4, 0x506, 0x708), "the struct header format must match the Header declaration"
+_COMPILED: dict[int, cs.Construct] = {t: p.compile() for t, p in PAYLOADS.items()}
+
+
 def payload_size(msg_type: int) -> int | None:
     """Bytes of a fixed-size payload, None for variable ones (from the declaration)."""
     try:
@@ -188,13 +200,12 @@ def _clean(value):
 
 
 def build_frame(msg_type: int, seq: int, payload: dict | None = None, flags: int = 0) -> bytes:
-    """The raw frame (header + payload + CRC32), before COBS."""
-    data = PAYLOADS[msg_type].build(payload or {})
+    """The raw frame (header + payload + CRC32), before COBS (the layout of `Wire`, built on the fast path)."""
+    data = _COMPILED[msg_type].build(payload or {})
     if len(data) > P.MAX_PAYLOAD:
         raise ValueError(f"{MsgType(msg_type).name} payload of {len(data)} bytes exceeds MAX_PAYLOAD {P.MAX_PAYLOAD}")
-    header = {"version": P.PROTOCOL_VERSION, "type": msg_type, "flags": flags, "reserved": 0,
-              "seq": seq % P.SEQ_MODULUS, "length": len(data)}
-    return Wire.build({"body": {"value": {"header": header, "payload": payload or {}}}})
+    body = _HEADER.pack(P.PROTOCOL_VERSION, msg_type, flags, 0, seq % P.SEQ_MODULUS, len(data)) + data
+    return body + _CRC.pack(zlib.crc32(body))
 
 
 def encode_frame(msg_type: int, seq: int, payload: dict | None = None, flags: int = 0) -> bytes:
@@ -211,34 +222,38 @@ def parse_frame(raw: bytes) -> Frame:
     if len(raw) > P.MAX_FRAME:
         raise FrameError(Nack.BAD_LENGTH, f"frame of {len(raw)} bytes is longer than the maximum {P.MAX_FRAME}",
                          detail=len(raw))
-    body, crc = raw[:-P.CRC_SIZE], cs.Int32ul.parse(raw[-P.CRC_SIZE:])
+    body, (crc,) = raw[:-P.CRC_SIZE], _CRC.unpack_from(raw, len(raw) - P.CRC_SIZE)
     computed = zlib.crc32(body)
     if crc != computed:
         raise FrameError(Nack.BAD_CRC, f"CRC32 mismatch: frame carries 0x{crc:08x}, header+payload give 0x{computed:08x}",
                          detail=computed)
-    h = Header.parse(body)
-    seq, t = h.seq, h.type
-    if h.version != P.PROTOCOL_VERSION:
-        raise FrameError(Nack.BAD_VERSION, f"protocol version {h.version} is not supported (this side speaks "
-                         f"{P.PROTOCOL_VERSION})", detail=h.version, seq=seq, msg_type=t)
-    if h.reserved != 0 or h.flags & ~P.FLAGS_VALID:
-        raise FrameError(Nack.BAD_HEADER, f"header reserved byte 0x{h.reserved:02x} / flags 0x{h.flags:02x}: reserved must "
-                         f"be 0 and flags within 0x{P.FLAGS_VALID:02x}", detail=h.flags << 8 | h.reserved, seq=seq, msg_type=t)
+    version, t, flags, reserved, seq, length = _HEADER.unpack_from(body)
+    if version != P.PROTOCOL_VERSION:
+        raise FrameError(Nack.BAD_VERSION, f"protocol version {version} is not supported (this side speaks "
+                         f"{P.PROTOCOL_VERSION})", detail=version, seq=seq, msg_type=t)
+    if reserved != 0 or flags & ~P.FLAGS_VALID:
+        raise FrameError(Nack.BAD_HEADER, f"header reserved byte 0x{reserved:02x} / flags 0x{flags:02x}: reserved must "
+                         f"be 0 and flags within 0x{P.FLAGS_VALID:02x}", detail=flags << 8 | reserved, seq=seq, msg_type=t)
     carried = len(body) - P.HEADER_SIZE
-    if h.length != carried:
-        raise FrameError(Nack.BAD_LENGTH, f"header says the payload is {h.length} bytes, the frame carries {carried}",
+    if length != carried:
+        raise FrameError(Nack.BAD_LENGTH, f"header says the payload is {length} bytes, the frame carries {carried}",
                          detail=carried, seq=seq, msg_type=t)
     if t not in PAYLOADS:
         raise FrameError(Nack.UNKNOWN_TYPE, f"unknown message type 0x{t:02x}", detail=t, seq=seq, msg_type=t)
     mtype = MsgType(t)
     try:
-        payload = Body.parse(body).payload
+        payload = _COMPILED[t].parse(body[P.HEADER_SIZE:])
+    except Exception:  # noqa: BLE001 - compiled parsers raise struct/index errors too; the declaration decides below
+        payload = None
+    try:
+        if payload is None:
+            payload = Body.parse(body).payload
     except cs.ConstructError as exc:
         size = payload_size(mtype)
         expected = f"must be {size} bytes" if size is not None else "is malformed"
         raise FrameError(Nack.BAD_PAYLOAD, f"{mtype.name} payload {expected}, got {carried} bytes",
                          detail=size or 0, seq=seq, msg_type=t) from exc
-    return Frame(mtype, seq, h.flags, _clean(payload))
+    return Frame(mtype, seq, flags, _clean(payload))
 
 
 def decode_frame(encoded: bytes) -> Frame:
