@@ -30,7 +30,7 @@ from hostd.protocol import TELEMETRY_NAMES, JobState, ModelErr, MsgType, Nack
 MODEL_ALIGN = 4096
 POLL_PERIOD = 0.5              # seconds between JOB_STATUS polls while waiting for JOB_DONE
 RESET_WAIT = 5.0               # seconds to wait for EVT_BOOT after RESET
-STAGES = ("model", "input_write", "run_ack", "job_done", "output_read")   # Device.run(stages=...) keys
+STAGES = ("model", "input_write", "run_ack", "job_done", "output_read", "link_host")   # Device.run(stages=) keys
 NOT_IN_DRAM = {ModelErr.MAGIC, ModelErr.VERSION, ModelErr.SIZE, ModelErr.CRC, ModelErr.HASH}
 
 
@@ -57,6 +57,7 @@ class Device:
         self._next_free = P.HOST_WINDOW_BASE
         self._cv = threading.Condition()
         self._done: dict[int, dict] = {}           # device job id -> record from EVT_JOB_DONE
+        self._done_at: dict[int, float] = {}       # device job id -> perf_counter() when that event arrived
         self._resets = 0
         self.on_reset = lambda boot: None          # daemon hook
         self.faults: list[dict] = []
@@ -94,6 +95,7 @@ class Device:
         elif frame.type == MsgType.EVT_JOB_DONE:
             with self._cv:
                 self._done[frame.payload["job_id"]] = frame.payload
+                self._done_at[frame.payload["job_id"]] = frame.rx_at
                 self._cv.notify_all()
         elif frame.type == MsgType.EVT_FAULT:
             self.faults = (self.faults + [frame.payload])[-16:]
@@ -159,9 +161,11 @@ class Device:
             stages: dict | None = None) -> tuple[np.ndarray, dict]:
         """Run int8 rows [rows, K] through the model (in max_rows chunks); returns int8 [rows, N] and a summary.
 
-        `stages`, when given, receives the wall seconds spent per step, summed over chunks: `model` (LOAD_MODEL /
-        upload when not cached), `input_write` (MEM_WRITE), `run_ack` (RUN until its response), `job_done` (until
-        EVT_JOB_DONE), `output_read` (MEM_READ).
+        `stages`, when given, receives wall seconds per step, summed over chunks, that add up to the call: `model`
+        (LOAD_MODEL / upload when not cached), then the time on the wire and in the device (from the write of a
+        request to the arrival of its answer's last byte) of `input_write` (MEM_WRITE), `run_ack` (RUN), `job_done`
+        (RUN answer to EVT_JOB_DONE) and `output_read` (MEM_READ); `link_host` is what the host spent around them
+        (encode, write, reader wake-up, decode, waking the caller).
         """
         x = np.ascontiguousarray(x, np.int8)
         outs, total = [], {"cycles": 0, "energy_nj": 0, "macs": 0, "device_jobs": 0}
@@ -170,43 +174,44 @@ class Device:
         st = stages if stages is not None else {}
         for key in STAGES:
             st.setdefault(key, 0.0)
+        link = self.link
         for start in range(0, len(x), h.max_rows):
             chunk = x[start:start + h.max_rows]
             t0 = clock()
             slot = self.ensure_model(cm)
             base = self.placement[cm.hash]
-            t1 = clock()
+            t1, w1 = clock(), link.wire_s
             self.mem_write(base + h.input_offset, chunk.tobytes())
-            t2 = clock()
-            record, ack = self._run_one(slot, len(chunk), timeout)
-            t3 = clock()
+            t2, w2 = clock(), link.wire_s
+            record, rsp_at, done_at = self._run_one(slot, len(chunk), timeout)
+            t3, w3 = clock(), link.wire_s
             data = self.mem_read(base + h.output_offset, len(chunk) * h.output_row_bytes)
-            t4 = clock()
+            t4, w4 = clock(), link.wire_s
             st["model"] += t1 - t0
-            st["input_write"] += t2 - t1
-            st["run_ack"] += ack
-            st["job_done"] += t3 - t2 - ack
-            st["output_read"] += t4 - t3
+            st["input_write"] += w2 - w1
+            st["run_ack"] += w3 - w2
+            st["job_done"] += max(0.0, done_at - rsp_at)
+            st["output_read"] += w4 - w3
+            st["link_host"] += (t4 - t1) - (w4 - w1) - max(0.0, done_at - rsp_at)
             outs.append(np.frombuffer(data, np.int8).reshape(len(chunk), h.output_row_bytes))
             for k in ("cycles", "energy_nj", "macs"):
                 total[k] += record[k]
             total["device_jobs"] += 1
         return np.concatenate(outs), total
 
-    def _run_one(self, slot: int, rows: int, timeout: float) -> tuple[dict, float]:
+    def _run_one(self, slot: int, rows: int, timeout: float) -> tuple[dict, float, float]:
         """RUN one chunk and wait for its record (EVT_JOB_DONE, or JOB_STATUS when the event was lost);
-        returns (record, seconds until the RUN response)."""
+        returns (record, when the RUN answer arrived, when the record arrived) in perf_counter() seconds."""
         resets = self._resets
         req = {"slot": slot, "flags": 0, "rows": rows}
-        t0 = time.perf_counter()
         try:
-            job_id = self.link.request(MsgType.REQ_RUN, req).payload["job_id"]
+            rsp = self.link.request(MsgType.REQ_RUN, req)
         except Nacked as exc:
             if exc.reason != Nack.BUSY:
                 raise
             self._wait_idle(exc.detail, timeout)      # a job someone started before us (a previous daemon run)
-            job_id = self.link.request(MsgType.REQ_RUN, req).payload["job_id"]
-        ack = time.perf_counter() - t0
+            rsp = self.link.request(MsgType.REQ_RUN, req)
+        job_id = rsp.payload["job_id"]
         next_poll = time.monotonic() + POLL_PERIOD
         deadline = time.monotonic() + timeout
         with self._cv:
@@ -228,7 +233,7 @@ class Device:
         if record["state"] != JobState.DONE:
             raise DeviceError(f"device job {job_id} ended {JobState(record['state']).name}: error {record['error']} "
                               f"source {record['error_source']} layer {record['failed_layer']}")
-        return record, ack
+        return record, rsp.rx_at, self._done_at.pop(job_id, time.perf_counter())
 
     def _wait_idle(self, job_id: int, timeout: float) -> None:
         deadline = time.monotonic() + timeout

@@ -18,7 +18,9 @@ Usage:
 
 from __future__ import annotations
 
+import os
 import random
+import select
 import threading
 import time
 from collections import Counter
@@ -69,7 +71,10 @@ class Link:
         self._seq = random.randrange(P.SEQ_MODULUS)
         self._event_seq: int | None = None
         self._stop = threading.Event()
+        self._port_ready = threading.Event()      # set while a port is open (requests wait on it, no polling)
         self._reader: threading.Thread | None = None
+        self.host_s = 0.0              # wall seconds requests spent on the host (encode, write, wake-up, decode)
+        self.wire_s = 0.0              # wall seconds between a request's write and its answer's arrival
 
     # ------------------------------------------------------------ port
     def open(self) -> None:
@@ -89,6 +94,7 @@ class Link:
             if self._port:
                 self._port.close()
                 self._port = None
+                self._port_ready.clear()
 
     @property
     def connected(self) -> bool:
@@ -99,6 +105,7 @@ class Link:
         port.write(bytes([P.FRAME_DELIMITER]))          # resynchronize the device's decoder
         with self._port_lock:
             self._port = port
+            self._port_ready.set()
 
     def _drop(self) -> None:
         with self._port_lock:
@@ -108,6 +115,7 @@ class Link:
                 except Exception:  # noqa: BLE001 - closing a broken port may fail in any way
                     pass
                 self._port = None
+                self._port_ready.clear()
                 self.stats["link_drops"] += 1
 
     def _reconnect_loop(self) -> None:
@@ -131,14 +139,15 @@ class Link:
                 decoder = FrameDecoder()
                 continue
             try:
-                chunk = port.read(1)                     # blocks up to READ_TIMEOUT for the first byte
-                if chunk:
-                    chunk += port.read(min(port.in_waiting, READ_CHUNK))
+                chunk = _read_available(port)
             except (serial.SerialException, OSError, TypeError, AttributeError):
                 self._drop()
                 continue
             if chunk:
+                now = time.perf_counter()
                 for item in decoder.feed(chunk):
+                    if not isinstance(item, FrameError):
+                        item.rx_at = now
                     self._dispatch(item)
 
     def _dispatch(self, item) -> None:
@@ -182,6 +191,7 @@ class Link:
     def request(self, msg_type: MsgType, payload: dict | None = None, timeout: float | None = None) -> Frame:
         """Send a request and return its response frame (retransmitting as needed)."""
         timeout = self.timeout if timeout is None else timeout
+        t_call = time.perf_counter()
         with self._req_lock:
             self._seq = (self._seq + 1) % P.SEQ_MODULUS
             seq, want = self._seq, response_type(msg_type)
@@ -193,6 +203,7 @@ class Link:
                     self.stats["retransmits"] += 1
                 if not self._send(wire, timeout):
                     continue
+                t_sent = time.perf_counter()
                 answer = self._wait(timeout)
                 if answer is None:
                     continue
@@ -203,6 +214,9 @@ class Link:
                     self._clear()
                     raise Nacked(msg_type, answer.payload)
                 self._clear()
+                done = time.perf_counter()
+                self.wire_s += answer.rx_at - t_sent
+                self.host_s += done - t_call - (answer.rx_at - t_sent)
                 return answer
             self._clear()
             self.stats["link_timeouts"] += 1
@@ -214,9 +228,8 @@ class Link:
             self._waiting = None
 
     def _send(self, wire: bytes, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        while self._port is None and time.monotonic() < deadline and not self._stop.is_set():
-            time.sleep(READ_TIMEOUT)                     # the reader is reconnecting
+        if self._port is None and not self._stop.is_set():
+            self._port_ready.wait(timeout)               # the reader is reconnecting
         port = self._port
         if port is None:
             return False
@@ -240,3 +253,21 @@ class Link:
             if self._answer is None:
                 self.stats["rx_corrupt_answers"] += 1
             return self._answer
+
+
+def _read_available(port) -> bytes:
+    """Every byte available now, waiting up to READ_TIMEOUT for the first: one select and one read on a file
+    descriptor port (tty, pty), pyserial's read(1) + read(in_waiting) on others (socket://, rfc2217://, loop://)."""
+    fd = getattr(port, "fd", None)
+    if isinstance(fd, int) and fd >= 0:
+        ready, _, _ = select.select([fd], [], [], READ_TIMEOUT)
+        if not ready:
+            return b""
+        chunk = os.read(fd, READ_CHUNK)
+        if not chunk:
+            raise serial.SerialException("the port is readable but returned no data (device gone?)")
+        return chunk
+    chunk = port.read(1)
+    if chunk:
+        chunk += port.read(min(port.in_waiting, READ_CHUNK))
+    return chunk

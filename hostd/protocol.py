@@ -168,6 +168,7 @@ class Frame:
     seq: int
     flags: int = 0
     payload: dict = field(default_factory=dict)
+    rx_at: float = field(default=0.0, compare=False, repr=False)   # perf_counter() when its last byte was read
 
     @property
     def is_event(self) -> bool:

@@ -1,1 +1,0 @@
-../protocol_v1.py
