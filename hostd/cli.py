@@ -2,6 +2,7 @@
 
 Usage:
     tessera hostd --device /dev/pts/4 [--api PATH] [--db PATH] [--queue-depth 256] [--job-timeout 30] [--max-attempts 3]
+                  [--journal-sync normal|full]
     tessera ctl [--api PATH] ping | info | load MODEL.onnx [--calibration X.npy] | run MODEL_HASH --input X.npy
     tessera ctl jobs [--state done] | stats | reset | log | metrics
 """
@@ -29,6 +30,9 @@ def register(subparsers) -> None:
     p.add_argument("--job-timeout", type=float, default=DEFAULT_JOB_TIMEOUT, help="seconds per device attempt")
     p.add_argument("--max-attempts", type=int, default=DEFAULT_MAX_ATTEMPTS)
     p.add_argument("--link-timeout", type=float, default=2.0, help="seconds before a request is retransmitted")
+    p.add_argument("--journal-sync", choices=("normal", "full"), default="normal",
+                   help="SQLite synchronous mode: normal survives kill -9 of the daemon, full also a power loss "
+                        "(an fsync per commit); default %(default)s")
     p.set_defaults(func=_run_daemon)
 
     c = subparsers.add_parser("ctl", help="talk to a running host daemon")
@@ -86,7 +90,8 @@ def _ctl(action):
 
 def _run_daemon(args) -> int:
     cfg = DaemonConfig(device=args.device, api=args.api, db=args.db, queue_depth=args.queue_depth,
-                       job_timeout=args.job_timeout, max_attempts=args.max_attempts, link_timeout=args.link_timeout)
+                       job_timeout=args.job_timeout, max_attempts=args.max_attempts, link_timeout=args.link_timeout,
+                       journal_sync=args.journal_sync.upper())
     print(f"tessera hostd: device {cfg.device}, API {cfg.api}, journal {cfg.db}", flush=True)
     try:
         asyncio.run(Daemon(cfg).serve_forever())

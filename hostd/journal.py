@@ -18,6 +18,7 @@ Usage:
     j = Journal("/run/user/1000/tessera-hostd.db")                 # synchronous="FULL" for power-loss safety
     job, created = j.submit(job_id, client, key, request_hash, model, rows, input_bytes)
     j.start(job_id); j.finish(job_id, "done", result=..., record=...); j.recover() -> [queued rows]
+    j.finish_many([(job_id, state, result, record, error, finished), ...])     # one commit for several outcomes
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ class Journal:
         self.path, self.synchronous = path, synchronous.upper()
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._lock = threading.Lock()
+        self._seq: int | None = None       # last job seq, read once (this process is the only writer)
         with self._lock:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute(f"PRAGMA synchronous={self.synchronous}")
@@ -90,7 +92,10 @@ class Journal:
                 row = self._db.execute(f"SELECT {','.join(JOB_COLUMNS)} FROM jobs WHERE idem_key = ?", (key,)).fetchone()
                 if row is not None:
                     return self._row(row), False
-            seq = self._db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM jobs").fetchone()[0]
+            if self._seq is None:
+                self._seq = self._db.execute("SELECT COALESCE(MAX(seq), 0) FROM jobs").fetchone()[0]
+            self._seq += 1
+            seq = self._seq
             created = time.time()
             self._db.execute("INSERT INTO jobs (id, client, idem_key, request_hash, model, rows, input, state, created, seq)"
                              " VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?)",
@@ -128,14 +133,26 @@ class Journal:
             self._db.execute("UPDATE jobs SET state = 'queued', error = ? WHERE id = ?", (error, job_id))
 
     def finish(self, job_id: str, state: str, result: bytes | None = None, record: dict | None = None,
-               error: str | None = None) -> float | None:
+               error: str | None = None, finished: float | None = None) -> float | None:
         """Write the outcome once: a job already finished keeps its first result. The finish time, None if it was."""
-        finished = time.time()
+        finished = time.time() if finished is None else finished
+        return finished if self.finish_many([(job_id, state, result, record, error, finished)]) else None
+
+    def finish_many(self, outcomes: list[tuple]) -> int:
+        """(job_id, state, result, record, error, finished) outcomes in one transaction; returns rows written."""
+        rows = [(state, result, json.dumps(record) if record else None, error, finished, job_id)
+                for job_id, state, result, record, error, finished in outcomes]
         with self._lock:
-            cur = self._db.execute("UPDATE jobs SET state = ?, result = ?, record = ?, error = ?, finished = ? "
-                                   "WHERE id = ? AND state NOT IN ('done', 'failed')",
-                                   (state, result, json.dumps(record) if record else None, error, finished, job_id))
-        return finished if cur.rowcount else None
+            self._db.execute("BEGIN")
+            try:
+                written = sum(self._db.execute("UPDATE jobs SET state = ?, result = ?, record = ?, error = ?, "
+                                               "finished = ? WHERE id = ? AND state NOT IN ('done', 'failed')",
+                                               row).rowcount for row in rows)
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+        return written
 
     def recover(self) -> list[dict]:
         """After a restart: running -> queued, then every queued job in submission order."""

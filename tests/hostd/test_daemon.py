@@ -291,3 +291,48 @@ def test_lost_and_corrupt_answers_are_replayed_not_reexecuted(client, sim, digit
     assert sim.counters[P.TLM_REPLAYS] >= 3                      # answered from memory
     assert sum(f.type.name == "REQ_RUN" and not f.flags for f in sim.received) == runs_before + 1
     assert sim.job_counter == 2 and daemon.device.link.stats["retransmits"] >= 4
+
+
+def test_submit_with_wait_answers_the_result_in_one_round_trip(daemon, client, digits_model):
+    m = _load(client, digits_model)["model"]
+    x = digits_model[2][:2]
+    job = client.submit(m, inputs=x, wait=30)                     # one POST, answered when the job is done
+    cm = daemon.models[m]
+    assert job["state"] == "done" and job["outputs_int8"] == run_image(cm.image, cm.quantize_input(x)).tolist()
+    stages = job["timing_ms"]
+    for stage in ("http_parse", "validate", "journal_submit", "queue_wait", "journal_start", "input_write", "run_ack",
+                  "job_done", "output_read", "link_host", "worker_thread"):
+        assert stages[stage] >= 0, stage
+    assert client.job(job["id"])["state"] == "done"             # the outcome was committed right after the answer
+    assert daemon.journal.job(job["id"])["result"] == bytes(np.array(job["outputs_int8"], np.int8).tobytes())
+    api = daemon.api
+    for query, wait, reason in (("?wait=-1", 0, "wait must be a non-negative number of seconds, got -1.0"),
+                                ("", "soon", "field 'wait' must be true, false or a number of seconds, got 'soon'")):
+        raw = json.dumps({"model": m, "inputs": x.tolist(), "wait": wait}).encode()
+        status, body = _raw_http(api, f"POST /v1/jobs{query} HTTP/1.1\r\nContent-Length: {len(raw)}\r\n"
+                                 "Connection: close\r\n\r\n".encode() + raw)
+        assert (status, body["reason"]) == (400, reason)
+
+
+def test_journal_sync_mode_is_configurable(tmp_path):
+    from hostd.journal import Journal
+    for mode, value in (("NORMAL", 1), ("full", 2)):
+        j = Journal(str(tmp_path / f"{mode}.db"), mode)
+        assert j._db.execute("PRAGMA synchronous").fetchone()[0] == value
+        assert j._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        j.close()
+    with pytest.raises(ValueError) as info:
+        Journal(str(tmp_path / "x.db"), "OFF")
+    assert str(info.value) == "journal synchronous mode 'OFF' is not one of NORMAL, FULL"
+
+
+def test_finish_many_commits_outcomes_once(tmp_path):
+    from hostd.journal import Journal
+    j = Journal(str(tmp_path / "j.db"))
+    for i in range(3):
+        j.submit(f"j{i}", "c", None, "h", "m", 1, b"\x01")
+    assert j.finish_many([(f"j{i}", "done", bytes([i]), {"n": i}, None, 1.0) for i in range(3)]) == 3
+    assert j.finish_many([("j0", "failed", None, None, "late", 2.0)]) == 0      # the first outcome stays
+    assert [(r["state"], r["result"], r["record"]) for r in (j.job(f"j{i}") for i in range(3))] == \
+        [("done", bytes([i]), {"n": i}) for i in range(3)]
+    j.close()
