@@ -118,7 +118,7 @@ class Daemon:
         self.models: dict[str, CompiledModel] = {h: CompiledModel.from_image(img) for h, _, img in self.journal.models()}
         self.device = Device(Link(config.device, timeout=config.link_timeout, retries=config.link_retries))
         self.device.on_reset = self._on_reset
-        self._waiters: dict[str, asyncio.Future] = {}   # job id -> future of the finished job dict
+        self._waiters: dict[str, list[asyncio.Future]] = {}   # job id -> futures of the finished job dict
         self._timing: OrderedDict[str, dict] = OrderedDict()  # job id -> {stage: seconds}
         self._unflushed: list[tuple] = []                  # outcomes answered, not yet committed (_flush_outcomes)
         self._telemetry: tuple[float, dict] = (0.0, {})
@@ -226,12 +226,14 @@ class Daemon:
         self.metrics.jobs.labels(state).inc()
         self.metrics.job_latency.observe(finished - job["created"])
         self._telemetry = (0.0, self._telemetry[1])          # stale: refresh on the next scrape
-        fut = self._waiters.pop(job["id"], None)
-        if fut is not None and not fut.done():
+        waiters = self._waiters.pop(job["id"], [])
+        if waiters:
             timing = self._timing.get(job["id"])
             if timing is not None:
                 timing["_resolved"] = time.perf_counter()
-            fut.set_result(dict(job, state=state, result=result, record=record, error=error, finished=finished))
+            done = dict(job, state=state, result=result, record=record, error=error, finished=finished)
+            for fut in waiters:
+                _resolve(fut, done)
         if not self._unflushed:
             asyncio.get_running_loop().call_soon(self._flush_outcomes)
         self._unflushed.append((job["id"], state, result, record, error, finished))
@@ -362,13 +364,19 @@ class Daemon:
 
     async def _wait_job(self, job: dict, wait: float) -> dict:
         """The job once finished (resolved by the worker, no polling), or as it stands after `wait` seconds."""
-        fut = self._waiters.get(job["id"])
-        if fut is None:
-            fut = self._waiters[job["id"]] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        fut = loop.create_future()                  # one per waiter: resolving it wakes the handler in one step
+        waiters = self._waiters.setdefault(job["id"], [])
+        waiters.append(fut)
+        timer = loop.call_later(wait, _resolve, fut, None)
         try:
-            done = await asyncio.wait_for(asyncio.shield(fut), wait)
-        except asyncio.TimeoutError:
-            done = None
+            done = await fut
+        finally:
+            timer.cancel()
+            if fut in waiters:
+                waiters.remove(fut)
+            if not waiters and self._waiters.get(job["id"]) is waiters:
+                del self._waiters[job["id"]]
         if done is None:
             return self.journal.job(job["id"])
         timing = self._timing.get(job["id"])
@@ -435,6 +443,11 @@ class Daemon:
         if timing is not None:
             out["timing_ms"] = {k: round(v * MS_PER_S, 4) for k, v in timing.items() if not k.startswith("_")}
         return out
+
+
+def _resolve(fut: asyncio.Future, value) -> None:
+    if not fut.done():
+        fut.set_result(value)
 
 
 def _wait_seconds(req, body: dict) -> float:
