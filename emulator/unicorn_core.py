@@ -84,6 +84,14 @@ class UnicornCore:
         self._reg = ctypes.c_uint32()
         self._reg_ref = ctypes.byref(self._reg)
         self._cb_error: BaseException | None = None
+        # batched CSR access for interrupt checks and trap entry (one C call instead of one per register)
+        self._csr_ids = (ctypes.c_int * 3)(R.UC_RISCV_REG_MIE, R.UC_RISCV_REG_MSTATUS, R.UC_RISCV_REG_MTVEC)
+        self._csr_vals = (ctypes.c_uint32 * 3)()
+        self._csr_ptrs = (ctypes.c_void_p * 3)(*(ctypes.addressof(self._csr_vals) + 4 * i for i in range(3)))
+        self._trap_ids = (ctypes.c_int * 4)(R.UC_RISCV_REG_MSTATUS, R.UC_RISCV_REG_MEPC, R.UC_RISCV_REG_MCAUSE,
+                                            R.UC_RISCV_REG_MTVAL)
+        self._trap_vals = (ctypes.c_uint32 * 4)()
+        self._trap_ptrs = (ctypes.c_void_p * 4)(*(ctypes.addressof(self._trap_vals) + 4 * i for i in range(4)))
         self._mmio_keep = []
         for _, base, size in mmio_span(soc.machine):
             self._map_window(base, size)
@@ -194,14 +202,24 @@ class UnicornCore:
         return self.uc.reg_read(_CSRS[name])
 
     def enter_trap(self, cause: int, epc: int, tval: int = 0, interrupt: bool = False) -> None:
-        rd, wr = self._read_reg, self._write_reg
-        mstatus = rd(R.UC_RISCV_REG_MSTATUS)
+        _, mstatus, mtvec = self._trap_csrs()
+        self._enter(cause, epc, tval, interrupt, mstatus, mtvec)
+
+    def _trap_csrs(self) -> tuple[int, int, int]:
+        """(mie, mstatus, mtvec) in one C call."""
+        uclib.uc_reg_read_batch(self.uc._uch, self._csr_ids, self._csr_ptrs, 3)
+        v = self._csr_vals
+        return v[0], v[1], v[2]
+
+    def _enter(self, cause: int, epc: int, tval: int, interrupt: bool, mstatus: int, mtvec: int) -> None:
+        """Trap entry (mstatus, mepc, mcause, mtval written in one C call); PC to the vector."""
         mpie = MSTATUS_MPIE if mstatus & MSTATUS_MIE else 0
-        wr(R.UC_RISCV_REG_MSTATUS, (mstatus & ~(MSTATUS_MIE | MSTATUS_MPIE | MSTATUS_MPP)) | mpie | MSTATUS_MPP)
-        wr(R.UC_RISCV_REG_MEPC, epc)
-        wr(R.UC_RISCV_REG_MCAUSE, cause | (INTERRUPT_BIT if interrupt else 0))
-        wr(R.UC_RISCV_REG_MTVAL, tval)
-        mtvec = rd(R.UC_RISCV_REG_MTVEC)
+        w = self._trap_vals
+        w[0] = ((mstatus & ~(MSTATUS_MIE | MSTATUS_MPIE | MSTATUS_MPP)) | mpie | MSTATUS_MPP) & 0xFFFF_FFFF
+        w[1] = epc & 0xFFFF_FFFF
+        w[2] = (cause | (INTERRUPT_BIT if interrupt else 0)) & 0xFFFF_FFFF
+        w[3] = tval & 0xFFFF_FFFF
+        uclib.uc_reg_write_batch(self.uc._uch, self._trap_ids, self._trap_ptrs, 4)
         base = mtvec & ~3
         self.pc = base + 4 * cause if interrupt and mtvec & 3 == 1 else base
         if self.soc.trace:
@@ -249,7 +267,7 @@ class UnicornCore:
     def run(self, until_cycle: int) -> ExitInfo:
         """The slice loop: one pass per slice; everything a pass does not need is skipped (it is hot)."""
         soc, link, clock = self.soc, self.link, self.soc.clock
-        read_reg, next_event, slice_ = self._read_reg, soc.next_event, self._slice
+        trap_csrs, next_event, slice_ = self._trap_csrs, soc.next_event, self._slice
         poll, sleep = link.poll, self._sleep
         while True:
             if link.stop_signal is not None:
@@ -265,11 +283,12 @@ class UnicornCore:
             if now >= until_cycle:
                 return ExitInfo(0, "limit", now, self.pc, f"virtual time limit of {until_cycle} cycles reached")
             if soc.mip:
-                cause = pending_interrupt(soc.mip, read_reg(R.UC_RISCV_REG_MIE))
+                mie, mstatus, mtvec = trap_csrs()
+                cause = pending_interrupt(soc.mip, mie)
                 if cause is not None:
                     self.wfi = False
-                    if read_reg(R.UC_RISCV_REG_MSTATUS) & MSTATUS_MIE:
-                        self.enter_trap(cause, self.pc, 0, interrupt=True)
+                    if mstatus & MSTATUS_MIE:
+                        self._enter(cause, self.pc, 0, True, mstatus, mtvec)
             if self.wfi:
                 if not sleep(until_cycle):
                     return ExitInfo(0, "limit", clock.now, self.pc, "core asleep in WFI with nothing left to wake it")
