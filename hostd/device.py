@@ -168,13 +168,15 @@ class Device:
         (encode, write, reader wake-up, decode, waking the caller).
         """
         x = np.ascontiguousarray(x, np.int8)
-        outs, total = [], {"cycles": 0, "energy_nj": 0, "macs": 0, "device_jobs": 0}
-        h = cm.header
-        clock = time.perf_counter
         st = stages if stages is not None else {}
         for key in STAGES:
             st.setdefault(key, 0.0)
-        link = self.link
+        with self.link.session():                              # this thread reads the job's answers and events itself
+            return self._run_chunks(cm, x, timeout, st)
+
+    def _run_chunks(self, cm: CompiledModel, x: np.ndarray, timeout: float, st: dict) -> tuple[np.ndarray, dict]:
+        outs, total = [], {"cycles": 0, "energy_nj": 0, "macs": 0, "device_jobs": 0}
+        h, link, clock = cm.header, self.link, time.perf_counter
         for start in range(0, len(x), h.max_rows):
             chunk = x[start:start + h.max_rows]
             t0 = clock()
@@ -229,7 +231,15 @@ class Device:
                     if now >= deadline:
                         raise JobTimeout(f"device job {job_id} did not finish within {timeout:g} s")
                     next_poll = now + POLL_PERIOD
-                self._cv.wait(max(0.0, min(deadline, next_poll) - now))
+                wait = max(0.0, min(deadline, next_poll) - now)
+                if self.link.reads_directly:                  # read the event on this thread: no hand-off
+                    self._cv.release()
+                    try:
+                        self.link.pump(lambda: job_id in self._done or self._resets != resets, wait)
+                    finally:
+                        self._cv.acquire()
+                else:
+                    self._cv.wait(wait)
         if record["state"] != JobState.DONE:
             raise DeviceError(f"device job {job_id} ended {JobState(record['state']).name}: error {record['error']} "
                               f"source {record['error_source']} layer {record['failed_layer']}")

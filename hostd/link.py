@@ -2,7 +2,13 @@
 
 Opens any pyserial URL (`serial.serial_for_url`: a pty or tty path, socket://,
 rfc2217://, loop://). A reader thread splits the byte stream into frames; one
-request is outstanding at a time (docs/protocol.md section 2). A request is
+request is outstanding at a time (docs/protocol.md section 2). On a port with a
+file descriptor (tty, pty) the requesting thread reads its answer itself: after
+writing its request it pokes the reader out of its select (a pipe), takes the
+read lock and reads until its answer arrives, so no thread hand-off sits between
+the answer's last byte and the caller (events arriving meanwhile are dispatched
+by it too); `pump` does the same for a caller waiting for an event, and
+`session()` keeps the reader aside over several requests (one job's frames). A request is
 retransmitted with the same seq and FLAG_RETRY when no answer arrives in time,
 when the answer is corrupt, or on a NACK for a corrupt request (BAD_CRC,
 BAD_FRAMING, BAD_LENGTH); the device's idempotent replay makes that safe. When the
@@ -18,6 +24,7 @@ Usage:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import select
@@ -73,6 +80,14 @@ class Link:
         self._stop = threading.Event()
         self._port_ready = threading.Event()      # set while a port is open (requests wait on it, no polling)
         self._reader: threading.Thread | None = None
+        self._rx_lock = threading.Lock()          # held by whoever reads the port and feeds the decoder
+        self._decoder = FrameDecoder()
+        self._direct = 0                          # callers reading for themselves; the reader steps aside
+        self._idle = threading.Event()            # set when no caller reads for itself
+        self._idle.set()
+        self._wake_r, self._wake_w = os.pipe()    # pokes the reader out of its select
+        os.set_blocking(self._wake_r, False)
+        os.set_blocking(self._wake_w, False)
         self.host_s = 0.0              # wall seconds requests spent on the host (encode, write, wake-up, decode)
         self.wire_s = 0.0              # wall seconds between a request's write and its answer's arrival
 
@@ -88,6 +103,7 @@ class Link:
 
     def close(self) -> None:
         self._stop.set()
+        self._idle.set()
         if self._reader:
             self._reader.join(timeout=1.0)
         with self._port_lock:
@@ -131,24 +147,97 @@ class Link:
 
     # ------------------------------------------------------------ reader
     def _read_loop(self) -> None:
-        decoder = FrameDecoder()
         while not self._stop.is_set():
             port = self._port
             if port is None:
                 self._reconnect_loop()
-                decoder = FrameDecoder()
+                with self._rx_lock:
+                    self._decoder = FrameDecoder()
                 continue
-            try:
-                chunk = _read_available(port)
-            except (serial.SerialException, OSError, TypeError, AttributeError):
-                self._drop()
+            if self._direct:
+                self._idle.wait(READ_TIMEOUT)             # a caller reads for itself
                 continue
-            if chunk:
-                now = time.perf_counter()
-                for item in decoder.feed(chunk):
-                    if not isinstance(item, FrameError):
-                        item.rx_at = now
-                    self._dispatch(item)
+            with self._rx_lock:
+                if not self._direct:
+                    self._read_once(port, READ_TIMEOUT, self._wake_r)
+
+    def _read_once(self, port, wait: float, wake_fd: int | None = None) -> None:
+        """Read what is available (waiting up to `wait`) and dispatch the frames; the caller holds _rx_lock."""
+        try:
+            chunk = _read_available(port, wait, wake_fd)
+        except (serial.SerialException, OSError, TypeError, AttributeError):
+            self._drop()
+            return
+        if chunk:
+            now = time.perf_counter()
+            for item in self._decoder.feed(chunk):
+                if not isinstance(item, FrameError):
+                    item.rx_at = now
+                self._dispatch(item)
+
+    @property
+    def reads_directly(self) -> bool:
+        """True when callers read their answers themselves (the port has a file descriptor)."""
+        return isinstance(getattr(self._port, "fd", None), int)
+
+    def _step_in(self) -> bool:
+        """Ask the reader to step aside so this thread can read (fd ports only); False: leave reading to the reader.
+        The reader is poked out of its select only when a caller needs the read lock (`_take_rx`), after its
+        request went out, so the hand-over overlaps the device's work."""
+        if not self.reads_directly:
+            return False
+        with self._cv:
+            self._direct += 1
+            self._idle.clear()
+        return True
+
+    def _take_rx(self) -> None:
+        if self._rx_lock.acquire(blocking=False):
+            return
+        try:
+            os.write(self._wake_w, b"\0")                 # the reader is in its select: poke it out
+        except BlockingIOError:
+            pass                                           # a poke is already pending
+        self._rx_lock.acquire()
+
+    @contextlib.contextmanager
+    def session(self):
+        """Keep the reader aside for several requests (e.g. one job's frames): callers read for themselves."""
+        direct = self._step_in()
+        try:
+            yield self
+        finally:
+            if direct:
+                self._step_out()
+
+    def _step_out(self) -> None:
+        with self._cv:
+            self._direct -= 1
+            if not self._direct:
+                self._idle.set()
+
+    def pump(self, until, timeout: float) -> bool:
+        """Read and dispatch frames on this thread until `until()` is true or `timeout` passes; returns until().
+        On ports without a file descriptor this waits for the reader instead (`until` is checked every poll)."""
+        deadline = time.perf_counter() + timeout
+        direct = self._step_in()
+        if direct:
+            self._take_rx()
+        try:
+            while not until():
+                left = deadline - time.perf_counter()
+                if left <= 0:
+                    return False
+                port = self._port
+                if not direct or port is None:
+                    self._stop.wait(min(left, READ_TIMEOUT))
+                else:
+                    self._read_once(port, min(left, READ_TIMEOUT))
+            return True
+        finally:
+            if direct:
+                self._rx_lock.release()
+                self._step_out()
 
     def _dispatch(self, item) -> None:
         if isinstance(item, FrameError):
@@ -195,33 +284,42 @@ class Link:
         with self._req_lock:
             self._seq = (self._seq + 1) % P.SEQ_MODULUS
             seq, want = self._seq, response_type(msg_type)
-            for attempt in range(self.retries + 1):
-                wire = encode_frame(msg_type, seq, payload, P.FLAG_RETRY if attempt else 0)
-                with self._cv:
-                    self._waiting, self._answer, self._corrupt = (seq, want), None, False
-                if attempt:
-                    self.stats["retransmits"] += 1
-                if not self._send(wire, timeout):
+            direct = self._step_in()
+            try:
+                return self._attempts(msg_type, payload, seq, want, timeout, t_call, direct)
+            finally:
+                if direct:
+                    self._step_out()
+
+    def _attempts(self, msg_type, payload, seq: int, want: MsgType, timeout: float, t_call: float,
+                  direct: bool) -> Frame:
+        for attempt in range(self.retries + 1):
+            wire = encode_frame(msg_type, seq, payload, P.FLAG_RETRY if attempt else 0)
+            with self._cv:
+                self._waiting, self._answer, self._corrupt = (seq, want), None, False
+            if attempt:
+                self.stats["retransmits"] += 1
+            if not self._send(wire, timeout):
+                continue
+            t_sent = time.perf_counter()
+            answer = self._wait_direct(timeout) if direct else self._wait(timeout)
+            if answer is None:
+                continue
+            if answer.type == MsgType.NACK:
+                self.stats["nacks"] += 1
+                if Nack(answer.payload["reason"]) in RETRYABLE:
                     continue
-                t_sent = time.perf_counter()
-                answer = self._wait(timeout)
-                if answer is None:
-                    continue
-                if answer.type == MsgType.NACK:
-                    self.stats["nacks"] += 1
-                    if Nack(answer.payload["reason"]) in RETRYABLE:
-                        continue
-                    self._clear()
-                    raise Nacked(msg_type, answer.payload)
                 self._clear()
-                done = time.perf_counter()
-                self.wire_s += answer.rx_at - t_sent
-                self.host_s += done - t_call - (answer.rx_at - t_sent)
-                return answer
+                raise Nacked(msg_type, answer.payload)
             self._clear()
-            self.stats["link_timeouts"] += 1
-            raise LinkDown(f"{msg_type.name} seq {seq}: no valid answer from {self.url} after {self.retries + 1} attempts "
-                           f"of {timeout:g} s")
+            done = time.perf_counter()
+            self.wire_s += answer.rx_at - t_sent
+            self.host_s += done - t_call - (answer.rx_at - t_sent)
+            return answer
+        self._clear()
+        self.stats["link_timeouts"] += 1
+        raise LinkDown(f"{msg_type.name} seq {seq}: no valid answer from {self.url} after {self.retries + 1} attempts "
+                       f"of {timeout:g} s")
 
     def _clear(self) -> None:
         with self._cv:
@@ -241,6 +339,30 @@ class Link:
             self._drop()
             return False
 
+    def _wait_direct(self, timeout: float) -> Frame | None:
+        """_wait, reading the port on this thread (the reader stepped aside, or answered already)."""
+        deadline = time.perf_counter() + timeout
+        self._take_rx()
+        try:
+            while True:
+                with self._cv:
+                    if self._answer is not None or self._corrupt:
+                        break
+                left = deadline - time.perf_counter()
+                if left <= 0:
+                    self.stats["timeouts"] += 1
+                    return None
+                port = self._port
+                if port is None:
+                    return None                            # the port failed: the reader reconnects, we retransmit
+                self._read_once(port, min(left, READ_TIMEOUT))
+        finally:
+            self._rx_lock.release()
+        with self._cv:
+            if self._answer is None:
+                self.stats["rx_corrupt_answers"] += 1
+            return self._answer
+
     def _wait(self, timeout: float) -> Frame | None:
         deadline = time.monotonic() + timeout
         with self._cv:
@@ -255,13 +377,19 @@ class Link:
             return self._answer
 
 
-def _read_available(port) -> bytes:
-    """Every byte available now, waiting up to READ_TIMEOUT for the first: one select and one read on a file
-    descriptor port (tty, pty), pyserial's read(1) + read(in_waiting) on others (socket://, rfc2217://, loop://)."""
+def _read_available(port, wait: float = READ_TIMEOUT, wake_fd: int | None = None) -> bytes:
+    """Every byte available now, waiting up to `wait` for the first (or until `wake_fd` is poked): one select and
+    one read on a file descriptor port (tty, pty); pyserial's read(1) + read(in_waiting) on others (socket://,
+    rfc2217://, loop://: their own timeout, READ_TIMEOUT, applies)."""
     fd = getattr(port, "fd", None)
     if isinstance(fd, int) and fd >= 0:
-        ready, _, _ = select.select([fd], [], [], READ_TIMEOUT)
-        if not ready:
+        ready, _, _ = select.select([fd] if wake_fd is None else [fd, wake_fd], [], [], wait)
+        if wake_fd in ready:
+            try:
+                os.read(wake_fd, READ_CHUNK)               # drain the pokes
+            except BlockingIOError:
+                pass
+        if fd not in ready:
             return b""
         chunk = os.read(fd, READ_CHUNK)
         if not chunk:
