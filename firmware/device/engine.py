@@ -30,7 +30,7 @@ from tensor import tc_start, tc_status, tc_clear, tc_abort, st_busy, st_done, st
 from models import Layer, layer_read, slot_base, slot_layer_count, slot_generation, slot_image_size
 from frames import small_u8, small_u16, small_u32, send_event, resp_u8, resp_u16, resp_u32
 from log import log_line, LOG_JOB, LOG_FAULT
-from protocol_v1 import (JOB_HISTORY, JOB_RUNNING, JOB_DONE, JOB_FAILED, JOB_CANCELLED, ERRSRC_NONE, ERRSRC_DMA,
+from firmware.protocol_v1 import (JOB_HISTORY, JOB_RUNNING, JOB_DONE, JOB_FAILED, JOB_CANCELLED, ERRSRC_NONE, ERRSRC_DMA,
                          ERRSRC_TENSOR, ERRSRC_FIRMWARE, ERRSRC_WATCHDOG, EVT_JOB_DONE, EVT_FAULT, FAULT_DMA,
                          FAULT_TENSOR, LAYER_FLAG_RAW32, LAYER_FLAG_BIAS)
 

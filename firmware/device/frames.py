@@ -21,7 +21,7 @@ Usage:
 from firmware.rt import u8, u32, array, const, record, wrapping_add
 from crc32 import crc32_step, CRC_INIT, CRC_XOROUT
 from uart import uart_tx_free, uart_tx_push, uart_tx_kick, uart_put_polled
-from protocol_v1 import (HEADER_SIZE, CRC_SIZE, MAX_FRAME, MAX_ENCODED, PROTOCOL_VERSION, FLAGS_VALID, FLAG_REPLAY,
+from firmware.protocol_v1 import (HEADER_SIZE, CRC_SIZE, MAX_FRAME, MAX_ENCODED, PROTOCOL_VERSION, FLAGS_VALID, FLAG_REPLAY,
                          FRAME_DELIMITER, SEQ_MODULUS, TYPE_NACK, REQ_PING, REQ_UNLOAD_MODEL, NACK_BAD_LENGTH,
                          NACK_BAD_CRC, NACK_BAD_VERSION, NACK_BAD_HEADER, NACK_UNKNOWN_TYPE, NACK_BAD_FRAMING)
 

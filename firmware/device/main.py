@@ -33,7 +33,7 @@ from models import models_init
 from engine import engine_init, engine_check, engine_poll, engine_running_job, engine_fail_ecc, fault_event
 from commands import handle_request, reset_requested, FW_VERSION
 from selftest import selftest, ST_OK, ST_SRAM
-from protocol_v1 import (EVT_BOOT, EVT_FAULT, PROTOCOL_VERSION, FAULT_ECC, FAULT_TENSOR, FAULT_WDT_WARN, FAULT_PANIC,
+from firmware.protocol_v1 import (EVT_BOOT, EVT_FAULT, PROTOCOL_VERSION, FAULT_ECC, FAULT_TENSOR, FAULT_WDT_WARN, FAULT_PANIC,
                          FAULT_UART_OVERRUN)
 
 PANIC_MAGIC = const(0x50414E43)      # SYSCTL.SCRATCH2 after a panic ("PANC"): SCRATCH0/1/3 hold code/loc/job

@@ -18,7 +18,7 @@ from crc32 import crc32_mem
 from frames import rx_u8
 from hw import prof
 from log import log_line, LOG_MODEL
-from protocol_v1 import (HOST_WINDOW_BASE, HOST_WINDOW_SIZE, MAX_MODELS, MODEL_MAGIC, MODEL_FORMAT_VERSION,
+from firmware.protocol_v1 import (HOST_WINDOW_BASE, HOST_WINDOW_SIZE, MAX_MODELS, MODEL_MAGIC, MODEL_FORMAT_VERSION,
                          MODEL_HEADER_SIZE, MODEL_HASH_SIZE, LAYER_ENTRY_SIZE, MAX_LAYERS, LAYER_OP_GEMM,
                          LAYER_FLAGS_VALID, LAYER_FLAG_RAW32, LAYER_FLAG_BIAS, NACK_OUT_OF_WINDOW, NACK_BAD_MODEL,
                          NACK_NO_SLOT, MODEL_ERR_MAGIC, MODEL_ERR_VERSION, MODEL_ERR_SIZE, MODEL_ERR_CRC,

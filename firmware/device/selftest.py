@@ -14,7 +14,7 @@ Usage:
 from firmware.rt import i8, u32, i32, array, const, mem_read8, mem_write8, mem_read32, mem_write32, wrap, wrapping_mul
 from hw import SRAM_BASE
 from tensor import tc_start, tc_status, tc_clear, st_busy, st_done, st_err
-from protocol_v1 import LAYER_FLAG_BIAS
+from firmware.protocol_v1 import LAYER_FLAG_BIAS
 
 ST_OK = const(0)
 ST_SRAM = const(1)

@@ -12,7 +12,7 @@ Usage:
 
 from firmware.rt import u32, const, mmio_read, mmio_write, field_get
 from firmware.regs import TENSOR
-from protocol_v1 import LAYER_FLAG_RELU, LAYER_FLAG_RAW32, LAYER_FLAG_BIAS
+from firmware.protocol_v1 import LAYER_FLAG_RELU, LAYER_FLAG_RAW32, LAYER_FLAG_BIAS
 
 CTRL_GO = const(TENSOR.CTRL.START.mask | TENSOR.CTRL.IRQ_EN.mask)
 STATUS_W1C = const(TENSOR.STATUS.DONE.mask | TENSOR.STATUS.ERR.mask)
