@@ -1,4 +1,4 @@
-"""Exact instruction counting for Unicorn: a tiny C code hook, compiled once and cached.
+"""Exact instruction counting for Unicorn: a tiny C code hook, built at install time by cffi.
 
 Unicorn's own `emu_start(count=N)` stops after N instructions but never says
 how many ran when the core stops earlier (WFI, a fault, an MMIO write that
@@ -8,7 +8,8 @@ counter, so virtual time is exact at every MMIO access and at every stop, and
 the slice limit can be lowered from inside an MMIO callback. It also stops the
 core right after any instruction marked in a per-halfword bitmap of FLASH (the
 emulator marks csr writes to mstatus/mie and mret, after which a pending
-interrupt may become deliverable), while `s.pending` (the SoC's mip) is non-zero. No library offers this; it is 15 lines of C.
+interrupt may become deliverable), while `s.pending` (the SoC's mip) is non-zero. No library offers this; it is 15
+lines of C in emulator/build_icount.py, compiled by `pip install` (cffi API mode), never at run time.
 
 Usage:
     ic = ICounter(uc, watch_base=0, watch_size=flash_size)
@@ -20,31 +21,10 @@ Usage:
 from __future__ import annotations
 
 import ctypes
-import hashlib
-import os
-import shutil
-import subprocess
-import sys
-import tempfile
-from pathlib import Path
 
 import numpy as np
 from unicorn.unicorn_const import UC_HOOK_CODE
 from unicorn.unicorn_py3 import unicorn as _ucmod
-
-C_SOURCE = r"""
-#include <stdint.h>
-typedef int (*stop_fn)(void *);
-struct icount { uint64_t count; uint64_t limit; stop_fn stop; uint64_t watch_base; uint64_t watch_size; uint8_t *watch;
-                uint64_t pending; };
-void icount_hook(void *uc, uint64_t address, uint32_t size, struct icount *ic) {
-    if (++ic->count > ic->limit) { ic->stop(uc); return; }
-    if (!ic->pending) return;  /* watched sites matter only while an interrupt is pending */
-    uint64_t off = address - ic->watch_base;
-    if (off < ic->watch_size && (ic->watch[off >> 4] >> ((off >> 1) & 7)) & 1) ic->limit = ic->count;
-}
-"""
-
 
 class _IC(ctypes.Structure):
     _fields_ = [("count", ctypes.c_uint64), ("limit", ctypes.c_uint64), ("stop", ctypes.c_void_p),
@@ -52,51 +32,26 @@ class _IC(ctypes.Structure):
                 ("pending", ctypes.c_uint64)]
 
 
-def cache_dir() -> Path:
-    return Path(os.environ.get("TESSERA_CACHE", Path.home() / ".cache" / "tessera"))
+def _hook_address() -> int:
+    """Address of the compiled `icount_hook` (emulator/_icount, built by setup.py)."""
+    from emulator._icount import ffi, lib
 
-
-def _compile() -> Path:
-    digest = hashlib.sha256(C_SOURCE.encode()).hexdigest()[:16]
-    out = cache_dir() / f"icount-{digest}.so"
-    if out.exists():
-        return out
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
-        src = Path(tmp) / "icount.c"
-        src.write_text(C_SOURCE)
-        so = Path(tmp) / "icount.so"
-        cc = shutil.which("cc") or shutil.which("gcc")
-        cmd = [cc] if cc else [sys.executable, "-m", "ziglang", "cc"]
-        subprocess.run(cmd + ["-O2", "-shared", "-fPIC", "-o", str(so), str(src)], check=True, capture_output=True)
-        os.replace(so, out)  # atomic: parallel sessions may race here
-    return out
-
-
-_LIB = None
-
-
-def _lib() -> ctypes.CDLL:
-    global _LIB
-    if _LIB is None:
-        _LIB = ctypes.CDLL(str(_compile()))
-    return _LIB
+    return int(ffi.cast("uintptr_t", ffi.addressof(lib, "icount_hook")))
 
 
 class ICounter:
     def __init__(self, uc, watch_base: int = 0, watch_size: int = 0):
-        lib = _lib()
         self.bitmap = np.zeros(max(1, (watch_size + 15) // 16), dtype=np.uint8)
         self.s = _IC(0, 0, ctypes.cast(_ucmod.uclib.uc_emu_stop, ctypes.c_void_p).value,
                      watch_base, watch_size, self.bitmap.ctypes.data, 0)
         self.watch_base = watch_base
         self._handle = _ucmod.uc_hook_h()
-        fn = ctypes.cast(lib.icount_hook, ctypes.c_void_p)
+        fn = ctypes.c_void_p(_hook_address())
         status = _ucmod.uclib.uc_hook_add(uc._uch, ctypes.byref(self._handle), UC_HOOK_CODE, fn,
                                           ctypes.cast(ctypes.pointer(self.s), ctypes.c_void_p), 1, 0)
         if status != 0:
             raise RuntimeError(f"uc_hook_add for the instruction counter failed with status {status}")
-        self._keep = (lib, fn)
+        self._keep = fn
 
     def watch(self, addr: int) -> None:
         off = addr - self.watch_base
