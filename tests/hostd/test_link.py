@@ -177,3 +177,56 @@ def _relink(tmp_path, target: str):
     tmp = tmp_path / "dev.new"
     os.symlink(target, tmp)
     return tmp
+
+
+def test_caller_reads_its_answer_and_events_during_a_session(dev, link):
+    """On a pty the requesting thread reads for itself; an event that arrives first is dispatched, not lost."""
+    assert link.reads_directly
+
+    def job():
+        with link.session():
+            rsp = link.request(MsgType.REQ_PING, {"data": b"j"})
+            got = link.pump(lambda: len(link.events) == 2, 2.0)
+            return rsp, got, threading.current_thread().name
+    t, out = _in_thread(job)
+    f = dev.recv()
+    done = dict(job_id=7, slot=0, state=2, error=0, error_source=0, failed_layer=0, rows=1, cycles=1, energy_nj=2, macs=3)
+    dev.send(encode_frame(MsgType.EVT_JOB_DONE, 0, done))         # an event before the answer
+    dev.answer(f, {"data": b"j"})
+    time.sleep(0.05)
+    dev.send(encode_frame(MsgType.EVT_JOB_DONE, 1, dict(done, job_id=8)))
+    t.join()
+    rsp, got, _ = out["value"]
+    assert rsp.payload == {"data": b"j"} and rsp.rx_at > 0 and got
+    assert [e.payload["job_id"] for e in link.events] == [7, 8]
+    assert link.host_s > 0 and link.wire_s > 0
+    assert not link.pump(lambda: False, 0.05)                      # times out, then the reader takes over again
+    dev.send(encode_frame(MsgType.EVT_JOB_DONE, 2, dict(done, job_id=9)))
+    deadline = time.monotonic() + 2
+    while len(link.events) < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert [e.payload["job_id"] for e in link.events] == [7, 8, 9]
+
+
+def test_socket_url_uses_the_reader_thread():
+    """A port without a file descriptor (socket://) gets its answers through the reader thread."""
+    import socket
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    link = Link(f"socket://127.0.0.1:{server.getsockname()[1]}", timeout=TIMEOUT, retries=2)
+    link.open()
+    conn, _ = server.accept()
+    try:
+        assert not link.reads_directly
+        t, out = _in_thread(link.request, MsgType.REQ_PING, {"data": b"sock"})
+        dec, frames = FrameDecoder(), []
+        while not frames:
+            frames = [f for f in dec.feed(conn.recv(4096)) if getattr(f, "type", None) == MsgType.REQ_PING]
+        conn.sendall(encode_frame(MsgType.RSP_PING, frames[0].seq, {"data": b"sock"}))
+        t.join()
+        assert out["value"].payload == {"data": b"sock"}
+    finally:
+        link.close()
+        conn.close()
+        server.close()
