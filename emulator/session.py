@@ -39,6 +39,7 @@ DEFAULT_MAX_CYCLES = 50_000_000
 READ_CHUNK = 4096          # bytes per endpoint read (a full read means more may be waiting)
 FLUSH_EVERY_S = 0.001      # a running core's UART output reaches the host at least this often (wall time)
 INPUT_EVERY_S = 0.0001     # a running core looks at the endpoint at least this often (wall time)
+LONG_SLEEP_S = 0.001       # a core sleeping longer than this (virtual time) flushes and looks at the endpoint first
 
 
 class Session:
@@ -59,6 +60,7 @@ class Session:
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
         self._wall_anchor: float | None = None
+        self._long_sleep = max(1, int(self.machine.core_clock_hz * LONG_SLEEP_S))
         self.exit: ExitInfo | None = None
         try:
             if hosted:
@@ -182,8 +184,11 @@ class Session:
                 elapsed = int((time.monotonic() - self._wall_anchor) * clock.hz) - clock.now
                 return max(0, min(cycles, elapsed))
             return cycles
-        if cycles is not None:
-            return cycles  # not paced: time jumps, nothing to wait for
+        if cycles is not None:  # not paced: time jumps, nothing to wait for
+            if cycles >= self._long_sleep:  # the host would have seen the output and could have answered
+                self._flush()
+                self._last_input = 0.0
+            return cycles
         self._flush()
         if isinstance(self.endpoint, MemoryEndpoint):
             return None  # nothing can ever arrive: the run ends at its limit
