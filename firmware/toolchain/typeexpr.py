@@ -45,6 +45,15 @@ class ExprTyper:
                                f"use a wider type, or wrap({t.name}, ...) to truncate on purpose")
             value._conv, value._conv_check = t, False
             return
+        if vt is COMPTIME:
+            # constant branches picked at run time (`A if c else B`): each branch must fit on its own
+            if not isinstance(value, ast.IfExp):
+                raise self.err(value, "an untyped integer whose value is not known at compile time",
+                               f"convert it: `{t.name}(...)`")
+            self.store_check(value.body, t)
+            self.store_check(value.orelse, t)
+            value._conv, value._conv_check = t, False
+            return
         value._conv, value._conv_check = t, not t.contains(vt)
 
     def value(self, node):

@@ -28,6 +28,7 @@ CASES = {
  "import_from": "from os import path\ndef main() -> None:\n    pass\n",
  "mixed": "def main() -> None:\n    a: u32 = 1\n    b: i32 = 2\n    c: i32 = a + b\n",
  "const_fit": "def main() -> None:\n    a: u8 = 300\n",
+ "ifexp_const_fit": "x: u32 = 0\ndef main() -> None:\n    a: u8 = 300 if x == 0 else 1\n",
  "minmax_mixed": "def main() -> None:\n    a: u32 = 1\n    b: i32 = 2\n    c: i32 = max(a, b)\n",
  "abs_bool": "def main() -> None:\n    a: u32 = abs(True)\n",
  "untyped_local": "def main() -> None:\n    a = 3\n",
@@ -61,6 +62,7 @@ EXPECTED = {
     'import_from': ':3:1: error: import of `os`; firmware imports only firmware.rt, firmware.regs, sibling firmware modules (from NAME import ...) and modules of the firmware package (from firmware.protocol_v1 import ...)',
     'mixed': ':6:14: error: `+` on u32 and i32: no 32-bit type holds both; convert one operand explicitly, e.g. u32(y) or i32(x)',
     'const_fit': ':4:13: error: constant 300 does not fit u8; use a wider type, or wrap(u8, ...) to truncate on purpose',
+    'ifexp_const_fit': ':5:13: error: constant 300 does not fit u8; use a wider type, or wrap(u8, ...) to truncate on purpose',
     'minmax_mixed': ':6:14: error: max() of u32 and i32: no 32-bit type holds both; convert one argument explicitly, e.g. max(u32(a), b)',
     'abs_bool': ':4:14: error: abs() of a bool; pass integers',
     'untyped_local': ':4:5: error: new local `a` from an untyped integer; give it a type: `a: u32 = ...`',
@@ -90,3 +92,15 @@ def test_rejected_program_never_runs_hosted(tmp_path):
     path.write_text(HEAD + CASES["recursion"])
     with pytest.raises(FirmwareError, match="recursive call"):
         load_module(path)
+
+
+def test_conditional_of_constants_checks_each_branch_and_runs_in_both_modes(tmp_path):
+    """`A if c else B` with constant branches stored into a typed place (it once crashed the checker)."""
+    from tests.firmware.conftest import run_session
+    from firmware.toolchain.build import build
+    path = tmp_path / "ifexp.py"
+    path.write_text(HEAD + "x: u32 = 0\ndef main() -> None:\n    a: u8 = 200 if x == 0 else 7\n    poweroff(a)\n")
+    check_program(path)
+    elf = build(path, tmp_path / "ifexp.elf").elf
+    assert run_session(elf, hosted=False)[0].code == 200
+    assert run_session(path, hosted=True)[0].code == 200
