@@ -299,9 +299,9 @@ class Link:
                 self._waiting, self._answer, self._corrupt = (seq, want), None, False
             if attempt:
                 self.stats["retransmits"] += 1
+            t_sent = time.perf_counter()                  # before the write: an answer cannot arrive earlier
             if not self._send(wire, timeout):
                 continue
-            t_sent = time.perf_counter()
             answer = self._wait_direct(timeout) if direct else self._wait(timeout)
             if answer is None:
                 continue
