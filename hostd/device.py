@@ -102,14 +102,17 @@ class Device:
 
     # ------------------------------------------------------------ memory
     def mem_write(self, addr: int, data: bytes) -> None:
-        for off in range(0, len(data), P.MEM_CHUNK):
-            self.link.request(MsgType.REQ_MEM_WRITE, {"addr": addr + off, "data": bytes(data[off:off + P.MEM_CHUNK])})
+        with self.link.session():                          # one hand-over of the port for all chunks
+            for off in range(0, len(data), P.MEM_CHUNK):
+                self.link.request(MsgType.REQ_MEM_WRITE, {"addr": addr + off,
+                                                          "data": bytes(data[off:off + P.MEM_CHUNK])})
 
     def mem_read(self, addr: int, n: int) -> bytes:
         out = bytearray()
-        for off in range(0, n, P.MEM_CHUNK):
-            out += self.link.request(MsgType.REQ_MEM_READ, {"addr": addr + off,
-                                                            "length": min(P.MEM_CHUNK, n - off)}).payload["data"]
+        with self.link.session():
+            for off in range(0, n, P.MEM_CHUNK):
+                out += self.link.request(MsgType.REQ_MEM_READ, {"addr": addr + off,
+                                                                "length": min(P.MEM_CHUNK, n - off)}).payload["data"]
         return bytes(out)
 
     # ------------------------------------------------------------ models
