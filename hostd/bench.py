@@ -6,6 +6,8 @@ Records (docs: /work/shared/bench-format.md):
   throughput (goal ratio >= 0.5); beside it the payload share of the emulated
   UART line (115200 baud, virtual time) and the emulation speed during the transfer;
 - small-frame round trip (PING, 8 bytes) vs a raw pty 64-byte round trip (better lower, no goal);
+- the same bulk write and PING against the stand-in device of tests/hostd (answers at once, no UART
+  timing): the host side's ceiling, no goal;
 - end-to-end p99 host latency of the digits MLP at batch 1 through the daemon
   (client submit .. result) against a 1 ms budget (better lower, goal 1.0);
 - the same jobs split into stages (the daemon's `timing_ms` per job, plus the
@@ -143,6 +145,35 @@ def link_figures(url: str, repeat: int) -> dict:
         dev.close()
 
 
+def host_ceiling_figures(repeat: int) -> dict:
+    """The same Link/Device against the stand-in device (tests/hostd/device_sim.py, a Python thread on a pty that
+    answers at once, no UART timing): what the host side can do when the device and line cost next to nothing."""
+    from hostd.device import Device
+    from hostd.link import Link
+    from hostd.protocol import MsgType
+    from tests.hostd.device_sim import DeviceSim
+    sim = DeviceSim(job_time=0.0)
+    dev = Device(Link(sim.start(), timeout=1.0))
+    try:
+        dev.open()
+        data = bytes(BULK_BYTES)
+        w = []
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            dev.mem_write(P.HOST_WINDOW_BASE, data)
+            w.append(time.perf_counter() - t0)
+        pings, host0 = [], dev.link.host_s
+        for _ in range(50 * repeat):
+            t0 = time.perf_counter()
+            dev.link.request(MsgType.REQ_PING, {"data": bytes(PING_BYTES)})
+            pings.append(time.perf_counter() - t0)
+        return {"write_Bps": BULK_BYTES / statistics.median(w), "ping_s": statistics.median(pings),
+                "ping_host_s": (dev.link.host_s - host0) / len(pings)}
+    finally:
+        dev.close()
+        sim.stop()
+
+
 def digits_figures(daemon, n: int) -> dict:
     from tessera.hil.workloads import digits_workload
     client = daemon.client()
@@ -224,6 +255,7 @@ def run(quick: bool = False) -> list[Record]:
             raw_one_way = raw_pty_one_way()
             link = link_figures(emu.url, repeat)
             raw_rtt = raw_pty_round_trip()
+            ceiling = host_ceiling_figures(repeat)
             dmn = DaemonProcess(emu.url, tmp, job_timeout=30.0).start()
             dg = digits_figures(dmn, DIGITS_QUICK if quick else DIGITS)
         finally:
@@ -246,6 +278,13 @@ def run(quick: bool = False) -> list[Record]:
                note="virtual seconds per host second while MEM_WRITE frames stream (no idle time to skip)"),
         Record("PING 8 B round trip (hostd Link, emulated device)", "ms", "lower", link["ping_s"] * MS_PER_S,
                "raw pty 64 B round trip", raw_rtt * MS_PER_S),
+        Record("link MEM_WRITE 64 KiB bulk, host ceiling (stand-in device, no UART timing)", "kB/s", "higher",
+               ceiling["write_Bps"] / KB, "raw pty one-way", raw_one_way / KB,
+               note="tests/hostd/device_sim.py answers at once from a thread of this process (it shares the GIL); "
+                    "what the link layer does when the line and device cost next to nothing; no goal"),
+        Record("PING 8 B round trip, host ceiling (stand-in device)", "ms", "lower", ceiling["ping_s"] * MS_PER_S,
+               "raw pty 64 B round trip", raw_rtt * MS_PER_S,
+               note=f"host share per request {ceiling['ping_host_s'] * MS_PER_S:.3f} ms (encode, write, read, decode)"),
         Record("digits MLP batch 1, end-to-end p99 via daemon", "ms", "lower", dg["p99_s"] * MS_PER_S,
                "budget", 1.0, goal=1.0, note=f"p50 {dg['p50_s'] * MS_PER_S:.2f} ms over "
                                               f"{DIGITS_QUICK if quick else DIGITS} digits; includes the emulated "
