@@ -151,7 +151,8 @@ async def _handle(routes: Routes, reader, writer) -> None:
         while True:
             keep_alive = False
             try:
-                req = await asyncio.wait_for(_read_request(reader, pid), IDLE_TIMEOUT)
+                async with asyncio.timeout(IDLE_TIMEOUT):   # no extra task per request (unlike wait_for)
+                    req = await _read_request(reader, pid)
                 if req is None:
                     return
                 keep_alive = req.headers.get("connection", "").lower() != "close"
