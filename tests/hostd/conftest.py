@@ -1,6 +1,13 @@
-"""Fixtures for the daemon tests: a small digits model, the stand-in device on a pty, a daemon in a thread.
+"""Fixtures for the daemon tests: a small digits model, the real device (firmware ELF in `tessera emu run` on a pty,
+with a control socket), a daemon in a thread of the test process, and a recorder of the requests it sends.
 
-Usage: used implicitly by tests/hostd/test_daemon*.py (`digits_model`, `sim`, `daemon` fixtures).
+The device is the compiled device firmware (build/firmware.elf, rebuilt once if stale under a file lock, the same
+helper tests/hil uses) booted by the emulator on the `tiny` profile, one emulator per test in the test's tmp_path
+(no shared sockets or paths between pytest-xdist workers). Faults are injected through its control socket
+(emulator/control.py): `device.control({"inject": "watchdog"})`, `{"inject": "hang"}`, `{"line_faults": ...}`.
+
+Usage: used implicitly by tests/hostd/test_daemon.py and test_durability.py
+    (`digits_model`, `firmware_elf`, `device`, `daemon`, `client` fixtures; `run_daemon`, `RequestLog`, `wait_until`)
 """
 
 from __future__ import annotations
@@ -8,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections import Counter
 from contextlib import contextmanager
 
 import numpy as np
@@ -18,9 +26,12 @@ from sklearn.neural_network import MLPClassifier
 from hostd.client import Client
 from hostd.daemon import Daemon, DaemonConfig
 from hostd.model_quantize import mlp_to_onnx
-from tests.hostd.device_sim import DeviceSim
+from hostd.protocol import MsgType
+from tessera.hil.launch import EmulatorProcess
 
 TRAIN = 1000
+PROFILE = "tiny"               # the smallest revision: fastest to emulate, enough for the digits MLP
+WAIT = 60.0                    # generous bound on any condition a test waits for (never a timing assertion)
 
 
 @pytest.fixture(scope="session")
@@ -36,12 +47,37 @@ def digits_model():
     return mlp_to_onnx(mlp).SerializeToString(), x[:TRAIN:10], x[TRAIN:]
 
 
+@pytest.fixture(scope="session")
+def firmware_elf() -> str:
+    """build/firmware.elf, built from firmware/device/ if missing or stale (file-locked across xdist workers)."""
+    from tessera.main_job import FIRMWARE_ELF, ensure_firmware
+    ensure_firmware()
+    return str(FIRMWARE_ELF)
+
+
 @pytest.fixture
-def sim():
-    s = DeviceSim(job_time=0.0)
-    s.path = s.start()
-    yield s
-    s.stop()
+def device(tmp_path, firmware_elf):
+    """The real device: `tessera emu run --serial pty --control SOCK` on the firmware; `.url`, `.control(cmd)`."""
+    emu = EmulatorProcess(firmware_elf, tmp_path / "device", profile=PROFILE).start()
+    yield emu
+    emu.stop()
+
+
+class RequestLog:
+    """Names of the requests a Device sends (one per request, not per retransmission), recorded on their way through
+    to the real link; the device answers them as usual. `count("REQ_MEM_WRITE")`."""
+
+    def __init__(self, device):
+        self.device, self.sent = device, []
+        inner = device.link.request
+
+        def request(msg_type, *args, **kwargs):
+            self.sent.append(MsgType(msg_type).name)
+            return inner(msg_type, *args, **kwargs)
+        device.link.request = request
+
+    def count(self, name: str) -> int:
+        return Counter(self.sent)[name]
 
 
 @contextmanager
@@ -50,6 +86,7 @@ def run_daemon(tmp_path, device: str, **cfg):
     config = DaemonConfig(device=device, api=str(tmp_path / "api.sock"), db=str(tmp_path / "journal.db"), **cfg)
     loop = asyncio.new_event_loop()
     daemon = Daemon(config)
+    daemon.requests = RequestLog(daemon.device)
     started = threading.Event()
     holder = {}
 
@@ -85,12 +122,12 @@ def run_daemon(tmp_path, device: str, **cfg):
 
 
 @pytest.fixture
-def daemon(tmp_path, sim):
-    with run_daemon(tmp_path, sim.path, job_timeout=2.0) as d:
+def daemon(tmp_path, device):
+    with run_daemon(tmp_path, device.url, job_timeout=5.0) as d:
         yield d
 
 
-def wait_until(cond, timeout=10.0):
+def wait_until(cond, timeout=WAIT):
     deadline = time.monotonic() + timeout
     while not cond():
         assert time.monotonic() < deadline, "condition not reached"
@@ -99,6 +136,6 @@ def wait_until(cond, timeout=10.0):
 
 @pytest.fixture
 def client(daemon):
-    c = Client(daemon.api, timeout=30)
+    c = Client(daemon.api, timeout=WAIT)
     yield c
     c.close()

@@ -1,5 +1,8 @@
-"""The daemon's API against the stand-in device on a pty: results, idempotency, fairness, busy, timeouts with
-reset and retry, metrics, 32 concurrent clients, and a 4xx answer with a reason for every malformed request.
+"""The daemon's API against the real device (the compiled firmware in `tessera emu run` on a pty): results bit-exact
+with hostd/reference_exec, the model uploaded once and reloaded after a real reset, idempotency, fairness, busy,
+hung jobs (tensor-core hang injected through the emulator's control socket) with reset and retry, lost and
+corrupted answers (serial line faults) replayed not re-executed, more models than slots, metrics, 32 concurrent
+clients, and a 4xx answer with a reason for every malformed request.
 
 Usage: .venv/bin/pytest tests/hostd/test_daemon.py
 """
@@ -17,12 +20,55 @@ import threading
 import numpy as np
 import pytest
 
+from asic_model.soc_map import CONSTANTS
 from firmware import protocol_v1 as P
 from hostd.client import ApiError, Client
 from hostd.daemon import FairQueue, QueueFull
 from hostd.model_compiler import CompiledModel
+from hostd.protocol import MsgType
 from hostd.reference_exec import run_image
-from tests.hostd.conftest import run_daemon, wait_until
+from tessera.hil.launch import EmulatorProcess
+from tests.hostd.conftest import PROFILE, WAIT, RequestLog, run_daemon, wait_until
+
+HANG_FAILED = (f"DeviceError: device job 1 ended FAILED: error {CONSTANTS['ERR_ABORTED'].value} "
+               f"source {P.ERRSRC_WATCHDOG} layer 0")          # the firmware's own tensor-core hang abort
+LINE_FAULT_RATE = 2e-3         # per byte, flips and drops each, both directions
+LINE_FAULT_JOBS = 40           # at most this many one-row jobs under line faults
+LINE_FAULT_REPLAYS = 3         # ... until the device has answered this many repeated requests from memory
+
+
+class PacedEmulator(EmulatorProcess):
+    """The emulator with virtual time paced to the wall clock (`--pace`): the firmware's own tensor-core hang
+    detector (HANG_CYCLES of virtual time, 1 s) then fires after the daemon's shorter job timeout, as on a board."""
+
+    def command(self) -> list[str]:
+        return super().command() + ["--pace"]
+
+
+@pytest.fixture
+def paced_device(tmp_path, firmware_elf):
+    emu = PacedEmulator(firmware_elf, tmp_path / "paced", profile=PROFILE).start()
+    yield emu
+    emu.stop()
+
+
+class Gate:
+    """Holds the daemon worker's next request of one type (before it is sent) until `release()`: a job then stays
+    `running` for as long as a test needs, without any timing assumption."""
+
+    def __init__(self, log: RequestLog, name: str):
+        self.reached, self.opened = threading.Event(), threading.Event()
+        inner = log.device.link.request
+
+        def request(msg_type, *args, **kwargs):
+            if MsgType(msg_type).name == name and not self.reached.is_set():
+                self.reached.set()
+                assert self.opened.wait(WAIT), "gate never released"
+            return inner(msg_type, *args, **kwargs)
+        log.device.link.request = request
+
+    def release(self) -> None:
+        self.opened.set()
 
 
 def _load(client, digits_model, **kw):
@@ -30,34 +76,51 @@ def _load(client, digits_model, **kw):
     return client.load(onnx_bytes, calibration=calib, name="digits", **kw)
 
 
+def _expected(daemon, model, x):
+    cm = daemon.models[model]
+    return run_image(cm.image, cm.quantize_input(x)).tolist()
+
+
 def test_run_matches_reference_and_socket_is_private(daemon, client, digits_model):
     assert stat.S_IMODE(os.stat(daemon.api).st_mode) == 0o600
     model = _load(client, digits_model, max_rows=16)
     test = digits_model[2][:40]
     job = client.run(model["model"], inputs=test)
-    cm = daemon.models[model["model"]]
-    expected = run_image(cm.image, cm.quantize_input(test))
+    expected = np.array(_expected(daemon, model["model"], test))
     assert job["state"] == "done" and job["outputs_int8"] == expected.tolist()
     assert job["classes"] == expected.argmax(1).tolist()
     assert job["device"]["device_jobs"] == 3                      # 40 rows in chunks of max_rows 16
-    assert client.ping()["ok"] and client.info()["device"]["max_models"] == 4
+    assert job["device"]["macs"] == 40 * (64 * 16 + 16 * 10)      # the device's own count of the work it did
+    assert client.ping()["ok"] and client.info()["device"]["max_models"] == P.MAX_MODELS
 
 
-def test_model_is_uploaded_once_and_reloaded_after_reset(daemon, client, sim, digits_model):
+def test_model_is_uploaded_once_and_reloaded_after_reset(daemon, client, device, digits_model):
     m = _load(client, digits_model)["model"]
     x = digits_model[2][:4]
     client.run(m, inputs=x)
     client.run(m, inputs=x)
-    writes = lambda: sum(f.type.name == "REQ_MEM_WRITE" for f in sim.received)  # noqa: E731
-    image_chunks = -(-daemon.models[m].header.image_size // 1016)
+    writes = lambda: daemon.requests.count("REQ_MEM_WRITE")  # noqa: E731
+    image_chunks = -(-daemon.models[m].header.image_size // P.MEM_CHUNK)
     assert writes() == image_chunks + 2                          # the image once, one input write per job
-    sim.reset()                                                  # the device reboots on its own
+    boot = client.stats()["device"]["boot_count"]
+    device.control({"inject": "watchdog"})                       # the device reboots on its own (watchdog reset)
     wait_until(lambda: daemon.metrics.device_resets == 1)
     job = client.run(m, inputs=x)
-    assert job["state"] == "done"
+    assert job["state"] == "done" and job["outputs_int8"] == _expected(daemon, m, x)
     assert writes() == image_chunks + 3                          # DRAM survived: LOAD_MODEL alone restored it
-    loads = [f for f in sim.received if f.type.name == "REQ_LOAD_MODEL"]
-    assert len(loads) == 3                                       # probe, load after upload, reload after reset
+    assert daemon.requests.count("REQ_LOAD_MODEL") == 3          # probe, load after upload, reload after reset
+    assert client.stats()["device"]["boot_count"] == boot + 1
+
+
+def test_model_is_reloaded_after_a_reset_request(daemon, client, digits_model):
+    m = _load(client, digits_model)["model"]
+    x = digits_model[2][:2]
+    client.run(m, inputs=x)
+    daemon.device.reset()                                        # RESET request; returns after the boot banner
+    assert daemon.metrics.device_resets == 1
+    job = client.run(m, inputs=x)
+    assert job["state"] == "done" and job["outputs_int8"] == _expected(daemon, m, x)
+    assert daemon.requests.count("REQ_LOAD_MODEL") == 3
 
 
 def test_idempotency_key(client, digits_model):
@@ -86,50 +149,104 @@ def test_fair_queue_round_robin_and_bound():
     assert asyncio.run(scenario()) == ["g0", "p0", "o0", "g1", "g2", "g3"]
 
 
-def test_busy_when_queue_full(tmp_path, digits_model):
-    from tests.hostd.device_sim import DeviceSim
-    sim = DeviceSim(job_time=0.5)
-    path = sim.start()
-    try:
-        with run_daemon(tmp_path, path, queue_depth=2) as d:
-            c = Client(d.api)
-            m = _load(c, digits_model)["model"]
-            x = digits_model[2][:1]
-            jobs = [c.submit(m, inputs=x) for _ in range(3)]          # one runs, two wait
-            with pytest.raises(ApiError) as info:
-                c.submit(m, inputs=x)
-            assert (info.value.status, info.value.error) == (429, "busy")
-            assert info.value.reason == "queue full: 2 jobs queued (limit 2); retry later"
-            assert all(c.wait(j["id"])["state"] == "done" for j in jobs)
-            assert 'tessera_hostd_rejected_total{reason="busy"} 1.0' in c.metrics()
-            c.close()
-    finally:
-        sim.stop()
+def test_fairness_round_robin_on_the_device(daemon, digits_model):
+    """While the device runs a greedy client's first job, its next three and two other clients' jobs queue up; the
+    device then serves them round robin (order of their start on the device)."""
+    c = Client(daemon.api, client_id="greedy", timeout=WAIT)
+    m = _load(c, digits_model)["model"]
+    x = digits_model[2][:1]
+    c.run(m, inputs=x)                                            # model on the device
+    gate = Gate(daemon.requests, "REQ_RUN")
+    names, jobs = [], []
+    jobs.append(c.submit(m, inputs=x)); names.append("g0")
+    assert gate.reached.wait(WAIT)                                # g0 is the running job
+    for i in range(1, 4):
+        jobs.append(c.submit(m, inputs=x)); names.append(f"g{i}")
+    for who in ("polite", "other"):
+        other = Client(daemon.api, client_id=who, timeout=WAIT)
+        jobs.append(other.submit(m, inputs=x)); names.append(who[0] + "0")
+        other.close()
+    gate.release()
+    done = [c.wait(j["id"], timeout=WAIT) for j in jobs]
+    assert all(j["state"] == "done" and j["outputs_int8"] == _expected(daemon, m, x) for j in done)
+    order = [n for _, n in sorted(zip((j["started"] for j in done), names))]
+    assert order == ["g0", "g1", "p0", "o0", "g2", "g3"]
+    c.close()
 
 
-def test_hung_job_resets_device_and_retries(tmp_path, sim, digits_model):
-    sim.hang_jobs = 1
-    with run_daemon(tmp_path, sim.path, job_timeout=0.5, max_attempts=3) as d:
-        c = Client(d.api)
+def test_busy_when_queue_full(tmp_path, device, digits_model):
+    with run_daemon(tmp_path, device.url, queue_depth=2) as d:
+        c = Client(d.api, timeout=WAIT)
         m = _load(c, digits_model)["model"]
-        job = c.run(m, inputs=digits_model[2][:2])
-        assert job["state"] == "done" and job["attempts"] == 2
-        assert job["device"]["retried_because"].startswith("attempt 1: JobTimeout: device job 1 did not finish within 0.5 s")
-        text = c.metrics()
-        assert "tessera_hostd_job_retries_total 1.0" in text and "tessera_hostd_device_resets_total 1.0" in text
-        assert sim.boot_count == 2
+        x = digits_model[2][:1]
+        gate = Gate(d.requests, "REQ_RUN")                        # the first job stays on the worker until released
+        jobs = [c.submit(m, inputs=x)]
+        assert gate.reached.wait(WAIT)
+        jobs += [c.submit(m, inputs=x) for _ in range(2)]         # one runs, two wait
+        with pytest.raises(ApiError) as info:
+            c.submit(m, inputs=x)
+        assert (info.value.status, info.value.error) == (429, "busy")
+        assert info.value.reason == "queue full: 2 jobs queued (limit 2); retry later"
+        gate.release()
+        assert all(c.wait(j["id"], timeout=WAIT)["state"] == "done" for j in jobs)
+        assert 'tessera_hostd_rejected_total{reason="busy"} 1.0' in c.metrics()
+        assert c.stats()["device"]["jobs_done"] == 3
         c.close()
 
 
-def test_job_fails_after_max_attempts(tmp_path, sim, digits_model):
-    sim.hang_jobs = 10
-    with run_daemon(tmp_path, sim.path, job_timeout=0.3, max_attempts=2) as d:
-        c = Client(d.api)
+def test_hung_job_resets_device_and_retries(tmp_path, paced_device, digits_model):
+    """A tensor-core hang on a device whose virtual time follows the wall clock: the job does not finish within the
+    daemon's job timeout, the daemon resets the device (RESET) and runs the job again."""
+    with run_daemon(tmp_path, paced_device.url, job_timeout=0.5, max_attempts=3) as d:
+        c = Client(d.api, timeout=WAIT)
         m = _load(c, digits_model)["model"]
+        x = digits_model[2][:2]
+        c.run(m, inputs=x)                                        # the model is on the device
+        paced_device.control({"inject": "hang"})
+        job = c.run(m, inputs=x)
+        assert job["state"] == "done" and job["attempts"] == 2 and job["outputs_int8"] == _expected(d, m, x)
+        assert job["device"]["retried_because"].startswith("attempt 1: JobTimeout: device job 2 did not finish "
+                                                           "within 0.5 s")
+        text = c.metrics()
+        assert "tessera_hostd_job_retries_total 1.0" in text and "tessera_hostd_device_resets_total 1.0" in text
+        assert d.requests.count("REQ_RESET") == 1
+        assert c.stats()["device"]["boot_count"] == 1              # booted twice: power-on, then the reset
+        assert paced_device.control({"status": True})["pending"]["hang"] is False
+        c.close()
+
+
+def test_hang_aborted_by_the_firmware_is_retried(tmp_path, device, digits_model):
+    """Unpaced, the firmware's own hang detector (1 s of virtual time) aborts the GEMM first: the job fails on the
+    device, the daemon resets it and retries."""
+    with run_daemon(tmp_path, device.url, job_timeout=5.0, max_attempts=3) as d:
+        c = Client(d.api, timeout=WAIT)
+        m = _load(c, digits_model)["model"]
+        x = digits_model[2][:2]
+        device.control({"inject": "hang"})
+        job = c.run(m, inputs=x)
+        assert job["state"] == "done" and job["attempts"] == 2 and job["outputs_int8"] == _expected(d, m, x)
+        assert job["device"]["retried_because"] == f"attempt 1: {HANG_FAILED}"
+        assert d.metrics.device_resets == 1 and d.requests.count("REQ_RESET") == 1
+        c.close()
+
+
+def test_job_fails_after_max_attempts(tmp_path, device, digits_model):
+    """The tensor core hangs again after every boot (re-injected when the daemon sees the boot banner, before it
+    retries): the job fails after max_attempts with the last reason."""
+    with run_daemon(tmp_path, device.url, job_timeout=5.0, max_attempts=2) as d:
+        c = Client(d.api, timeout=WAIT)
+        m = _load(c, digits_model)["model"]
+        noted = d.device.on_reset
+
+        def rearm(boot):
+            noted(boot)
+            device.control({"inject": "hang"})
+        d.device.on_reset = rearm
+        device.control({"inject": "hang"})
         job = c.run(m, inputs=digits_model[2][:1])
         assert job["state"] == "failed" and job["attempts"] == 2
-        assert job["error"] == ("failed after 2 attempts; last: attempt 2: JobTimeout: device job 1 did not finish "
-                                "within 0.3 s")
+        assert job["error"] == f"failed after 2 attempts; last: attempt 2: {HANG_FAILED}"
+        assert d.requests.count("REQ_RESET") == 2 and d.metrics.device_resets == 2
         c.close()
 
 
@@ -260,37 +377,54 @@ def test_unsupported_model_error_names_the_node(client):
     assert info.value.reason.startswith("node 'probabilities' (Softmax): operator Softmax is not supported")
 
 
-def test_more_models_than_device_slots(sim, digits_model):
+def test_more_models_than_device_slots(device, digits_model):
     """A fifth model frees the device's slots (MAX_MODELS = 4); every model still runs correctly afterwards."""
     from hostd.device import Device
     from hostd.link import Link
     from hostd.model_compiler import compile_model
     onnx_bytes, calib, test = digits_model
     models = [compile_model(onnx_bytes, calib, max_rows=r) for r in (4, 5, 6, 7, 8)]   # five distinct images
-    dev = Device(Link(sim.path, timeout=0.5))
+    dev = Device(Link(device.url, timeout=0.5))
+    log = RequestLog(dev)
     dev.open()
     try:
         for cm in models + models[:2]:
             x = cm.quantize_input(test[:3])
             out, _ = dev.run(cm, x, timeout=5)
             assert np.array_equal(out, run_image(cm.image, x))
-        assert sum(f.type.name == "REQ_UNLOAD_MODEL" for f in sim.received) >= 4
+        assert log.count("REQ_UNLOAD_MODEL") >= P.MAX_MODELS
+        assert dev.telemetry()["jobs_done"] == len(models) + 2
     finally:
         dev.close()
 
 
-def test_lost_and_corrupt_answers_are_replayed_not_reexecuted(client, sim, digits_model, daemon):
+def test_lost_and_corrupt_answers_are_replayed_not_reexecuted(client, device, digits_model, daemon):
+    """Seeded bit flips and byte drops on the serial line (both directions, the emulator's control socket): the host
+    retransmits, the device answers a repeated request from memory instead of running it again. Over each stretch
+    without a device reset, the device ran exactly as many jobs as the host sent RUN requests."""
     m = _load(client, digits_model)["model"]
-    x = digits_model[2][:5]
-    client.run(m, inputs=x)                                       # model uploaded and loaded
-    runs_before = sum(f.type.name == "REQ_RUN" and not f.flags for f in sim.received)
-    sim.drop_answers, sim.corrupt_answers = 2, 2                  # the next four answers are lost or damaged
-    job = client.run(m, inputs=x)
-    cm = daemon.models[m]
-    assert job["state"] == "done" and job["outputs_int8"] == run_image(cm.image, cm.quantize_input(x)).tolist()
-    assert sim.counters[P.TLM_REPLAYS] >= 3                      # answered from memory
-    assert sum(f.type.name == "REQ_RUN" and not f.flags for f in sim.received) == runs_before + 1
-    assert sim.job_counter == 2 and daemon.device.link.stats["retransmits"] >= 4
+    x = digits_model[2][:1]
+    client.run(m, inputs=x)                                       # model uploaded and loaded before the faults
+    expected = _expected(daemon, m, x)
+    replays = retransmits = 0
+    for seed in range(LINE_FAULT_JOBS):
+        before, runs = client.stats()["device"], daemon.requests.count("REQ_RUN")
+        sent = daemon.device.link.stats["retransmits"]
+        device.control({"line_faults": {"flip": LINE_FAULT_RATE, "drop": LINE_FAULT_RATE, "seed": seed}})
+        job = client.run(m, inputs=x)
+        line = device.control({"status": True})["line"]
+        device.control({"line_faults": None})
+        after = client.stats()["device"]
+        assert job["state"] == "done" and job["outputs_int8"] == expected, (seed, job.get("error"))
+        if after["boot_count"] == before["boot_count"]:           # no reset: the device's counters go on
+            assert after["jobs_done"] - before["jobs_done"] == daemon.requests.count("REQ_RUN") - runs, seed
+            replays += after["replays"] - before["replays"]
+            retransmits += daemon.device.link.stats["retransmits"] - sent
+        assert line["rx"]["bytes"] and line["tx"]["bytes"]
+        if replays >= LINE_FAULT_REPLAYS:
+            break
+    assert replays >= LINE_FAULT_REPLAYS                          # answered from memory, not executed again
+    assert retransmits >= replays
 
 
 def test_submit_with_wait_answers_the_result_in_one_round_trip(daemon, client, digits_model):
