@@ -7,7 +7,8 @@ helper tests/hil uses) booted by the emulator on the `tiny` profile, one emulato
 (emulator/control.py): `device.control({"inject": "watchdog"})`, `{"inject": "hang"}`, `{"line_faults": ...}`.
 
 Usage: used implicitly by tests/hostd/test_daemon.py and test_durability.py
-    (`digits_model`, `firmware_elf`, `device`, `daemon`, `client` fixtures; `run_daemon`, `RequestLog`, `wait_until`)
+    (`digits_model`, `firmware_elf`, `device`, `paced_device`, `daemon`, `client` fixtures;
+    `run_daemon`, `RequestLog`, `PacedEmulator`, `wait_until`)
 """
 
 from __future__ import annotations
@@ -59,6 +60,21 @@ def firmware_elf() -> str:
 def device(tmp_path, firmware_elf):
     """The real device: `tessera emu run --serial pty --control SOCK` on the firmware; `.url`, `.control(cmd)`."""
     emu = EmulatorProcess(firmware_elf, tmp_path / "device", profile=PROFILE).start()
+    yield emu
+    emu.stop()
+
+
+class PacedEmulator(EmulatorProcess):
+    """The emulator with virtual time paced to the wall clock (`--pace`): the firmware's own tensor-core hang
+    detector (HANG_CYCLES of virtual time, 1 s) then fires after the daemon's shorter job timeout, as on a board."""
+
+    def command(self) -> list[str]:
+        return super().command() + ["--pace"]
+
+
+@pytest.fixture
+def paced_device(tmp_path, firmware_elf):
+    emu = PacedEmulator(firmware_elf, tmp_path / "paced", profile=PROFILE).start()
     yield emu
     emu.stop()
 

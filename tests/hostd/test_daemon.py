@@ -27,29 +27,13 @@ from hostd.daemon import FairQueue, QueueFull
 from hostd.model_compiler import CompiledModel
 from hostd.protocol import MsgType
 from hostd.reference_exec import run_image
-from tessera.hil.launch import EmulatorProcess
-from tests.hostd.conftest import PROFILE, WAIT, RequestLog, run_daemon, wait_until
+from tests.hostd.conftest import WAIT, RequestLog, run_daemon, wait_until
 
 HANG_FAILED = (f"DeviceError: device job 1 ended FAILED: error {CONSTANTS['ERR_ABORTED'].value} "
                f"source {P.ERRSRC_WATCHDOG} layer 0")          # the firmware's own tensor-core hang abort
 LINE_FAULT_RATE = 2e-3         # per byte, flips and drops each, both directions
 LINE_FAULT_JOBS = 40           # at most this many one-row jobs under line faults
 LINE_FAULT_REPLAYS = 3         # ... until the device has answered this many repeated requests from memory
-
-
-class PacedEmulator(EmulatorProcess):
-    """The emulator with virtual time paced to the wall clock (`--pace`): the firmware's own tensor-core hang
-    detector (HANG_CYCLES of virtual time, 1 s) then fires after the daemon's shorter job timeout, as on a board."""
-
-    def command(self) -> list[str]:
-        return super().command() + ["--pace"]
-
-
-@pytest.fixture
-def paced_device(tmp_path, firmware_elf):
-    emu = PacedEmulator(firmware_elf, tmp_path / "paced", profile=PROFILE).start()
-    yield emu
-    emu.stop()
 
 
 class Gate:
