@@ -1,10 +1,12 @@
 """Protocol v1 framing (docs/protocol.md section 1-2): COBS, CRC32, header checks, NACKs, events, replay.
 
-Portable logic over the UART driver. Received bytes accumulate, still
-COBS-encoded, in the static `rxf` buffer (MAX_ENCODED - 1 bytes; a longer run
-without a delimiter is NACKed BAD_FRAMING once and discarded up to the next
-0x00, so no input can grow a buffer or wedge the parser). A complete frame is
-decoded in place and checked in the documented order (length, CRC, version,
+Portable logic over the UART driver. Received bytes are COBS-decoded as they
+arrive into the static `rxf` buffer (at most MAX_ENCODED - 1 encoded bytes; a
+longer run without a delimiter is NACKed BAD_FRAMING once and discarded up to
+the next 0x00, so no input can grow a buffer or wedge the parser). Once the
+header is in, `frame_rx_need()` tells the UART driver how many more bytes the
+frame needs at least, so its coalesced RX poll lands on the frame's end. A
+complete frame is checked in the documented order (COBS, length, CRC, version,
 header, length field, type); a failure is answered here with a NACK that is not
 remembered. Responses are built raw in `resp` (it stays there: a repeated seq
 is answered from it with FLAG_REPLAY, re-CRCed); device events and frame-level
@@ -13,6 +15,7 @@ COBS and the streaming encoder are written by hand (no library in firmware).
 
 Usage:
     st = frame_rx_byte(b)                 # RX_NONE / RX_FRAME / RX_OVERFLOW
+    uart_rx_want(frame_rx_need())         # after draining the RX ring
     if st == RX_FRAME and frame_check(): handle rx.type, rx.seq, payload at rx_u32(0) ...
     resp_u32(0, v); send_resp(rx.type | RESPONSE_BIT, rx.seq, 4)
     small_u32(0, v); send_event(EVT_FAULT, 16)
@@ -26,7 +29,7 @@ from firmware.protocol_v1 import (HEADER_SIZE, CRC_SIZE, MAX_FRAME, MAX_ENCODED,
                          NACK_BAD_CRC, NACK_BAD_VERSION, NACK_BAD_HEADER, NACK_UNKNOWN_TYPE, NACK_BAD_FRAMING)
 
 RX_NONE = const(0)           # frame_rx_byte: nothing complete yet
-RX_FRAME = const(1)          # an encoded frame waits in rxf[0:rx.len]
+RX_FRAME = const(1)          # a decoded frame waits in rxf[0:rx.len]
 RX_OVERFLOW = const(2)       # no delimiter within MAX_ENCODED - 1 bytes: NACKed, discarding
 RX_CAP = const(MAX_ENCODED - 1)
 MIN_FRAME = const(HEADER_SIZE + CRC_SIZE)
@@ -42,7 +45,11 @@ TX_RESERVE = const(MAX_ENCODED + 2 * (SMALL_MAX + 2 * ENC_SLACK))   # free TX by
 
 @record
 class RxFrame:
-    len: u32             # encoded bytes accumulated (then decoded length)
+    len: u32             # decoded bytes in rxf
+    enc: u32             # encoded bytes seen (the BAD_FRAMING detail)
+    code_left: u32       # data bytes left in the current COBS block (0: the next byte is a code byte)
+    zero_owed: bool      # the current block ends with a zero (its code was not COBS_FULL)
+    crc: u32             # CRC32 of the checked frame (its identity when flags is 0)
     overflow: bool       # discarding up to the next delimiter
     type: u32
     flags: u32
@@ -74,55 +81,62 @@ small = array(u8, SMALL_MAX)
 
 
 def frames_init() -> None:
-    rx.len = 0
+    rx_restart()
     rx.overflow = False
     ls.evt_seq = 0
     ls.resp_len = 0
 
 
 # ------------------------------------------------------------ receive
+def rx_restart() -> None:
+    rx.len = 0
+    rx.enc = 0
+    rx.code_left = 0
+    rx.zero_owed = False
+
+
 def frame_rx_byte(b: u32) -> u32:
-    """Feed one received byte; RX_FRAME when a delimiter ends a non-empty frame."""
+    """Feed one received byte (COBS-decoded on the fly); RX_FRAME when a delimiter ends a non-empty frame."""
     if b == FRAME_DELIMITER:
         was: bool = rx.overflow
         rx.overflow = False
-        if was or rx.len == 0:
-            rx.len = 0
+        if was or rx.enc == 0:
+            rx_restart()
             return RX_NONE
         return RX_FRAME
     if rx.overflow:
         return RX_NONE
-    if rx.len >= RX_CAP:
+    if rx.enc >= RX_CAP:
         rx.overflow = True
-        rx.len = 0
+        rx_restart()
         return RX_OVERFLOW
-    rxf[rx.len] = u8(b)
-    rx.len += 1
+    rx.enc += 1
+    if rx.code_left != 0:
+        rxf[rx.len] = u8(b)
+        rx.len += 1
+        rx.code_left -= 1
+        return RX_NONE
+    if rx.zero_owed:                 # a code byte: the previous block stood for a zero
+        rxf[rx.len] = 0
+        rx.len += 1
+    rx.code_left = b - 1
+    rx.zero_owed = b != COBS_FULL
     return RX_NONE
+
+
+def frame_rx_need() -> u32:
+    """A lower bound of the encoded bytes (delimiter included) that still have to arrive to end this frame."""
+    want: u32 = MIN_FRAME
+    if rx.len >= HEADER_SIZE:
+        want = MIN_FRAME + (u32(rxf[6]) | (u32(rxf[7]) << 8))
+    if rx.overflow or want <= rx.len:
+        return 1
+    return want - rx.len + 1
 
 
 def rx_overflow_nack() -> None:
     ls.framing_errors += 1
     nack_small(0, 0, NACK_BAD_FRAMING, MAX_ENCODED)
-
-
-def cobs_decode_in_place(n: u32) -> u32:
-    """Decode rxf[0:n] in place; the decoded length, or MAX_ENCODED when the encoding is invalid."""
-    i: u32 = 0
-    o: u32 = 0
-    while i < n:
-        code: u32 = rxf[i]
-        i += 1
-        if code == 0 or i + code - 1 > n:
-            return MAX_ENCODED
-        for k in range(1, code):
-            rxf[o] = rxf[i]
-            o += 1
-            i += 1
-        if code != COBS_FULL and i < n:
-            rxf[o] = 0
-            o += 1
-    return o
 
 
 def rx_u8(off: u32) -> u32:
@@ -145,12 +159,13 @@ def rx_crc_range(start: u32, n: u32, crc: u32) -> u32:
 
 
 def frame_check() -> bool:
-    """Decode and check the frame in rxf (checks 1-7 of docs/protocol.md); NACKs and returns False on failure."""
-    n: u32 = rx.len
-    rx.len = 0
+    """Check the decoded frame in rxf (checks 1-7 of docs/protocol.md); NACKs and returns False on failure."""
+    n: u32 = rx.enc
+    m: u32 = rx.len
+    bad_cobs: bool = rx.code_left != 0    # the last block runs past the delimiter
+    rx_restart()
     ls.frames_rx += 1
-    m: u32 = cobs_decode_in_place(n)
-    if m == MAX_ENCODED:
+    if bad_cobs:
         ls.framing_errors += 1
         nack_small(0, 0, NACK_BAD_FRAMING, n)
         return False
@@ -160,6 +175,7 @@ def frame_check() -> bool:
         return False
     body: u32 = m - CRC_SIZE
     crc: u32 = rx_crc_range(0, body, CRC_INIT) ^ CRC_XOROUT
+    rx.crc = crc
     got: u32 = rx_u32(body - HEADER_SIZE)
     rx.type = rxf[1]
     rx.flags = rxf[2]
@@ -187,6 +203,8 @@ def frame_check() -> bool:
 
 def rx_ident() -> u32:
     """CRC32 of the checked request with its flags byte taken as 0 (a retry has FLAG_RETRY set)."""
+    if rx.flags == 0:
+        return rx.crc                     # frame_check's CRC already is the identity
     c: u32 = crc32_step(crc32_step(crc32_step(CRC_INIT, rxf[0]), rxf[1]), 0)
     return rx_crc_range(3, HEADER_SIZE - 3 + rx.plen, c) ^ CRC_XOROUT
 

@@ -23,10 +23,11 @@ from firmware.rt import u32, const, mmio_read, mmio_write, wfi, interrupts_enabl
 from firmware.rt import set_interrupt_mask, trap_handler, panic_hook, panic, build_id, MIE_MEIE, MIE_MTIE
 from firmware.regs import SYSCTL, ACCEL, MCAUSE_INTERRUPT, MCAUSE_MTI, MCAUSE_MEI, IRQ_UART, IRQ_ECC, IRQ_WDT
 from firmware.regs import SYSCTL_RESET_KEY
-from uart import uart_init, uart_isr, uart_rx_poll_isr, uart_wait_tx_empty, uart_resync, uart_rx_count, uart_rx_pop, uart_tx_idle, uart_overruns
+from uart import (uart_init, uart_isr, uart_rx_poll_isr, uart_wait_tx_empty, uart_resync, uart_rx_count, uart_rx_pop,
+                  uart_tx_idle, uart_overruns, uart_rx_want)
 from hw import (hw_boot, tick_isr, wdt_kick, wdt_warned, wdt_reset_soon, intc_isr_mask, intc_claim, intc_take_accel,
                 accel_irq_pending, boot_count, reset_cause, prof)
-from frames import (frames_init, frame_rx_byte, frame_check, rx_overflow_nack, tx_room_for_request, send_event,
+from frames import (frames_init, frame_rx_byte, frame_rx_need, frame_check, rx_overflow_nack, tx_room_for_request, send_event,
                     send_event_polled, small_u8, small_u16, small_u32, RX_FRAME, RX_OVERFLOW)
 from log import log_init, log_line, LOG_BOOT, LOG_PANIC, LOG_SELFTEST_FAIL, LOG_OVERRUN
 from models import models_init
@@ -122,6 +123,8 @@ def boot() -> None:
 
 def rx_service() -> u32:
     """Parse received bytes; one complete frame per call (so the engine runs in between)."""
+    if uart_rx_count() == 0:
+        return RX_IDLE
     while uart_rx_count() > 0:
         if not tx_room_for_request():
             return RX_STALLED
@@ -133,6 +136,7 @@ def rx_service() -> u32:
             if frame_check():
                 handle_request()
             return RX_PROGRESS
+    uart_rx_want(frame_rx_need())        # the ring is drained mid-frame: poll when the rest can be in
     return RX_IDLE
 
 

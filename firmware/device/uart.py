@@ -10,13 +10,18 @@ TX_EMPTY interrupt back on is done with interrupts disabled.
 RX interrupts are coalesced: after a burst wakes the handler it masks RX_AVAIL
 and asks for a timer poll half a FIFO later (`uart_rx_poll_isr`), going back to
 the RX interrupt once the line is quiet, so a 1 KiB frame costs a few dozen
-interrupts, not one per byte. `uart_put_polled` bypasses the rings for the
+interrupts, not one per byte. The parser tells the driver how many bytes its
+frame still needs at least (`uart_rx_want`), and the next poll comes as soon
+as they can have landed (never later than half a FIFO): a frame's tail does
+not wait up to 32 byte times in the FIFO. A drain reads RX_LEVEL once and pops
+that many bytes (one MMIO read per byte, not two). `uart_put_polled` bypasses the rings for the
 panic path.
 
 Usage:
     uart_init(); uart_isr()                     # boot; from the trap handler
     if uart_tx_free() >= n: uart_tx_push(b) ... uart_tx_kick()
     while uart_rx_count() > 0: b = uart_rx_pop()
+    uart_rx_want(n)                             # the frame being parsed needs >= n more bytes
 """
 
 from firmware.rt import u8, u32, array, const, record, mmio_read, mmio_write, field_get, wrapping_add, wrapping_sub
@@ -43,7 +48,8 @@ class UartState:
     overruns: u32       # bytes lost (FIFO overrun or RX ring full)
     irq_enable: u32     # shadow of UART.IRQ_ENABLE
     coalesce: bool      # RX_AVAIL masked, the timer polls the FIFO
-    poll_cycles: u32    # core cycles for POLL_BYTES bytes at the current baud rate
+    byte_cycles: u32    # core cycles per byte at the current baud rate
+    poll_cycles: u32    # core cycles for POLL_BYTES bytes
 
 
 us = UartState()
@@ -59,7 +65,8 @@ def uart_init() -> None:
     us.overruns = 0
     us.irq_enable = IRQ_RX
     us.coalesce = False
-    us.poll_cycles = core_clock_hz() // mmio_read(UART.BAUD) * UART_BITS_PER_BYTE * POLL_BYTES
+    us.byte_cycles = core_clock_hz() // mmio_read(UART.BAUD) * UART_BITS_PER_BYTE
+    us.poll_cycles = us.byte_cycles * POLL_BYTES
     mmio_write(UART.IRQ_STATUS, UART.IRQ_STATUS.RX_OVERRUN.mask)
     mmio_write(UART.IRQ_ENABLE, us.irq_enable)
 
@@ -92,15 +99,30 @@ def rx_drain() -> u32:
     if field_get(UART.IRQ_STATUS.RX_OVERRUN, st) != 0:
         mmio_write(UART.IRQ_STATUS, UART.IRQ_STATUS.RX_OVERRUN.mask)
         us.overruns += 1
-    while field_get(UART.STATUS.RX_AVAIL, mmio_read(UART.STATUS)) != 0:
-        got += 1
+    level: u32 = mmio_read(UART.RX_LEVEL)      # bytes landing meanwhile wait for the next poll or interrupt
+    head: u32 = us.rx_head
+    for k in range(level):
         b: u32 = mmio_read(UART.DATA) & 0xFF
-        if wrapping_sub(us.rx_head, us.rx_tail) >= RX_RING:
+        if wrapping_sub(head, us.rx_tail) >= RX_RING:
             us.overruns += 1
         else:
-            rx_ring[us.rx_head & RX_MASK] = u8(b)
-            us.rx_head = wrapping_add(us.rx_head, 1)
-    return got
+            rx_ring[head & RX_MASK] = u8(b)
+            head = wrapping_add(head, 1)
+    us.rx_head = head
+    return level
+
+
+def uart_rx_want(n: u32) -> None:
+    """The parser needs at least n more bytes: while coalescing, poll once they can have landed (<= POLL_BYTES)."""
+    k: u32 = n
+    if k > POLL_BYTES:
+        k = POLL_BYTES
+    if k == 0:
+        k = 1
+    interrupts_disable()
+    if us.coalesce:
+        tick_arm_in(us.byte_cycles * k)
+    interrupts_enable()
 
 
 def uart_tx_fill() -> None:
