@@ -7,15 +7,20 @@ the same cost as `count=`; measured in emulator/bench.py) and exposes the
 counter, so virtual time is exact at every MMIO access and at every stop, and
 the slice limit can be lowered from inside an MMIO callback. It also stops the
 core right after any instruction marked in a per-halfword bitmap of FLASH (the
-emulator marks csr writes to mstatus/mie and mret, after which a pending
-interrupt may become deliverable), while `s.pending` (the SoC's mip) is non-zero. No library offers this; it is 15
-lines of C in emulator/build_icount.py, compiled by `pip install` (cffi API mode), never at run time.
+emulator marks csr writes to mstatus/mie, after which a pending interrupt may
+become deliverable), while `s.pending` (the SoC's mip) is non-zero. At the mret
+sites marked in a second bitmap it performs mret as a hart without U-mode does
+(MIE <- MPIE, MPIE <- 1, MPP stays M, PC <- mepc; Unicorn's own sets MPP to U),
+counted as one instruction, and stops right at mepc if an interrupt is pending.
+No library offers this; it is ~35 lines of C in emulator/build_icount.py,
+compiled by `pip install` (cffi API mode), never at run time.
 
 Usage:
     ic = ICounter(uc, watch_base=0, watch_size=flash_size)
     ic.start(limit); uc.emu_start(pc, END); ic.executed(); ic.stopped_by_limit()
     ic.stop_after_current()       # from inside a hook/callback
     ic.watch(addr)                # stop after the instruction at addr
+    ic.emulate_mret(addr)         # the mret at addr is performed by the hook (ic.s.mrets counts them)
 """
 
 from __future__ import annotations
@@ -23,13 +28,19 @@ from __future__ import annotations
 import ctypes
 
 import numpy as np
+from unicorn import riscv_const as R
 from unicorn.unicorn_const import UC_HOOK_CODE
 from unicorn.unicorn_py3 import unicorn as _ucmod
+
+from emulator.cpu import MSTATUS_MIE, MSTATUS_MPIE, MSTATUS_MPP
 
 class _IC(ctypes.Structure):
     _fields_ = [("count", ctypes.c_uint64), ("limit", ctypes.c_uint64), ("stop", ctypes.c_void_p),
                 ("watch_base", ctypes.c_uint64), ("watch_size", ctypes.c_uint64), ("watch", ctypes.c_void_p),
-                ("pending", ctypes.c_uint64)]
+                ("pending", ctypes.c_uint64), ("mret", ctypes.c_void_p), ("reg_read", ctypes.c_void_p),
+                ("reg_write", ctypes.c_void_p), ("reg_mstatus", ctypes.c_int32), ("reg_mepc", ctypes.c_int32),
+                ("reg_pc", ctypes.c_int32), ("mstatus_mie", ctypes.c_uint32), ("mstatus_mpie", ctypes.c_uint32),
+                ("mstatus_mpp", ctypes.c_uint32), ("mrets", ctypes.c_uint64)]
 
 
 def _hook_address() -> int:
@@ -42,8 +53,14 @@ def _hook_address() -> int:
 class ICounter:
     def __init__(self, uc, watch_base: int = 0, watch_size: int = 0):
         self.bitmap = np.zeros(max(1, (watch_size + 15) // 16), dtype=np.uint8)
-        self.s = _IC(0, 0, ctypes.cast(_ucmod.uclib.uc_emu_stop, ctypes.c_void_p).value,
-                     watch_base, watch_size, self.bitmap.ctypes.data, 0)
+        self.mret_bitmap = np.zeros_like(self.bitmap)
+        lib = _ucmod.uclib
+        self.s = _IC(0, 0, ctypes.cast(lib.uc_emu_stop, ctypes.c_void_p).value,
+                     watch_base, watch_size, self.bitmap.ctypes.data, 0, self.mret_bitmap.ctypes.data,
+                     ctypes.cast(lib.uc_reg_read, ctypes.c_void_p).value,
+                     ctypes.cast(lib.uc_reg_write, ctypes.c_void_p).value,
+                     R.UC_RISCV_REG_MSTATUS, R.UC_RISCV_REG_MEPC, R.UC_RISCV_REG_PC,
+                     MSTATUS_MIE, MSTATUS_MPIE, MSTATUS_MPP, 0)
         self.watch_base = watch_base
         self._handle = _ucmod.uc_hook_h()
         fn = ctypes.c_void_p(_hook_address())
@@ -54,9 +71,17 @@ class ICounter:
         self._keep = fn
 
     def watch(self, addr: int) -> None:
+        """Stop right after the instruction at addr while an interrupt is pending (FLASH only)."""
+        self._mark(self.bitmap, addr)
+
+    def emulate_mret(self, addr: int) -> None:
+        """The mret at addr is performed by the hook (MPP stays M), counted as one instruction (FLASH only)."""
+        self._mark(self.mret_bitmap, addr)
+
+    def _mark(self, bitmap: np.ndarray, addr: int) -> None:
         off = addr - self.watch_base
         if 0 <= off < self.s.watch_size:
-            self.bitmap[off >> 4] |= 1 << ((off >> 1) & 7)
+            bitmap[off >> 4] |= 1 << ((off >> 1) & 7)
 
     def start(self, limit: int) -> None:
         self.s.count = 0

@@ -13,9 +13,14 @@ privileged spec says for machine mode: mepc, mcause (bit 31 for interrupts),
 mtval, mstatus MPIE <- MIE, MIE <- 0, MPP <- M, PC <- mtvec base (+ 4*cause for
 interrupts in vectored mode). Pending interrupts are the SoC's `mip`, checked at
 every slice boundary; the core also stops right after csr writes to
-mstatus/mie and after mret (found by scanning the image) so an interrupt that
-becomes deliverable there is taken at once. WFI makes Unicorn return; the core
-then sleeps and virtual time jumps to the next device event. A synchronous
+mstatus/mie (found by scanning the image) so an interrupt that becomes
+deliverable there is taken at once. `mret` in FLASH is performed by the
+instruction hook (emulator.icount) as on a hart without U-mode (MIE <- MPIE,
+MPIE <- 1, MPP stays M, PC <- mepc), and the core stops right after it while an
+interrupt is pending. Unicorn's own mret sets MPP to U (#2391), so the next trap
+entry's MPP <- M would make QEMU flush its whole TLB (~70 us per interrupt).
+WFI makes Unicorn return; the core then sleeps and virtual time jumps to the
+next device event. A synchronous
 exception with mtvec unset (0), and any exception Unicorn cannot continue from,
 ends the run with reason "fault", the PC, the cause and a register dump;
 ebreak ends it with reason "ebreak". Misaligned loads and stores are performed
@@ -111,7 +116,8 @@ class UnicornCore:
                 self._scan_for_watch_sites(seg.addr, seg.data)
 
     def _scan_for_watch_sites(self, addr: int, data: bytes) -> None:
-        """Mark csr writes to mstatus/mie and mret: an interrupt may become deliverable right after them."""
+        """Mark csr writes to mstatus/mie (an interrupt may become deliverable right after them) and mret
+        (performed by the instruction hook; it stops right after one while an interrupt is pending)."""
         for off in range(0, len(data) - 3, 2):
             insn = int.from_bytes(data[off:off + 4], "little")
             if insn & 0x7F != OPCODE_SYSTEM:
@@ -119,7 +125,9 @@ class UnicornCore:
             funct3, csr = (insn >> 12) & 7, insn >> 20
             if insn == INSN_WFI:
                 self.wfi_resume.add(addr + off + 4)
-            if insn == INSN_MRET or (funct3 not in (0, 4) and csr in (CSR_MSTATUS, CSR_MIE)):
+            if insn == INSN_MRET:
+                self.ic.emulate_mret(addr + off)
+            elif funct3 not in (0, 4) and csr in (CSR_MSTATUS, CSR_MIE):
                 self.ic.watch(addr + off)
 
     def _map_window(self, base: int, size: int) -> None:

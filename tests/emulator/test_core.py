@@ -39,6 +39,27 @@ def test_timer_interrupt_entry_and_return(fw):
     assert 0 < times[0] - (f["start"] + 100_000) < 100                        # taken right at MTIMECMP
 
 
+def test_mret_performed_as_on_an_m_only_hart_and_counted_once(fw):
+    """The emulator performs mret itself (MPP stays M, so trap entry never changes MPP: no QEMU TLB flush).
+
+    Against Unicorn's own mret (mret sites cleared): the same cycles and tick times, so the emulated
+    mret counts exactly one instruction; only MPP after mret differs (Unicorn sets U, #2391)."""
+    runs = []
+    for native in (False, True):
+        with Session(firmware=fw["timer"]) as s:
+            if native:
+                s.core.ic.mret_bitmap[:] = 0
+            info = s.run(max_cycles=10_000_000)
+            runs.append((info, _fields(s.uart_output().decode()), s.core.ic.s.mrets))
+    (emu, f_emu, mrets), (nat, f_nat, native_mrets) = runs
+    assert (mrets, native_mrets) == (3, 0)                        # one mret per timer tick, all emulated
+    assert (emu.reason, emu.code, emu.cycles) == (nat.reason, nat.code, nat.cycles)
+    assert {k: v for k, v in f_emu.items() if k != "mstatus_after"} == \
+           {k: v for k, v in f_nat.items() if k != "mstatus_after"}
+    assert f_emu["mstatus_after"] & 0x1888 == 0x1880               # after mret: MPP=M, MPIE=1; main cleared MIE
+    assert f_nat["mstatus_after"] & 0x1800 == 0                    # Unicorn's mret: MPP=U
+
+
 def test_wfi_fast_forwards_virtual_time(fw):
     """Three 100k-cycle ticks slept in WFI: ~1.3M cycles of virtual time but only a few thousand instructions."""
     with Session(firmware=fw["timer"]) as s:
