@@ -21,7 +21,7 @@ def cobs_encode(n: u32) -> u32:
     """Encode src[0:n] into enc; returns the encoded length."""
     code_at: u32 = 0
     out: u32 = 1
-    code: u32 = 1
+    code: u8 = 1
     for i in range(n):
         if src[i] == 0:
             enc[code_at] = code

@@ -1,35 +1,14 @@
 """Benchmark workload: table-driven CRC-32 over a 1 KiB buffer, REPS times (firmware language).
 
+The algorithm is firmware/examples/crc32.py's, imported; only the repetition loop is the bench's.
 Usage: built and run by firmware/toolchain/bench.py beside crc32_ref.c (same work, hand-written C).
 """
 
-from firmware.rt import u8, u32, array, const, mmio_write, poweroff
+from firmware.rt import u8, u32, const, mmio_write, poweroff
 from firmware.regs import UART
+from firmware.examples.crc32 import N, crc32, data
 
-POLY = const(0xEDB88320)
-N = const(1024)
 REPS = const(20)
-
-
-def table_entry(i: u32) -> u32:
-    c: u32 = i
-    for k in range(8):
-        if c & 1:
-            c = POLY ^ (c >> 1)
-        else:
-            c = c >> 1
-    return c
-
-
-TABLE = const(array(u32, 256, table_entry))
-data = array(u8, N)
-
-
-def crc32(n: u32) -> u32:
-    crc: u32 = 0xFFFFFFFF
-    for i in range(n):
-        crc = TABLE[(crc ^ data[i]) & 0xFF] ^ (crc >> 8)
-    return crc ^ 0xFFFFFFFF
 
 
 def main() -> None:
