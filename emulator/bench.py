@@ -23,10 +23,9 @@ import subprocess
 import sys
 import threading
 import time
-import tty
 from pathlib import Path
 
-from tessera.bench import Record
+from tessera.bench import Record, raw_pty_pair, start_echo
 
 from emulator.fwbuild import build_firmware
 from emulator.session import Session
@@ -153,19 +152,8 @@ def bench_echo(quick: bool) -> list[Record]:
             t.join(5)
     finally:
         s.close()
-    master, slave = os.openpty()
-    tty.setraw(slave)
-    tty.setraw(master)
-    stop = threading.Event()
-
-    def echo():
-        while not stop.is_set():
-            try:
-                data = os.read(master, 4096)
-            except OSError:
-                return
-            os.write(master, data)
-    threading.Thread(target=echo, daemon=True).start()
+    master, slave = raw_pty_pair()
+    stop = start_echo(master)
     with serial.Serial(os.ttyname(slave), timeout=5) as port:
         _echo_round_trips(port, 5)
         raw = statistics.median(_echo_round_trips(port, reps)) * US

@@ -27,13 +27,12 @@ import statistics
 import tempfile
 import threading
 import time
-import tty
 
 import numpy as np
 
 from asic_model.soc_map import CONSTANTS
 from firmware import protocol_v1 as P
-from tessera.bench import Record
+from tessera.bench import Record, raw_pty_pair, start_echo
 
 BULK_BYTES = 64 * 1024
 RAW_BYTES = 4 * 1024 * 1024
@@ -49,16 +48,9 @@ UART_BYTES_PER_S = UART_BAUD / CONSTANTS["UART_BITS_PER_BYTE"].value
 
 
 # ---------------------------------------------------------------- raw pty anchors
-def _pty_pair() -> tuple[int, int]:
-    master, slave = os.openpty()
-    tty.setraw(master)
-    tty.setraw(slave)
-    return master, slave
-
-
 def raw_pty_one_way(nbytes: int = RAW_BYTES) -> float:
     """Bytes per second written into one end of a raw pty and read at the other (a reader thread drains it)."""
-    master, slave = _pty_pair()
+    master, slave = raw_pty_pair()
     got = [0]
     done = threading.Event()
 
@@ -83,18 +75,8 @@ def raw_pty_one_way(nbytes: int = RAW_BYTES) -> float:
 
 def raw_pty_round_trip(n: int = 200, size: int = RTT_BYTES) -> float:
     """Median seconds for `size` bytes to go through a raw pty to an echo thread and back."""
-    master, slave = _pty_pair()
-    stop = threading.Event()
-
-    def echo():
-        while not stop.is_set():
-            try:
-                data = os.read(master, 4096)
-            except OSError:
-                return
-            os.write(master, data)
-
-    threading.Thread(target=echo, daemon=True).start()
+    master, slave = raw_pty_pair()
+    stop = start_echo(master)
     msg, times = bytes(range(size)), []
     for _ in range(n):
         t0 = time.perf_counter()
@@ -171,7 +153,7 @@ def host_ceiling_figures(repeat: int) -> dict:
     shares the GIL): what the host side can do when the device and the line cost next to nothing."""
     from hostd.link import Link
     from hostd.protocol import MsgType
-    master, slave = _pty_pair()
+    master, slave = raw_pty_pair()
     stop = threading.Event()
     threading.Thread(target=_instant_device, args=(master, stop), daemon=True).start()
     link = Link(os.ttyname(slave), timeout=1.0)

@@ -20,7 +20,9 @@ import platform
 import statistics
 import subprocess
 import sys
+import threading
 import time
+import tty
 from dataclasses import dataclass, asdict, field
 from pathlib import Path
 from typing import Callable
@@ -77,6 +79,30 @@ def measure(fn: Callable[[], object], repeat: int = 7, warmup: int = 2, number: 
             fn()
         times.append((time.perf_counter() - t0) / number)
     return statistics.median(times)
+
+
+def raw_pty_pair() -> tuple[int, int]:
+    """A raw-mode pty (master, slave): the anchor that serial-link benchmarks compare against."""
+    master, slave = os.openpty()
+    tty.setraw(master)
+    tty.setraw(slave)
+    return master, slave
+
+
+def start_echo(master: int) -> threading.Event:
+    """Echo everything written to the pty's slave back from its master, on a thread; set the event to stop."""
+    stop = threading.Event()
+
+    def echo() -> None:
+        while not stop.is_set():
+            try:
+                data = os.read(master, 4096)
+            except OSError:
+                return
+            os.write(master, data)
+
+    threading.Thread(target=echo, daemon=True).start()
+    return stop
 
 
 def machine_info() -> dict:
