@@ -147,3 +147,21 @@ MODEL_ERR_LAYERS = const(6)         # layer count 0 or above MAX_LAYERS
 MODEL_ERR_OP = const(7)             # unknown op or flag bits (detail carries the layer)
 MODEL_ERR_SHAPE = const(8)          # M, N or K is 0 or above TC_MAX_DIM, or chain mismatch
 MODEL_ERR_RANGE = const(9)          # an operand range leaves the model's footprint or the window
+MODEL_ERR_PROFILE = const(10)       # v2: the plan needs more SRAM or DMA channels than the profile has
+MODEL_ERR_CMD = const(11)           # v2: a command writes outside the DMA/TENSOR/VECTOR blocks or is malformed
+
+# ---------------------------------------------------------------- model image v2: command stream (docs/model-format.md)
+MODEL_FORMAT_V2 = const(2)
+CMD_SIZE = const(12)
+MAX_LAYERS_V2 = const(255)
+MAX_CMDS = const(1048576)
+CMD_WRITE = const(1)
+CMD_WAIT = const(2)
+CMD_LAYER = const(3)
+RELOC_NONE = const(0)
+RELOC_IMAGE = const(1)
+RELOC_INPUT = const(2)
+RELOC_OUTPUT = const(3)
+WAIT_TENSOR = const(0x10)
+WAIT_VECTOR = const(0x20)
+WAIT_MASK_VALID = const(0x3F)       # DMA channels 0..3, TENSOR, VECTOR
