@@ -3,7 +3,11 @@
 The firmware module (loaded with `firmware.toolchain.hosted.load_module`, or
 plainly imported when the toolchain is absent) calls the `firmware.rt`
 intrinsics, which reach `HostedPort`. The port is the core: every call costs
-PORT_CALL_CYCLES of virtual time (so hosted runs are deterministic), advances
+PORT_CALL_CYCLES of virtual time and every loop iteration BACKEDGE_CYCLES
+(the hosted transform reports back-edges in batches, so a loop that polls a
+flag set by an interrupt handler sees time pass and the interrupt arrive, and
+the cycle limit and SIGINT stop it as they stop compiled code; runs stay
+deterministic), advances
 the devices through their events, delivers a pending enabled interrupt before
 doing its work (the handler runs with MIE cleared, then MIE is restored, as
 mret would), and stops the run on power-off, reset, the cycle limit or a signal
@@ -39,6 +43,7 @@ from emulator.cpu import INTERRUPT_BIT, ExitInfo, FirmwarePanic, HostLink, pendi
 from emulator.soc import Soc
 
 PORT_CALL_CYCLES = 8   # virtual core cycles charged for each port call (an MMIO access, wfi, csr write)
+BACKEDGE_CYCLES = 4    # virtual core cycles charged for each loop iteration (a compare and a branch)
 POLL_EVERY = 64        # port calls between host-input polls
 
 
@@ -81,9 +86,9 @@ class HostedPort:
         self._mmio = [(b, e) for b, e, d in self.soc.bus.windows if not isinstance(d, Memory)]
 
     # ------------------------------------------------------------ time and interrupts
-    def _step(self) -> None:
+    def _step(self, cycles: int = PORT_CALL_CYCLES) -> None:
         core = self.core
-        core.advance(PORT_CALL_CYCLES)
+        core.advance(cycles)
         self._calls += 1
         if self._calls % POLL_EVERY == 0:
             core.link.poll()
@@ -166,6 +171,19 @@ class HostedPort:
     def set_mstatus_mie(self, on: bool) -> None:
         self.mstatus_mie = bool(on)
         self._step()
+
+    def critical_enter(self) -> bool:
+        was_on, self.mstatus_mie = self.mstatus_mie, False
+        self._step()
+        return was_on
+
+    def critical_exit(self, was_on: bool) -> None:
+        self.mstatus_mie = bool(was_on)
+        self._step()
+
+    def backedge(self, iterations: int) -> None:
+        """`iterations` loop iterations ran: time passes, interrupts arrive, the limit and signals stop the run."""
+        self._step(iterations * BACKEDGE_CYCLES)
 
     def set_mie(self, mask: int) -> None:
         self.mie = mask & 0xFFFF_FFFF

@@ -21,10 +21,15 @@ Port contract (implemented by emulator/, installed with `install_port(port)`):
     port.wfi() -> None         fast-forward virtual time until an interrupt is
                                pending (delivering it first when enabled)
     port.set_mstatus_mie(on: bool) ; port.set_mie(mask)   MIE_MSIE/MTIE/MEIE bits
+    port.critical_enter() -> bool   clear mstatus.MIE, return whether it was set
+    port.critical_exit(was_on)      restore mstatus.MIE (delivering a pending interrupt)
+    port.backedge(n)           n loop iterations ran (a loop back-edge, batched):
+                               advance virtual time, deliver a pending interrupt,
+                               stop at the cycle limit or on a signal
     port.set_trap_handler(fn)  fn(mcause: int): the firmware's single trap handler
     port.panic(code)           records the panic and raises (does not return)
-    Interrupts are delivered by the port at the next port call when pending and
-    enabled: it calls the trap handler with mcause (bit 31 set), with MIE cleared
+    Interrupts are delivered by the port at the next port call or loop back-edge
+    when pending and enabled: it calls the trap handler with mcause (bit 31 set), with MIE cleared
     for the handler's duration, exactly as the core does.
     A write32 to SYSCTL.POWEROFF carrying SYSCTL_POWEROFF_KEY must not return
     (the port stops the session with that exit code).
@@ -108,6 +113,12 @@ bool = builtins.bool  # noqa: A001  (the firmware's bool is Python's)
 def const(x):
     """Marks a compile-time constant; the identity under CPython."""
     return x
+
+
+def atomic(ty):
+    """`count: atomic(u32) = 0`, a record field `head: atomic(u32)` or `array(atomic(u8), N)`: a place
+    shared with the trap handler that is read and written by single accesses (the type itself here)."""
+    return ty
 
 
 def unroll(*args):
@@ -200,8 +211,9 @@ def _p():
 
 def reset_runtime() -> None:
     """Forget the installed port, trap handler and panic hook (between hosted sessions)."""
-    global _port, _trap_handler, _panic_hook
+    global _port, _trap_handler, _panic_hook, _backedges_left
     _port = _trap_handler = _panic_hook = None
+    _backedges_left = BACKEDGE_BATCH
 
 
 # ---------------------------------------------------------------- intrinsics
@@ -270,6 +282,42 @@ def interrupts_disable() -> None:
 
 def set_interrupt_mask(mask: int) -> None:
     _p().set_mie(mask)
+
+
+class critical:
+    """`with critical():` masks interrupts (mstatus.MIE) for its body and restores the previous state.
+
+    The hosted transform and the C emitter replace the statement; this class serves plain CPython use."""
+
+    def __enter__(self):
+        self._was_on = _critical_enter()
+
+    def __exit__(self, *exc) -> None:
+        _critical_exit(self._was_on)
+
+
+def _critical_enter() -> bool:
+    return _p().critical_enter()
+
+
+def _critical_exit(was_on: bool) -> None:
+    _p().critical_exit(was_on)
+
+
+BACKEDGE_BATCH = 16             # loop back-edges per port.backedge() call (time advances in batches)
+_backedges_left = BACKEDGE_BATCH
+
+
+def _backedge() -> None:
+    """A loop iteration (inserted by the hosted transform): every BACKEDGE_BATCH of them reach the port,
+    which advances virtual time and delivers interrupts, so a loop that waits for a flag set by the
+    trap handler terminates hosted as it does compiled. Without a port (build-time tables) it does nothing."""
+    global _backedges_left
+    _backedges_left -= 1
+    if _backedges_left <= 0:
+        _backedges_left = BACKEDGE_BATCH
+        if _port is not None:
+            _port.backedge(BACKEDGE_BATCH)
 
 
 def trap_handler(fn):

@@ -26,6 +26,7 @@ Usage:
 
 from firmware.rt import u8, u32, array, const, record, mmio_read, mmio_write, field_get, wrapping_add, wrapping_sub
 from firmware.rt import interrupts_disable, interrupts_enable
+from firmware.rt import atomic
 from firmware.regs import UART, UART_BITS_PER_BYTE, UART_FIFO_DEPTH
 from hw import tick_arm_in, tick_arm, core_clock_hz
 
@@ -41,11 +42,11 @@ POLL_BYTES = const(UART_FIFO_DEPTH // 2)     # coalesced RX: poll when the FIFO 
 
 @record
 class UartState:
-    rx_head: u32        # written by the ISR
+    rx_head: atomic(u32)  # written by the ISR
     rx_tail: u32        # written by the main loop
     tx_head: u32        # written by the main loop
-    tx_tail: u32        # written by the ISR
-    overruns: u32       # bytes lost (FIFO overrun or RX ring full)
+    tx_tail: atomic(u32)  # written by the ISR
+    overruns: atomic(u32)  # bytes lost (FIFO overrun or RX ring full)
     irq_enable: u32     # shadow of UART.IRQ_ENABLE
     coalesce: bool      # RX_AVAIL masked, the timer polls the FIFO
     byte_cycles: u32    # core cycles per byte at the current baud rate
@@ -53,7 +54,7 @@ class UartState:
 
 
 us = UartState()
-rx_ring = array(u8, RX_RING)
+rx_ring = array(atomic(u8), RX_RING)
 tx_ring = array(u8, TX_RING)
 
 

@@ -8,14 +8,14 @@ count to the UART and powers off.
 Usage: tessera fw build firmware/examples/timer_counter.py
 """
 
-from firmware.rt import u32, const, mmio_write, wfi, interrupts_enable, interrupts_disable
+from firmware.rt import u32, const, atomic, mmio_write, wfi, interrupts_enable, interrupts_disable
 from firmware.rt import set_interrupt_mask, trap_handler, panic, poweroff, MIE_MTIE
 from firmware.regs import TIMER, UART, MCAUSE_INTERRUPT, MCAUSE_MTI
 
 START = const(20000)
 PERIOD = const(5000)
 TICKS = const(5)
-ticks: u32 = 0
+ticks: atomic(u32) = 0   # written by the handler, read by main (single reads)
 
 
 def arm() -> None:

@@ -121,6 +121,13 @@ class FuncEmitter(ExprEmitter):
         return ([f"{ind}for (;;) {{"] + pre + [f"{ind}    if (!({test})) break;"]
                 + self.block(s.body, ind + "    ") + [f"{ind}}}"])
 
+    def s_With(self, s, ind):
+        """`with critical():` -> save and clear mstatus.MIE, the body, restore (nothing can leave the block early)."""
+        self.tmp += 1
+        m = f"_c{self.tmp}"
+        return ([f"{ind}{{", f"{ind}    uint32_t {m} = tsr_critical_enter();"] + self.block(s.body, ind + "    ")
+                + [f"{ind}    tsr_critical_exit({m});", f"{ind}}}"])
+
     def s_For(self, s, ind):
         if hasattr(s, "_unrolled"):
             out = []

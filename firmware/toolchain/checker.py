@@ -25,6 +25,7 @@ from firmware.toolchain.types import (BOOL, COMPTIME, VOID, ArrayType, FirmwareE
 from firmware.toolchain.ranges import annotate_function
 from firmware.toolchain.typecheck import Typer, annotation_type
 from firmware.toolchain.rejects import reject_forbidden
+from firmware.toolchain.shared import check_shared
 
 RT_MODULE, REGS_MODULE = "firmware.rt", "firmware.regs"
 RT_EXPORTS = {n for n in dir(rt) if not n.startswith("_")}
@@ -44,6 +45,7 @@ class Global:
     value: object = None   # constants: the value; vars: the initial value; arrays: init node
     c_name: str = ""
     volatile: bool = False
+    atomic: bool = False   # declared atomic(T) / array(atomic(T), N): single reads and writes, shared with the handler
 
 
 @dataclass(eq=False)
@@ -111,6 +113,7 @@ def check_program(path) -> Program:
                             "define the entry point `def main() -> None:`")
     prog.main = main
     _check_acyclic(prog)
+    check_shared(prog)
     _mark_volatile(prog)
     return prog
 
@@ -244,6 +247,9 @@ def _declare(prog: Program, mod: Module, stmt: ast.stmt) -> None:
         if inner._cv is None:
             raise error_at(p, inner, "a module-level initial value that is not known at compile time",
                            "use literals, const() names and arithmetic on them; compute the rest in main()")
+        atomic = ann is not None and _is_call(ann, "atomic")
+        if atomic:
+            ann = _atomic_inner(p, ann)
         want = annotation_type(p, ann, mod) if ann is not None else None
         if want is None and not is_const:
             raise error_at(p, stmt, f"module variable `{target}` without a type",
@@ -251,7 +257,9 @@ def _declare(prog: Program, mod: Module, stmt: ast.stmt) -> None:
         final = want or t
         if want is not None:
             ty.store_check(inner, want)
-        g = Global(target, mod, "const" if is_const else "var", final, stmt, inner._cv)
+        if atomic and is_const:
+            raise error_at(p, stmt, f"constant `{target}` declared atomic", "constants never change; drop atomic()")
+        g = Global(target, mod, "const" if is_const else "var", final, stmt, inner._cv, atomic=atomic)
     g.c_name = f"{mod.name}__{target}"
     mod.scope[target] = g
     prog.globals.append(g)
@@ -261,7 +269,10 @@ def _declare_array(prog, mod, stmt, target, call, readonly, ty) -> Global:
     p = str(mod.path)
     if len(call.args) not in (2, 3) or call.keywords:
         raise error_at(p, call, "array() with the wrong arguments", "write array(T, N) or array(T, N, init) with init a list or a function of the index")
-    elem = annotation_type(p, call.args[0], mod)
+    atomic = _is_call(call.args[0], "atomic")
+    elem = annotation_type(p, _atomic_inner(p, call.args[0]) if atomic else call.args[0], mod)
+    if atomic and readonly:
+        raise error_at(p, call, "a const array with atomic elements", "constants never change; drop atomic()")
     ty.expr(call.args[1])
     n = call.args[1]._cv
     if not isinstance(elem, rt.IntType) or not isinstance(n, int) or isinstance(n, bool) or n <= 0:
@@ -282,7 +293,14 @@ def _declare_array(prog, mod, stmt, target, call, readonly, ty) -> Global:
                            "pass a list of constants or the name of a `def f(i: u32) -> T` evaluated at build time")
     elif readonly:
         raise error_at(p, call, "a const array without initial values", "give the values: const(array(T, N, [..] or f))")
-    return Global(target, mod, "array", ArrayType(elem, n, readonly), stmt, call)
+    return Global(target, mod, "array", ArrayType(elem, n, readonly), stmt, call, atomic=atomic)
+
+
+def _atomic_inner(p: str, ann):
+    """The T of `atomic(T)` (an integer type or bool)."""
+    if len(ann.args) != 1 or ann.keywords:
+        raise error_at(p, ann, "atomic() with the wrong arguments", "write atomic(u32) (one integer or bool type)")
+    return ann.args[0]
 
 
 def _declare_func(prog, mod, node: ast.FunctionDef, ty) -> None:
@@ -328,7 +346,16 @@ def _declare_record(prog, mod, node: ast.ClassDef, ty) -> None:
         if not (isinstance(s, ast.AnnAssign) and isinstance(s.target, ast.Name) and s.value is None):
             raise error_at(p, s, f"`{type(s).__name__}` in record `{node.name}`",
                            "a record holds only typed fields `name: u32` (no methods, no defaults)")
-        t = annotation_type(p, s.annotation, mod)
+        ann = s.annotation
+        if _is_call(ann, "atomic"):
+            ann = _atomic_inner(p, ann)
+            rec.atomic.add(s.target.id)
+        t = annotation_type(p, ann, mod, allow_array=True)
+        if isinstance(t, ArrayType) and s.target.id in rec.atomic:
+            raise error_at(p, s.annotation, f"atomic() of the array field `{s.target.id}`",
+                           f"write `{s.target.id}: array(atomic(T), N)` (atomic elements)")
+        if _is_call(ann, "array") and ann.args and _is_call(ann.args[0], "atomic"):
+            rec.atomic.add(s.target.id)
         rec.fields[s.target.id] = t
     mod.scope[node.name] = rec
     prog.records.append(rec)

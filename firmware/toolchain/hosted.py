@@ -204,7 +204,17 @@ class _Rewriter:
     def s_While(self, s):
         if getattr(s, "_taken", True) is False:
             return []
-        return [ast.While(self.x(s.test), self.body(s.body), [])]
+        return [ast.While(self.x(s.test), self.loop_body(s.body), [])]
+
+    def loop_body(self, stmts) -> list:
+        """A loop body that first counts one back-edge: the port advances time and delivers interrupts there."""
+        return [ast.Expr(_rtcall("_backedge"))] + self.body(stmts)
+
+    def s_With(self, s):
+        """`with critical():` -> mask interrupts, run the body, restore (no return/break/continue can leave it)."""
+        t = self.fresh()
+        return ([ast.Assign([ast.Name(t, ast.Store())], _rtcall("_critical_enter"))] + self.body(s.body)
+                + [ast.Expr(_rtcall("_critical_exit", ast.Name(t, ast.Load())))])
 
     def s_For(self, s):
         if hasattr(s, "_unrolled"):
@@ -216,7 +226,7 @@ class _Rewriter:
         if len(args) == 1:
             args = [_c(0)] + args
         rng = ast.Call(ast.Name("range", ast.Load()), args + [_c(s._step)], [])
-        return [ast.For(ast.Name(s.target.id, ast.Store()), rng, self.body(s.body), [])]
+        return [ast.For(ast.Name(s.target.id, ast.Store()), rng, self.loop_body(s.body), [])]
 
 
 def _index_may_fail(sub) -> bool:

@@ -34,7 +34,6 @@ _SIMPLE = {
     ast.TryStar: ("try/except*", "firmware has no exceptions: check the condition and call panic(code)"),
     ast.Raise: ("raise", "call panic(code)"),
     ast.Assert: ("assert", "write `if not cond: panic(code)`"),
-    ast.With: ("a with statement", "call the intrinsics directly (interrupts_disable() ... interrupts_enable())"),
     ast.Match: ("a match statement", "write if/elif chains"),
     ast.Delete: ("del", "arrays are static; overwrite the element instead"),
     ast.Nonlocal: ("nonlocal (a closure)", "keep the state in a module-level variable"),
@@ -71,6 +70,14 @@ def _array_inits(tree: ast.Module) -> set:
     return ids
 
 
+def _is_critical(node: ast.With) -> bool:
+    """`with critical():`, the only with statement: one item, a bare call of `critical`, no `as`."""
+    if len(node.items) != 1 or node.items[0].optional_vars is not None:
+        return False
+    c = node.items[0].context_expr
+    return isinstance(c, ast.Call) and isinstance(c.func, ast.Name) and c.func.id == "critical" and not c.args
+
+
 def reject_forbidden(path: str, tree: ast.Module) -> None:
     allowed_str = _docstring_nodes(tree)
     allowed_list = _array_inits(tree)
@@ -98,6 +105,9 @@ def reject_forbidden(path: str, tree: ast.Module) -> None:
                 raise error_at(path, node, "found bytes", "use a const(array(u8, N, [...]))")
             if v is Ellipsis or v is None and not isinstance(parent, (ast.Return, ast.FunctionDef)):
                 raise error_at(path, node, f"found {v!r}", "firmware values are integers and bools")
+        if kind is ast.With and not _is_critical(node):
+            raise error_at(path, node, "found a with statement other than `with critical():`",
+                           "the one with statement is `with critical():` (interrupts masked for its body)")
         if kind is ast.BinOp and isinstance(node.op, ast.Div):
             raise error_at(path, node, "found true division `/` (it makes floats)", "write `//` for floor division")
         if kind is ast.BinOp and isinstance(node.op, ast.MatMult):

@@ -99,6 +99,13 @@ static inline void tsr_mem_write32(uint32_t a, uint32_t v, uint32_t loc) { *(vol
 static inline void tsr_wfi(void) { __asm__ volatile("wfi" ::: "memory"); }
 static inline void tsr_interrupts_enable(void) { __asm__ volatile("csrsi mstatus, 8" ::: "memory"); }
 static inline void tsr_interrupts_disable(void) { __asm__ volatile("csrci mstatus, 8" ::: "memory"); }
+/* with critical(): clear mstatus.MIE, returning its previous state; restore exactly that state */
+static inline uint32_t tsr_critical_enter(void) {
+    uint32_t m;
+    __asm__ volatile("csrrci %0, mstatus, 8" : "=r"(m) :: "memory");
+    return m;
+}
+static inline void tsr_critical_exit(uint32_t m) { __asm__ volatile("csrs mstatus, %0" :: "r"(m & 8u) : "memory"); }
 static inline void tsr_set_interrupt_mask(uint32_t m) { __asm__ volatile("csrw mie, %0" :: "r"(m) : "memory"); }
 
 #endif

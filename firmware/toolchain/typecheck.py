@@ -27,7 +27,7 @@ MEM_WRITES = {"mem_write8": rt.u8, "mem_write16": rt.u16, "mem_write32": rt.u32}
 VOID_INTRINSICS = ("wfi", "interrupts_enable", "interrupts_disable")
 
 
-def annotation_type(path: str, node, mod, allow_ref: bool = False, allow_void: bool = False):
+def annotation_type(path: str, node, mod, allow_ref: bool = False, allow_void: bool = False, allow_array: bool = False):
     if allow_void and isinstance(node, ast.Constant) and node.value is None:
         return VOID
     if isinstance(node, ast.Name):
@@ -38,15 +38,19 @@ def annotation_type(path: str, node, mod, allow_ref: bool = False, allow_void: b
             return BOOL
         if isinstance(sym, RecordType) and allow_ref:
             return sym
-    if allow_ref and isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "array" and len(node.args) == 2:
-        elem = annotation_type(path, node.args[0], mod)
+    if (allow_ref or allow_array) and isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "array" and len(node.args) == 2:
+        e = node.args[0]
+        if allow_array and isinstance(e, ast.Call) and isinstance(e.func, ast.Name) and e.func.id == "atomic" and len(e.args) == 1:
+            e = e.args[0]   # a record field `buf: array(atomic(u8), N)`
+        elem = annotation_type(path, e, mod)
         n = node.args[1]
         from firmware.toolchain.typecheck import Typer  # noqa: PLC0415
         Typer(None, mod, None).expr(n)
         if isinstance(elem, rt.IntType) and isinstance(n._cv, int) and n._cv > 0:
             return ArrayType(elem, n._cv)
     raise error_at(path, node, f"`{ast.unparse(node)}` is not a firmware type",
-                   "use u8, u16, u32, i8, i16, i32 or bool" + (", array(T, N) or a @record" if allow_ref else ""))
+                   "use u8, u16, u32, i8, i16, i32 or bool" + (", array(T, N) or a @record" if allow_ref else
+                                                                 ", or array(T, N)" if allow_array else ""))
 
 
 class Typer(ExprTyper):
@@ -210,6 +214,18 @@ class Typer(ExprTyper):
             ends = self.block(body) or ends
         return ends
 
+    def s_With(self, s):
+        """`with critical():` (the only form rejects.py lets through): the body runs with interrupts masked."""
+        if self.mod.scope.get("critical") != ("rt", "critical"):
+            raise self.err(s.items[0].context_expr, "`critical` is not firmware.rt's critical",
+                           "import it: `from firmware.rt import critical`")
+        for node in _walk_no_loops_body(s.body):
+            if isinstance(node, (ast.Return, ast.Break, ast.Continue)):
+                word = type(node).__name__.lower()
+                raise self.err(node, f"`{word}` inside `with critical():` (it would leave interrupts masked)",
+                               "set a local inside the block and act on it after the block")
+        return self.block(s.body)
+
     def s_AnnAssign(self, s):
         if not isinstance(s.target, ast.Name) or s.value is None:
             raise self.err(s, "an annotated declaration without a plain name and a value", "write `x: u32 = 0`")
@@ -316,6 +332,26 @@ def _has_break(body, cont: bool = False) -> bool:
             if isinstance(node, ast.Break) or (cont and isinstance(node, ast.Continue)):
                 return True
     return False
+
+
+def _walk_no_loops_body(body, in_loop: bool = False):
+    """Nodes of `body` that can leave it: returns anywhere, break/continue outside nested loops."""
+    for s in body:
+        for node in ast.walk(s):
+            if isinstance(node, ast.Return):
+                yield node
+        if not in_loop:
+            yield from _escapes(s)
+
+
+def _escapes(node):
+    if isinstance(node, (ast.Break, ast.Continue)):
+        yield node
+    for child in ast.iter_child_nodes(node):
+        if not isinstance(child, (ast.For, ast.While)):
+            yield from _escapes(child)
+        else:
+            yield from (n for o in child.orelse for n in _escapes(o))
 
 
 def _walk_no_loops(node):

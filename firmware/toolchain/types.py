@@ -61,6 +61,8 @@ class RecordType:
     name: str
     fields: dict = field(default_factory=dict)   # field name -> IntType | BOOL | ArrayType
     c_name: str = ""
+    atomic: set = field(default_factory=set)     # fields declared atomic(T) (shared with the trap handler)
+    c_fields: dict = field(default_factory=dict)  # field name -> its C name (mangled when it is a C keyword)
 
 
 @dataclass(frozen=True)
