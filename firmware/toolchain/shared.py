@@ -197,13 +197,13 @@ class _Walker:
         if not self.record:
             return after
         wset = {_key(p) for p in written}
+        rset = {_key(p) for p, _ in reads} | {_key(p) for p in rmw}
+        for place in written:   # first, so a read-modify-write is reported at its target
+            kind = "rmw" if _key(place) in rset else "write"
+            self.facts.accesses.append(_Access(place, tgt if tgt is not None else s, kind, masked))
         for place, node in reads:
             kind = "rmw" if _key(place) in wset else "read"
             self.facts.accesses.append(_Access(place, node, kind, masked))
-        rset = {_key(p) for p, _ in reads} | {_key(p) for p in rmw}
-        for place in written:
-            kind = "rmw" if _key(place) in rset else "write"
-            self.facts.accesses.append(_Access(place, tgt if tgt is not None else s, kind, masked))
         return after
 
 
