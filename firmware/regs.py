@@ -1,7 +1,9 @@
 """Register-map names for firmware, built at import from `asic_model.soc_map.SOC` (never raw addresses).
 
 Every block is a namespace of registers, every register a namespace of fields;
-constants from `CONSTANTS` are module-level names. In compiled mode the C
+constants from `CONSTANTS` are module-level names, and so are the memory regions of the
+default machine (`SRAM_BASE`, `SRAM_SIZE`, `DRAM_*`, `RAM_*`, `FLASH_*`: real sizes, from the
+machine description and its accelerator profile). In compiled mode the C
 emitter maps them to the macros of `docs/generated/tessera_regs.h`
 (`UART.STATUS` -> `UART_STATUS`, `UART.STATUS.TX_FULL.mask` ->
 `UART_STATUS_TX_FULL_MASK`, `IRQ_UART` -> `TESSERA_IRQ_UART`).
@@ -14,6 +16,7 @@ Usage:
 from __future__ import annotations
 
 from asic_model.soc_map import CONSTANTS, SOC
+from emulator.machine import load_machine
 
 
 class FieldRef:
@@ -58,5 +61,12 @@ class BlockRef:
 BLOCKS = {b.name: BlockRef(b) for b in SOC}
 globals().update(BLOCKS)
 CONSTANT_VALUES = {name: c.value for name, c in CONSTANTS.items()}
+# The memory regions firmware runs with and their real sizes (the default machine description and its accelerator
+# profile, emulator/machines/default.toml): FLASH_BASE, FLASH_SIZE, RAM_*, SRAM_*, DRAM_*. mem_read*/mem_write*
+# are checked against SRAM and DRAM with these sizes, not the larger windows of the address map.
+MACHINE = load_machine()
+MEMORY_REGIONS = dict(MACHINE.regions)                  # name -> (base, size in bytes)
+for _name, (_base, _size) in MEMORY_REGIONS.items():
+    CONSTANT_VALUES[f"{_name}_BASE"], CONSTANT_VALUES[f"{_name}_SIZE"] = _base, _size
 globals().update(CONSTANT_VALUES)
 __all__ = list(BLOCKS) + list(CONSTANT_VALUES)

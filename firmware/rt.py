@@ -46,7 +46,8 @@ from __future__ import annotations
 
 import builtins
 
-from asic_model.soc_map import CONSTANTS, MEMORY, SYSCTL
+from asic_model.soc_map import CONSTANTS, SYSCTL
+from firmware import regs as _regs
 
 # ---------------------------------------------------------------- named values
 PANIC_EXIT_CODE = 0xEE          # SYSCTL.POWEROFF.CODE written by the default panic hook
@@ -62,8 +63,8 @@ MIE_MTIE = 1 << 7               # mie: machine timer interrupt enable
 MIE_MEIE = 1 << 11              # mie: machine external interrupt enable
 _POWEROFF_KEY = CONSTANTS["SYSCTL_POWEROFF_KEY"].value
 _POWEROFF_KEY_SHIFT = SYSCTL.reg("POWEROFF").field("KEY").lo
-# firmware may touch only these windows through mem_read*/mem_write*
-DATA_WINDOWS = tuple((r.base, r.max_size) for r in MEMORY if r.name in ("SRAM", "DRAM"))
+# firmware may touch only these regions through mem_read*/mem_write*: SRAM and DRAM with their real sizes
+DATA_WINDOWS = tuple(_regs.MEMORY_REGIONS[name] for name in ("SRAM", "DRAM"))
 
 
 class FirmwarePanic(Exception):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import ast
 
 from firmware import rt
+from firmware.toolchain.cnames import c_field, c_local
 from firmware.toolchain.types import BOOL, COMPTIME, VOID, ArrayType, RecordType, RefType, c_type
 
 _ARITH = {"+": "add", "-": "sub", "*": "mul", "//": "div", "%": "mod", "<<": "shl", ">>": "shr"}
@@ -76,7 +77,7 @@ class ExprEmitter:
     def x_Name(self, n):
         sym = getattr(n, "_sym", "local")
         if sym == "local":
-            return n.id
+            return c_local(n.id)
         if isinstance(sym, RefType):
             raise AssertionError("register-map names are arguments to intrinsics only")
         return sym.c_name
@@ -89,7 +90,7 @@ class ExprEmitter:
         return e
 
     def x_Attribute(self, n):
-        return f"{self.place_ref(n.value)}.{n.attr}"
+        return f"{self.place_ref(n.value)}.{c_field(n.attr)}"
 
     def index(self, n) -> str:
         at, idx = n.value._ty, n.slice

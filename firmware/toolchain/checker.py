@@ -26,6 +26,8 @@ from firmware.toolchain.ranges import annotate_function
 from firmware.toolchain.typecheck import Typer, annotation_type
 from firmware.toolchain.rejects import reject_forbidden
 from firmware.toolchain.shared import check_shared
+from firmware.toolchain.cnames import c_module
+from firmware.toolchain.budget import check_budget
 
 RT_MODULE, REGS_MODULE = "firmware.rt", "firmware.regs"
 RT_EXPORTS = {n for n in dir(rt) if not n.startswith("_")}
@@ -102,7 +104,7 @@ def check_program(path) -> Program:
     """Check the firmware program rooted at `path`; raise FirmwareError at the first rejection."""
     path = Path(path)
     prog = Program(root=None)  # type: ignore[arg-type]
-    prog.root = _load(prog, path, path.stem, loading=[])
+    prog.root = _load(prog, path, c_module(path.stem), loading=[])
     for mod in prog.modules:
         for fn in [s for s in mod.scope.values() if isinstance(s, Func) and s.module is mod]:
             Typer(prog, mod, fn).check_function()
@@ -114,6 +116,7 @@ def check_program(path) -> Program:
     prog.main = main
     _check_acyclic(prog)
     check_shared(prog)
+    check_budget(prog)
     _mark_volatile(prog)
     return prog
 
@@ -202,9 +205,9 @@ def _module_path(importer: Path, stmt: ast.ImportFrom) -> Path | None:
 
 def _module_name(prog: Program, path: Path) -> str:
     """The module's name in C symbols (`<name>__<symbol>`): its stem, qualified by its folders on a clash."""
-    name, parent = path.stem, path.resolve().parent
+    name, parent = c_module(path.stem), path.resolve().parent
     while any(m.name == name and m.path.resolve() != path.resolve() for m in prog.modules):
-        name, parent = f"{parent.name}_{name}", parent.parent
+        name, parent = c_module(f"{parent.name}_{name}"), parent.parent
     return name
 
 
@@ -249,7 +252,7 @@ def _declare(prog: Program, mod: Module, stmt: ast.stmt) -> None:
                            "use literals, const() names and arithmetic on them; compute the rest in main()")
         atomic = ann is not None and _is_call(ann, "atomic")
         if atomic:
-            ann = _atomic_inner(p, ann)
+            ann = _atomic_inner(p, ann, mod)
         want = annotation_type(p, ann, mod) if ann is not None else None
         if want is None and not is_const:
             raise error_at(p, stmt, f"module variable `{target}` without a type",
@@ -270,7 +273,7 @@ def _declare_array(prog, mod, stmt, target, call, readonly, ty) -> Global:
     if len(call.args) not in (2, 3) or call.keywords:
         raise error_at(p, call, "array() with the wrong arguments", "write array(T, N) or array(T, N, init) with init a list or a function of the index")
     atomic = _is_call(call.args[0], "atomic")
-    elem = annotation_type(p, _atomic_inner(p, call.args[0]) if atomic else call.args[0], mod)
+    elem = annotation_type(p, _atomic_inner(p, call.args[0], mod) if atomic else call.args[0], mod)
     if atomic and readonly:
         raise error_at(p, call, "a const array with atomic elements", "constants never change; drop atomic()")
     ty.expr(call.args[1])
@@ -296,8 +299,10 @@ def _declare_array(prog, mod, stmt, target, call, readonly, ty) -> Global:
     return Global(target, mod, "array", ArrayType(elem, n, readonly), stmt, call, atomic=atomic)
 
 
-def _atomic_inner(p: str, ann):
+def _atomic_inner(p: str, ann, mod=None):
     """The T of `atomic(T)` (an integer type or bool)."""
+    if mod is not None and mod.scope.get("atomic") != ("rt", "atomic"):
+        raise error_at(p, ann, "`atomic` is not firmware.rt's atomic", "import it: `from firmware.rt import atomic`")
     if len(ann.args) != 1 or ann.keywords:
         raise error_at(p, ann, "atomic() with the wrong arguments", "write atomic(u32) (one integer or bool type)")
     return ann.args[0]
@@ -348,7 +353,7 @@ def _declare_record(prog, mod, node: ast.ClassDef, ty) -> None:
                            "a record holds only typed fields `name: u32` (no methods, no defaults)")
         ann = s.annotation
         if _is_call(ann, "atomic"):
-            ann = _atomic_inner(p, ann)
+            ann = _atomic_inner(p, ann, mod)
             rec.atomic.add(s.target.id)
         t = annotation_type(p, ann, mod, allow_array=True)
         if isinstance(t, ArrayType) and s.target.id in rec.atomic:

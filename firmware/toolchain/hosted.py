@@ -24,7 +24,15 @@ from firmware import rt
 from firmware.toolchain.checker import Program, check_program
 from firmware.toolchain.types import BOOL, RefType
 
-_RT = "_rt"
+# The transform's own names contain a dot: no firmware identifier can shadow them (every valid Python name is
+# valid firmware, `range` and `_rt` included), and compile() accepts them in a syntax tree.
+_RT = "tsr.rt"
+_MODS = "tsr.mods"
+_BUILTINS = {f"tsr.{b.__name__}": b for b in (int, range, min, max, abs)}
+
+
+def _builtin(name: str) -> ast.Name:
+    return ast.Name(f"tsr.{name}", ast.Load())
 _OPS = {"+": ast.Add, "-": ast.Sub, "*": ast.Mult, "&": ast.BitAnd, "|": ast.BitOr, "^": ast.BitXor}
 
 
@@ -52,7 +60,7 @@ class _Rewriter:
 
     def fresh(self) -> str:
         self.tmp += 1
-        return f"_tsr_t{self.tmp}"
+        return f"tsr.t{self.tmp}"
 
     # ---------------------------------------------------------- expressions
     def v(self, n) -> ast.expr:
@@ -114,7 +122,7 @@ class _Rewriter:
         if k == "conv":
             a = self.x(args[0])
             if args[0]._ty is BOOL:
-                return ast.Call(ast.Name("int", ast.Load()), [a], [])
+                return ast.Call(_builtin("int"), [a], [])
             return _rtcall("_conv", a, _ty(n._ty), self.loc(n)) if n._call_check else a
         if k == "wrap":
             return _rtcall("wrap", _ty(n._ty), self.x(args[1]))
@@ -133,9 +141,9 @@ class _Rewriter:
         if k == "panic":
             return _rtcall("panic", self.v(args[0]), self.loc(n))
         if k in ("min", "max"):
-            return ast.Call(ast.Name(k, ast.Load()), [self.x(a) for a in args], [])
+            return ast.Call(_builtin(k), [self.x(a) for a in args], [])
         if k == "abs":
-            a = ast.Call(ast.Name("abs", ast.Load()), [self.x(args[0])], [])
+            a = ast.Call(_builtin("abs"), [self.x(args[0])], [])
             return _rtcall("_ck", a, _ty(n._opty), self.loc(n)) if n._opty.signed else self.x(args[0])
         return _rtcall(k, *[self.v(a) for a in args])
 
@@ -222,10 +230,12 @@ class _Rewriter:
             for b in s._unrolled:
                 out += self.body(b)
             return out
+        if hasattr(s, "_array"):   # the Array's iterator reads each element when its iteration starts
+            return [ast.For(ast.Name(s.target.id, ast.Store()), self.x(s.iter), self.loop_body(s.body), [])]
         args = [self.v(a) for a in s.iter.args[:2]]
         if len(args) == 1:
             args = [_c(0)] + args
-        rng = ast.Call(ast.Name("range", ast.Load()), args + [_c(s._step)], [])
+        rng = ast.Call(_builtin("range"), args + [_c(s._step)], [])
         return [ast.For(ast.Name(s.target.id, ast.Store()), rng, self.loop_body(s.body), [])]
 
 
@@ -243,7 +253,7 @@ def _module_code(prog: Program, mod) -> ast.Module:
         if isinstance(stmt, ast.ImportFrom) and stmt.module not in ("firmware.rt", "firmware.regs", "__future__"):
             for a in stmt.names:
                 out.append(ast.Assign([ast.Name(a.asname or a.name, ast.Store())],
-                                      ast.Attribute(ast.Subscript(ast.Name("_tsr_mods", ast.Load()), _c(stmt._tsr_module), ast.Load()),
+                                      ast.Attribute(ast.Subscript(ast.Name(_MODS, ast.Load()), _c(stmt._tsr_module), ast.Load()),
                                                     a.name, ast.Load())))
         elif isinstance(stmt, ast.FunctionDef):
             fn = ast.FunctionDef(stmt.name, ast.arguments([], [ast.arg(a.arg) for a in stmt.args.args], None, [], [], None, []),
@@ -272,7 +282,8 @@ def _checked(path):
     if hit is not None and hit[0] == _digest(m.path for m in hit[1].modules):
         return hit[1], hit[2]
     prog = check_program(path)
-    codes = [compile(_module_code(prog, mod), str(mod.path), "exec") for mod in prog.modules]
+    # dont_inherit: this file's `from __future__ import annotations` must not turn record field types into strings
+    codes = [compile(_module_code(prog, mod), str(mod.path), "exec", dont_inherit=True) for mod in prog.modules]
     _CACHE[key] = (_digest(m.path for m in prog.modules), prog, codes)
     return prog, codes
 
@@ -286,7 +297,8 @@ def load_module(path) -> pytypes.ModuleType:
     for mod, code in zip(prog.modules, codes):
         m = pytypes.ModuleType(f"tessera_fw_{mod.name}")
         m.__file__ = str(mod.path)
-        m.__dict__["_tsr_mods"] = loaded
+        m.__dict__[_MODS] = loaded
+        m.__dict__.update(_BUILTINS)
         exec(code, m.__dict__)
         loaded[mod.name] = m
     root = loaded[prog.root.name]

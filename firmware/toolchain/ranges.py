@@ -52,6 +52,10 @@ class _Ranges:
             for body in s._unrolled:
                 self.block(body)
             return
+        if hasattr(s, "_array"):   # `for x in buf`: x has its element type's range
+            self.env.pop(s.target.id, None)
+            self.block(s.body)
+            return
         for a in s.iter.args:
             self.expr(a)
         args = s.iter.args

@@ -61,6 +61,21 @@ def _docstring_nodes(tree: ast.Module) -> set:
     return ids
 
 
+def _char_constants(tree: ast.Module) -> set:
+    """The one-character str literals of `ord("0")`: the language's character constants."""
+    ids = set()
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "ord"
+                and len(node.args) == 1 and isinstance(node.args[0], ast.Constant)
+                and isinstance(node.args[0].value, str) and len(node.args[0].value) == 1):
+            ids.add(id(node.args[0]))
+    return ids
+
+
+def _user_defs(tree: ast.Module) -> set:
+    return {s.name for s in tree.body if isinstance(s, (ast.FunctionDef, ast.ClassDef))}
+
+
 def _array_inits(tree: ast.Module) -> set:
     ids = set()
     for node in ast.walk(tree):
@@ -79,7 +94,8 @@ def _is_critical(node: ast.With) -> bool:
 
 
 def reject_forbidden(path: str, tree: ast.Module) -> None:
-    allowed_str = _docstring_nodes(tree)
+    allowed_str = _docstring_nodes(tree) | _char_constants(tree)
+    defs = _user_defs(tree)
     allowed_list = _array_inits(tree)
     parents: dict = {}
     for node in ast.walk(tree):
@@ -93,6 +109,9 @@ def reject_forbidden(path: str, tree: ast.Module) -> None:
             raise error_at(path, node, f"found {found}", instead)
         if kind is ast.Global and isinstance(parent, ast.Module):
             raise error_at(path, node, "found `global` at module level", "use it inside a function to assign a module variable")
+        if kind is ast.Call and isinstance(node.func, ast.Name) and node.func.id == "print" and "print" not in defs:
+            raise error_at(path, node, "found a call of `print` (a Python builtin)",
+                           "firmware has no stdout: write bytes to UART.DATA with mmio_write")
         if kind is ast.List and id(node) not in allowed_list:
             raise error_at(path, node, "found a run-time list", "firmware has no heap: use a module-level array(T, N)")
         if kind is ast.Constant:
@@ -100,7 +119,13 @@ def reject_forbidden(path: str, tree: ast.Module) -> None:
             if isinstance(v, (float, complex)):
                 raise error_at(path, node, f"found a float literal {v!r}", "firmware has integers only: use scaled integers (e.g. milli-units in u32)")
             if isinstance(v, str) and id(node) not in allowed_str:
-                raise error_at(path, node, "found a str", "firmware has no strings: send bytes over the UART with mmio_write")
+                callee = parent.func.id if isinstance(parent, ast.Call) and isinstance(parent.func, ast.Name) else None
+                if callee == "ord":
+                    raise error_at(path, node, f"found ord() of a {len(v)}-character str",
+                                   "a character constant is ord() of one character: ord(\"0\")")
+                raise error_at(path, node, "found a str" + (f" (an argument of `{callee}`)" if callee else ""),
+                               "firmware has no strings: send bytes over the UART with mmio_write"
+                               + ("; a character code is ord(\"A\")" if callee else ""))
             if isinstance(v, bytes):
                 raise error_at(path, node, "found bytes", "use a const(array(u8, N, [...]))")
             if v is Ellipsis or v is None and not isinstance(parent, (ast.Return, ast.FunctionDef)):

@@ -164,6 +164,11 @@ class _Walker:
                     masked = self.block(body, masked)
                 return masked
             masked = self.simple(s, [s.iter], [], masked)
+            if hasattr(s, "_array") and self.record:   # `for x in buf` reads an element at each iteration
+                saved, self.record = self.record, False
+                head = masked and self.block(s.body, masked)
+                self.record = saved
+                self.facts.accesses += [_Access(p, s.iter, "read", head) for p in self.places_of_base(s.iter)]
             return self.loop_body(s.body, masked)
         if isinstance(s, ast.With):
             self.block(s.body, True)

@@ -80,11 +80,18 @@ static inline uint32_t tsr_idx_u(uint32_t i, uint32_t n, uint32_t loc) {
     return i;
 }
 
-/* SRAM/DRAM access, checked against the data windows (memory safety) */
+/* SRAM/DRAM access, checked against the real sizes (memory safety); the emitter defines TSR_SRAM_SIZE and
+   TSR_DRAM_SIZE from firmware.regs (the machine's regions), else the address map's windows bound them */
+#ifndef TSR_SRAM_SIZE
+#define TSR_SRAM_SIZE TESSERA_SRAM_MAX_SIZE
+#endif
+#ifndef TSR_DRAM_SIZE
+#define TSR_DRAM_SIZE TESSERA_DRAM_MAX_SIZE
+#endif
 static inline uintptr_t tsr_mem_check(uint32_t addr, uint32_t size, uint32_t loc) {
     if (TSR_UNLIKELY(addr & (size - 1))) tsr_fail_align(loc);
-    if (!((addr >= TESSERA_SRAM_BASE && addr - TESSERA_SRAM_BASE <= TESSERA_SRAM_MAX_SIZE - size) ||
-          (addr >= TESSERA_DRAM_BASE && addr - TESSERA_DRAM_BASE <= TESSERA_DRAM_MAX_SIZE - size)))
+    if (!((addr >= TESSERA_SRAM_BASE && addr - TESSERA_SRAM_BASE <= TSR_SRAM_SIZE - size) ||
+          (addr >= TESSERA_DRAM_BASE && addr - TESSERA_DRAM_BASE <= TSR_DRAM_SIZE - size)))
         tsr_fail_bounds(loc);
     return (uintptr_t)addr;
 }

@@ -59,6 +59,13 @@ def e_Call(self, n):
     if sym is None:
         if f.id == "len":
             sym = ("rt", "len")
+        elif f.id == "ord":
+            _arity(self, n, 1, 'ord("A")')
+            a = n.args[0]
+            if not (isinstance(a, ast.Constant) and isinstance(a.value, str)):
+                raise self.err(n, "ord() of a value", 'ord() takes one character literal: ord("A") (a compile-time character code)')
+            n._kind, n._cv = "const", ord(n.args[0].value)   # rejects.py let only one-character literals through
+            return COMPTIME
         elif f.id in INT_BUILTINS:
             return _int_builtin(self, n, f.id)
         elif f.id == "bool":
@@ -111,7 +118,9 @@ def e_Call(self, n):
             raise self.err(n, f"{name}() of untyped constants (or of types no 32-bit type holds together)",
                            f"give an operand a type: {name}(u32(a), b)")
         n._kind, n._op, n._opty = "wrapping", WRAPPING[name], t
-        if name != "wrapping_shl":
+        if name == "wrapping_shl":
+            _shift_count_check(self, n, t, n.args[1])
+        else:
             for a in n.args:
                 if a._cv is not None and a._ty is COMPTIME and not t.fits(a._cv):
                     raise self.err(a, f"constant {a._cv} does not fit {t.name}", "use a smaller constant")
@@ -189,6 +198,15 @@ def e_Call(self, n):
     if name in ("array", "record"):
         raise self.err(n, f"{name}() allocated inside a function", f"declare it once at module level: `buf = {name}(...)`")
     raise self.err(n, f"`{name}()` inside a function", "array(), record and unroll() belong at module level or in a for loop")
+
+
+def _shift_count_check(self, n, t, count) -> None:
+    """A constant shift count outside 0..width-1 of a typed value is a compile error (it could only panic)."""
+    c = count._cv
+    if isinstance(t, rt.IntType) and isinstance(c, int) and not isinstance(c, bool) and not 0 <= c < t.bits:
+        raise self.err(count, f"shift count {c} on a {t.name} (the count must be 0..{t.bits - 1}; "
+                              "this shift would always panic with PANIC_SHIFT)",
+                       f"shift by 0..{t.bits - 1}, or convert the value to a wider type first")
 
 
 def _int_builtin(self, n, name):

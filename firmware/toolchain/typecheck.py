@@ -157,10 +157,12 @@ class Typer(ExprTyper):
 
     def s_For(self, s):
         it = s.iter
+        if isinstance(s.target, ast.Name) and isinstance(it, (ast.Name, ast.Attribute)):
+            return self._for_array(s)
         if not (isinstance(s.target, ast.Name) and isinstance(it, ast.Call) and isinstance(it.func, ast.Name)
                 and it.func.id in ("range", "unroll") and 1 <= len(it.args) <= 3):
-            raise self.err(s, "a for loop over something other than range() or unroll()",
-                           "write `for i in range(n):` (or unroll(n) for a compile-time loop)")
+            raise self.err(s, "a for loop over something other than range(), unroll() or an array",
+                           "write `for i in range(n):`, `for x in buf:` (buf an array) or unroll(n) for a compile-time loop")
         name = s.target.id
         for a in it.args:
             self.expr(a)
@@ -188,6 +190,29 @@ class Typer(ExprTyper):
             if a is not None:
                 self.store_check(a, t)
         s._var_ty, s._step = t, step
+        before = set(self.assigned)
+        self.assigned.add(name)
+        self.loop_vars.append(name)
+        self.loops += 1
+        self.block(s.body)
+        self.loops -= 1
+        self.loop_vars.pop()
+        self.assigned = before
+        return False
+
+    def _for_array(self, s):
+        """`for x in buf:` -> x takes each element of the array in order (read at its iteration, as in Python)."""
+        at = self.expr(s.iter)
+        name = s.target.id
+        if not isinstance(at, ArrayType):
+            raise self.err(s.iter, f"a for loop over a {tname(at)}", "iterate over an array, range() or unroll()")
+        if name in self.mod.scope:
+            raise self.err(s.target, f"loop variable `{name}` shadows module-level `{name}`", "rename the loop variable")
+        old = self.func.locals.get(name)
+        if old is not None and old is not at.elem:
+            raise self.err(s.target, f"`{name}` redeclared as {at.elem.name} (it is {tname(old)})", "use one type per variable")
+        self.func.locals[name] = at.elem
+        s._array, s._var_ty = at, at.elem
         before = set(self.assigned)
         self.assigned.add(name)
         self.loop_vars.append(name)

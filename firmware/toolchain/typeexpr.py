@@ -172,6 +172,9 @@ class ExprTyper:
                 raise self.err(n, "`**` on run-time values", "use shifts or a loop; `**` is for compile-time constants")
             return COMPTIME if lt is COMPTIME else lt
         if op in ("<<", ">>"):
+            from firmware.toolchain.typecalls import _shift_count_check  # noqa: PLC0415
+            if lnode is None or lnode._cv is None:
+                _shift_count_check(self, n, lt, rnode)
             return lt if lt is not COMPTIME else rt_
         t = common_type(lt, rt_)
         if t is None:
