@@ -21,6 +21,7 @@ Usage:
 
 from __future__ import annotations
 
+import sys
 from typing import Callable
 
 from asic_model.bus import Bus, Device, Memory
@@ -57,6 +58,10 @@ class _AccelPort(Device):
         self.dev.write(offset, size, value)
 
 
+def _stderr_notice(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
 class Soc:
     def __init__(self, machine: MachineDesc, on_tx: Callable[[int], None] | None = None,
                  trace: Callable[..., None] | None = None):
@@ -67,6 +72,7 @@ class Soc:
         self.halt: tuple[str, int] | None = None
         self.request_stop: Callable[[], None] = lambda: None  # set by the CPU backend
         self.on_mip: Callable[[int], None] = lambda mip: None  # the CPU backend mirrors mip
+        self.notice: Callable[[str], None] = _stderr_notice  # one-line session messages (a watchdog reset)
         self.mip = 0
         self.memories: dict[str, Memory] = {}
         for name in ("FLASH", "RAM"):
@@ -185,6 +191,9 @@ class Soc:
     def core_reset(self, cause: int) -> None:
         """Reset every device but the persistent SYSCTL registers; the CPU backend resets the core."""
         self.halt = None
+        if cause == RESET_WATCHDOG:
+            self.notice(f"tessera emu: watchdog reset at cycle {self.clock.now}: the firmware did not write "
+                        "WDT.KICK within WDT.TIMEOUT; the core restarts")
         self.sysctl.core_reset(cause)
         for dev in (self.uart, self.timer, self.wdt, self.intc):
             dev.reset()

@@ -41,6 +41,8 @@ def _check(args) -> int:
     except FirmwareError as exc:
         print(exc, file=sys.stderr)
         return 1
+    for w in prog.warnings:
+        print(w, file=sys.stderr)
     print(f"{args.src}: ok ({len(prog.funcs)} functions, {len(prog.globals)} module-level names)")
     return 0
 
@@ -53,6 +55,8 @@ def _build(args) -> int:
     except (FirmwareError, BuildError) as exc:
         print(exc, file=sys.stderr)
         return 1
+    for w in res.warnings:
+        print(w, file=sys.stderr)
     print(res.report() if args.report else str(res.elf))
     return 0
 

@@ -148,8 +148,8 @@ def build(src, out=None, target=None) -> BuildResult:
     elf = Path(out) if out else REPO / "build" / "fw" / src.stem / f"{src.stem}.elf"
     work = elf.parent
     work.mkdir(parents=True, exist_ok=True)
-    c_src, locations = emit_c(prog, mod.__tessera_modules__, info)
     c_file = work / f"{elf.stem}.c"
+    c_src, locations = emit_c(prog, mod.__tessera_modules__, info, str(c_file))
     c_file.write_text(c_src)
     map_file = compile_c(c_file, elf, spec)
     check_no_heap(elf)
@@ -163,4 +163,5 @@ def build(src, out=None, target=None) -> BuildResult:
     if stack["max_stack"] > spec.stack_reserve:
         raise BuildError(f"{src}: maximum stack depth {stack['max_stack']} bytes exceeds the target's stack_reserve "
                          f"{spec.stack_reserve} ({spec.path})")
-    return BuildResult(elf, map_file, c_file, sizes, stack, locations, info, time.perf_counter() - t0)
+    return BuildResult(elf, map_file, c_file, sizes, stack, locations, info, time.perf_counter() - t0,
+                       warnings=list(prog.warnings))

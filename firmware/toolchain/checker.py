@@ -28,6 +28,7 @@ from firmware.toolchain.rejects import reject_forbidden
 from firmware.toolchain.shared import check_shared
 from firmware.toolchain.cnames import c_module
 from firmware.toolchain.budget import check_budget
+from firmware.toolchain.lint import lint
 
 RT_MODULE, REGS_MODULE = "firmware.rt", "firmware.regs"
 RT_EXPORTS = {n for n in dir(rt) if not n.startswith("_")}
@@ -84,6 +85,7 @@ class Program:
     panic_hook: Func | None = None
     locations: dict = field(default_factory=dict)  # location id -> "file:line:col"
     sites: dict = field(default_factory=dict)      # (file, line, col) -> location id
+    warnings: list = field(default_factory=list)   # "file:line:col: warning: ...; ..." (lint.py)
 
     def site(self, path, node) -> int:
         """The compact location id of a check site: 1, 2, ... in the order the back ends first meet them.
@@ -118,6 +120,7 @@ def check_program(path) -> Program:
     check_shared(prog)
     check_budget(prog)
     _mark_volatile(prog)
+    prog.warnings = lint(prog)
     return prog
 
 
