@@ -298,6 +298,7 @@ def load_module(path) -> pytypes.ModuleType:
         m = pytypes.ModuleType(f"tessera_fw_{mod.name}")
         m.__file__ = str(mod.path)
         m.__dict__[_MODS] = loaded
+        m.__dict__["_tsr_mods"] = loaded   # tests' handle on sibling modules (the transform itself uses tsr.mods)
         m.__dict__.update(_BUILTINS)
         exec(code, m.__dict__)
         loaded[mod.name] = m
