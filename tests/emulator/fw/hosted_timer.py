@@ -5,12 +5,12 @@ Usage: Session(firmware="tests/emulator/fw/hosted_timer.py", hosted=True)
 """
 
 from firmware.rt import u32, array, const, mmio_read, mmio_write, poweroff, field_get, wfi, \
-    interrupts_enable, interrupts_disable, set_interrupt_mask, trap_handler, MIE_MTIE
+    interrupts_enable, interrupts_disable, set_interrupt_mask, trap_handler, MIE_MTIE, atomic
 from firmware.regs import UART, TIMER
 
 TICK = const(50000)
 TICKS = const(3)
-state = array(u32, 2)
+state = array(atomic(u32), 2)   # the handler counts ticks; main reads them (single reads)
 
 
 def put(b: u32) -> None:
