@@ -3,7 +3,8 @@ the ones C would reject or misread.
 
 A local, parameter or record field keeps its Python name in the generated C
 (readable, and what the debugger shows) unless it is a C keyword or type name,
-a macro of the headers the C includes (`UART_DATA`, `TSR_REG`), a reserved
+a macro of the headers the C includes (`UART_DATA`, `TSR_REG`) or any all-uppercase name (the C library's
+macros such as `INT32_MIN`), a C type name (`*_t`), a reserved
 prefix of the runtime (`tsr_`, `TSR_`, `TESSERA_`), or it starts with `_`
 (the emitter's temporaries `_t1`, `_c1` ...) or contains `__` (module-qualified
 globals `<module>__<name>`). Those become `_l_<name>` (locals) or `_f_<name>`
@@ -43,7 +44,7 @@ def header_names() -> frozenset:
 
 
 def needs_mangling(name: str) -> bool:
-    return (name in C_KEYWORDS or name.startswith("_") or "__" in name or name.endswith("_t")
+    return (name in C_KEYWORDS or name.startswith("_") or "__" in name or name.endswith("_t") or name.isupper()
             or name.startswith(RESERVED_PREFIXES) or name in header_names())
 
 

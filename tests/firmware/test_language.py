@@ -240,3 +240,32 @@ def test_debug_info_maps_addresses_to_the_python_source_lines(tmp_path):
     assert {("shared_counter.py", 39), ("shared_counter.py", 41)} <= inside
     assert all(37 <= ln <= 41 for _, ln in inside)
     assert not any(f.endswith(".c") for a, f, _ in rows if lo <= a < lo + size)
+
+
+def test_every_c_keyword_and_reserved_name_works_as_a_local(tmp_path):
+    """All C keywords, type names, header macros and emitter temporaries that Python accepts as names."""
+    import keyword
+    from firmware.toolchain.cnames import C_KEYWORDS
+    names = sorted(n for n in C_KEYWORDS | {"_t1", "_i1", "_c1", "UART_DATA", "TSR_REG", "tsr_panic_at", "uint32_t",
+                                             "INT32_MIN", "x__y", "_l_int"}
+                   if not keyword.iskeyword(n) and n not in dir(rt) and n != "main")
+    body = "".join(f"    {n}: u32 = {k + 1}\n    acc += {n}\n" for k, n in enumerate(names))
+    src = tmp_path / "kw.py"
+    src.write_text(HEAD + "def main() -> None:\n    acc: u32 = 0\n" + body + "    mmio_write(UART.DATA, acc & 0xFF)\n")
+    (ci, cout, _), (hi, hout, _) = both_modes(src, tmp_path)
+    assert len(names) >= 30
+    assert (ci.reason, hi.reason) == ("poweroff", "poweroff")
+    assert cout == hout == bytes([(len(names) * (len(names) + 1) // 2) & 0xFF])
+
+
+def test_fw_check_prints_the_watchdog_warning(tmp_path):
+    import subprocess
+    import sys
+    from tests.firmware.conftest import REPO
+    src = tmp_path / "wdt.py"
+    src.write_text(WDT_PROG)
+    res = subprocess.run([sys.executable, "-m", "tessera.cli", "fw", "check", str(src)], cwd=REPO,
+                         capture_output=True, text=True)
+    assert res.returncode == 0 and res.stdout.startswith(f"{src}: ok")
+    assert res.stderr == f"{src}:10:5: warning: this `while True:` loop never kicks the watchdog the program enables, " \
+                         "so the core resets at every timeout; kick it in the loop: mmio_write(WDT.KICK, WDT_KICK_KEY)\n"
