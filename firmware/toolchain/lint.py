@@ -23,6 +23,14 @@ def _writes_reg(node, reg: str) -> bool:
             and getattr(node, "_reg", None) is not None and node._reg.block == WDT_BLOCK and node._reg.name == reg)
 
 
+def _enables(node) -> bool:
+    """A WDT.CTRL write that may set ENABLE (a constant value without the bit disables or configures)."""
+    if not _writes_reg(node, "CTRL"):
+        return False
+    v = getattr(node.args[1], "_cv", None)
+    return v is None or bool(v & node._reg.fields["ENABLE"].mask)
+
+
 def _nodes(stmts):
     for s in stmts:
         if isinstance(s, ast.For) and hasattr(s, "_unrolled"):
@@ -39,7 +47,7 @@ def _fn_body(fn) -> list:
 def lint(prog) -> list:
     from firmware.toolchain.checker import reachable
     funcs = {f: list(_nodes(_fn_body(f))) for f in prog.funcs}
-    enables = any(_writes_reg(n, "CTRL") for nodes in funcs.values() for n in nodes)
+    enables = any(_enables(n) for nodes in funcs.values() for n in nodes)
     if not enables:
         return []
     kicks_memo: dict = {}

@@ -269,3 +269,9 @@ def test_fw_check_prints_the_watchdog_warning(tmp_path):
     assert res.returncode == 0 and res.stdout.startswith(f"{src}: ok")
     assert res.stderr == f"{src}:10:5: warning: this `while True:` loop never kicks the watchdog the program enables, " \
                          "so the core resets at every timeout; kick it in the loop: mmio_write(WDT.KICK, WDT_KICK_KEY)\n"
+
+
+def test_disabling_the_watchdog_gives_no_warning(tmp_path):
+    src = tmp_path / "off.py"
+    src.write_text(WDT_PROG.replace("mmio_write(WDT.CTRL, 1)", "mmio_write(WDT.CTRL, 0)"))
+    assert check_program(src).warnings == []
