@@ -109,7 +109,6 @@ class _Walker:
         if isinstance(n, ast.Subscript):
             out += [(p, n) for p in self.places_of_base(n.value)]
             self.reads(n.slice, masked, out)
-            self._reads_inside_base(n.value, masked, out)
             return
         if isinstance(n, ast.Attribute):
             if isinstance(getattr(n.value, "_ty", None), RecordType) and not isinstance(n._ty, ArrayType):
@@ -127,10 +126,6 @@ class _Walker:
         for child in ast.iter_child_nodes(n):
             if isinstance(child, ast.expr):
                 self.reads(child, masked, out)
-
-    def _reads_inside_base(self, base, masked, out) -> None:
-        if isinstance(base, ast.Subscript):
-            self.reads(base, masked, out)
 
     # -------------------------------------------------------------- statements
     def block(self, stmts, masked: bool) -> bool:
