@@ -94,17 +94,20 @@ class Driver:
     # ------------------------------------------------------------ tensor core
     def gemm_start(self, *, M: int, N: int, K: int, a: int, b: int, c: int, lda: int | None = None,
                    ldb: int | None = None, ldc: int | None = None, bias: int | None = None, mult: int = 0,
-                   shift: int = 0, zp: int = 0, relu: bool = False, raw32: bool = False, irq: bool = True) -> None:
+                   shift: int = 0, zp: int = 0, relu: bool = False, raw32: bool = False, irq: bool = True,
+                   qmode_tfl: bool = False, act_min: int = -128, act_max: int = 127) -> None:
         """Program and start C = A x B (+ bias); ldc in bytes (default N or 4N in RAW32)."""
         regs = (("M", M), ("N", N), ("K", K), ("A_ADDR", a), ("B_ADDR", b), ("C_ADDR", c),
                 ("BIAS_ADDR", bias or 0), ("MULT_ADDR", mult), ("SHIFT_ADDR", shift),
                 ("A_STRIDE", K if lda is None else lda), ("B_STRIDE", N if ldb is None else ldb),
-                ("C_STRIDE", (4 * N if raw32 else N) if ldc is None else ldc), ("ZP_OUT", zp & 0xFF))
+                ("C_STRIDE", (4 * N if raw32 else N) if ldc is None else ldc), ("ZP_OUT", zp & 0xFF),
+                ("ACT_MIN", act_min & 0xFF), ("ACT_MAX", act_max & 0xFF))
         for reg, v in regs:
             self._w(TENSOR, reg, v)
         f = _TCTRL.field
         ctrl = f("START").mask | (f("IRQ_EN").mask if irq else 0) | (f("RELU").mask if relu else 0) \
-            | (f("RAW32").mask if raw32 else 0) | (f("BIAS_EN").mask if bias is not None else 0)
+            | (f("RAW32").mask if raw32 else 0) | (f("BIAS_EN").mask if bias is not None else 0) \
+            | (f("QMODE_TFL").mask if qmode_tfl else 0)
         self._w(TENSOR, "CTRL", ctrl)
 
     def tensor_abort(self) -> None:

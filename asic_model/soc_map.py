@@ -88,6 +88,7 @@ _C = [
     Const("DMA_DESC_WORDS", 8, "words in an in-memory DMA descriptor: SRC, DST, LEN, ROWS, SRC_STRIDE, DST_STRIDE, CTRL, NEXT"),
     Const("TC_MAX_DIM", 65535, "largest M, N or K of one tensor core operation"),
     Const("TC_MAX_SHIFT", 63, "largest requantization shift"),
+    Const("TFL_MAX_SHIFT", 31, "QMODE_TFL and VECTOR shifts lie in -TFL_MAX_SHIFT..TFL_MAX_SHIFT (positive = left)"),
     # keys that guard destructive writes
     Const("SYSCTL_RESET_KEY", 0x5253_5421, "write to SYSCTL.RESET to reset the core ('RST!')"),
     Const("SYSCTL_POWEROFF_KEY", 0x0FF0, "SYSCTL.POWEROFF.KEY value that powers off"),
@@ -98,7 +99,7 @@ _C = [
     Const("ERR_NONE", 0, "no error"),
     Const("ERR_BOUNDS", 1, "an address range lies outside every valid window"),
     Const("ERR_SHAPE", 2, "a zero or too large dimension, or a zero row count"),
-    Const("ERR_QPARAM", 3, "a requantization multiplier < 0 or shift > TC_MAX_SHIFT"),
+    Const("ERR_QPARAM", 3, "a quantization parameter out of range (multiplier < 0, shift outside its mode's range, ACT_MIN > ACT_MAX, ...)"),
     Const("ERR_ECC", 4, "an SRAM ECC error was read"),
     Const("ERR_ABORTED", 5, "the operation was aborted through CTRL.ABORT"),
     Const("ERR_CHANNEL", 6, "the channel is faulty or not present in this profile"),
@@ -249,13 +250,16 @@ TENSOR = Block("TENSOR", 0x1002_0000, 0x1000, """Tensor core: int8 x int8 -> int
 C[M,N] = requant(A[M,K] x B[K,N] + bias[N]). A and B are int8 row-major with row
 strides in bytes; bias, MULT and SHIFT are int32 arrays of N entries. In int8
 mode each output is saturate8(round((acc * MULT[j]) >> SHIFT[j]) + ZP_OUT), with
-rounding half toward +infinity, and ReLU clamps at ZP_OUT; in RAW32 mode C is
-the int32 accumulator. Exact semantics: docs/native.md. All operands must lie in
+rounding half toward +infinity, and ReLU clamps at ZP_OUT; with CTRL.QMODE_TFL
+the requantization is TFLite's MultiplyByQuantizedMultiplier (SHIFT signed in
+-31..31); int8 outputs are finally clamped to [ACT_MIN, ACT_MAX]. In RAW32 mode
+C is the int32 accumulator. Exact semantics: docs/native.md. All operands must lie in
 SRAM; time follows the profile's array shape, vector width and clock.""", [
     Reg("CTRL", "RW", "control", fields=[
         Field("START", 0, 0, "start (self-clearing)"), Field("IRQ_EN", 1, 1, "completion interrupt enable"),
         Field("RELU", 2, 2, "apply ReLU"), Field("RAW32", 3, 3, "write the int32 accumulator, no requantization"),
-        Field("BIAS_EN", 4, 4, "add the bias array"), Field("ABORT", 5, 5, "abort (self-clearing)")]),
+        Field("BIAS_EN", 4, 4, "add the bias array"), Field("ABORT", 5, 5, "abort (self-clearing)"),
+        Field("QMODE_TFL", 6, 6, "requantize as TFLite's MultiplyByQuantizedMultiplier (signed SHIFT, positive = left)")]),
     Reg("STATUS", "W1C", "status", fields=list(_STATUS_FIELDS)),
     Reg("M", "RW", "rows of A and C"),
     Reg("N", "RW", "columns of B and C"),
@@ -270,6 +274,10 @@ SRAM; time follows the profile's array shape, vector width and clock.""", [
     Reg("B_STRIDE", "RW", "bytes between rows of B"),
     Reg("C_STRIDE", "RW", "bytes between rows of C"),
     Reg("ZP_OUT", "RW", "output zero point, signed 8-bit in the low byte", fields=[Field("ZP", 7, 0, "two's complement")]),
+    Reg("ACT_MIN", "RW", "int8 output clamp, lower bound (after ZP_OUT), signed 8-bit in the low byte", reset=0x80,
+        fields=[Field("VALUE", 7, 0, "two's complement")]),
+    Reg("ACT_MAX", "RW", "int8 output clamp, upper bound (after ZP_OUT), signed 8-bit in the low byte", reset=0x7F,
+        fields=[Field("VALUE", 7, 0, "two's complement")]),
 ])
 
 _COUNTERS = [

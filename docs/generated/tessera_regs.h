@@ -38,6 +38,7 @@
 #define TESSERA_DMA_DESC_WORDS 0x8u  /* words in an in-memory DMA descriptor: SRC, DST, LEN, ROWS, SRC_STRIDE, DST_STRIDE, CTRL, NEXT */
 #define TESSERA_TC_MAX_DIM 0xffffu  /* largest M, N or K of one tensor core operation */
 #define TESSERA_TC_MAX_SHIFT 0x3fu  /* largest requantization shift */
+#define TESSERA_TFL_MAX_SHIFT 0x1fu  /* QMODE_TFL and VECTOR shifts lie in -TFL_MAX_SHIFT..TFL_MAX_SHIFT (positive = left) */
 #define TESSERA_SYSCTL_RESET_KEY 0x52535421u  /* write to SYSCTL.RESET to reset the core ('RST!') */
 #define TESSERA_SYSCTL_POWEROFF_KEY 0xff0u  /* SYSCTL.POWEROFF.KEY value that powers off */
 #define TESSERA_WDT_KICK_KEY 0x4b49434bu  /* write to WDT.KICK to reload the watchdog ('KICK') */
@@ -46,7 +47,7 @@
 #define TESSERA_ERR_NONE 0x0u  /* no error */
 #define TESSERA_ERR_BOUNDS 0x1u  /* an address range lies outside every valid window */
 #define TESSERA_ERR_SHAPE 0x2u  /* a zero or too large dimension, or a zero row count */
-#define TESSERA_ERR_QPARAM 0x3u  /* a requantization multiplier < 0 or shift > TC_MAX_SHIFT */
+#define TESSERA_ERR_QPARAM 0x3u  /* a quantization parameter out of range (multiplier < 0, shift outside its mode's range, ACT_MIN > ACT_MAX, ...) */
 #define TESSERA_ERR_ECC 0x4u  /* an SRAM ECC error was read */
 #define TESSERA_ERR_ABORTED 0x5u  /* the operation was aborted through CTRL.ABORT */
 #define TESSERA_ERR_CHANNEL 0x6u  /* the channel is faulty or not present in this profile */
@@ -372,6 +373,8 @@
 #define TENSOR_CTRL_BIAS_EN_MASK 0x00000010u
 #define TENSOR_CTRL_ABORT_SHIFT 5u
 #define TENSOR_CTRL_ABORT_MASK 0x00000020u
+#define TENSOR_CTRL_QMODE_TFL_SHIFT 6u
+#define TENSOR_CTRL_QMODE_TFL_MASK 0x00000040u
 #define TENSOR_STATUS_OFFSET 0x004u  /* W1C: status */
 #define TENSOR_STATUS (TENSOR_BASE + TENSOR_STATUS_OFFSET)
 #define TENSOR_STATUS_BUSY_SHIFT 0u
@@ -410,6 +413,16 @@
 #define TENSOR_ZP_OUT (TENSOR_BASE + TENSOR_ZP_OUT_OFFSET)
 #define TENSOR_ZP_OUT_ZP_SHIFT 0u
 #define TENSOR_ZP_OUT_ZP_MASK 0x000000ffu
+#define TENSOR_ACT_MIN_OFFSET 0x03cu  /* RW: int8 output clamp, lower bound (after ZP_OUT), signed 8-bit in the low byte */
+#define TENSOR_ACT_MIN (TENSOR_BASE + TENSOR_ACT_MIN_OFFSET)
+#define TENSOR_ACT_MIN_RESET 0x00000080u
+#define TENSOR_ACT_MIN_VALUE_SHIFT 0u
+#define TENSOR_ACT_MIN_VALUE_MASK 0x000000ffu
+#define TENSOR_ACT_MAX_OFFSET 0x040u  /* RW: int8 output clamp, upper bound (after ZP_OUT), signed 8-bit in the low byte */
+#define TENSOR_ACT_MAX (TENSOR_BASE + TENSOR_ACT_MAX_OFFSET)
+#define TENSOR_ACT_MAX_RESET 0x0000007fu
+#define TENSOR_ACT_MAX_VALUE_SHIFT 0u
+#define TENSOR_ACT_MAX_VALUE_MASK 0x000000ffu
 
 /* ---- PERF: Performance counters: 64-bit, free-running, cleared together. ---- */
 #define PERF_BASE 0x10030000u
