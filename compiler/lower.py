@@ -276,7 +276,12 @@ class Lowerer:
             self.dma(src, dst.pixel(0, 0), dst.w * dst.c, dst.h, src_row, dst.row_stride, spill)
 
     # ------------------------------------------------------------ GEMM layers
-    def gemm_layer(self, layer) -> None:
+    def gemm_layer(self, layer, half: int):
+        """Plan a GEMM layer in one half of the work area; returns (prefetch, emit) closures.
+
+        prefetch() issues the first weight-tile load (the previous GEMM layer calls it after its first
+        GEMM, so this layer's weights arrive while that layer computes); emit() issues the rest.
+        """
         m = self.m
         x, y = self.buf(layer.inputs[0]), self.buf(layer.output)
         if isinstance(layer, ir.FullyConnected):
@@ -299,7 +304,7 @@ class Lowerer:
         rq = layer.rq
         R, C = self.p.array_rows, self.p.array_cols
 
-        budget = self.work_size
+        budget = _align(self.work_size // 2 - ALIGN + 1) - ALIGN
         # N tiles: all channels at once when the weights fit in half the work area, else double-buffered tiles
         def b_bytes(nt):
             return _align(kc * nt, INT32_BYTES) + PARAM_WORDS * INT32_BYTES * nt
@@ -328,9 +333,10 @@ class Lowerer:
         if mt >= R:
             mt = (mt // R) * R
         m_tiles = [(p0, min(mt, pixels - p0)) for p0 in range(0, pixels, mt)]
+        steps = [(i, j) for j in range(len(n_tiles)) for i in range(len(m_tiles))]
 
         # work area layout
-        base = self.work_base
+        base = self.work_base + half * (budget + ALIGN)
         b_refs = [Ref(P.RELOC_NONE, base + i * _align(b_bytes(nt))) for i in range(b_bufs)]
         at = base + b_area
         a_refs = [] if direct_a else [Ref(P.RELOC_NONE, _align(at) + i * _align(mt * kc)) for i in range(2)]
@@ -348,15 +354,14 @@ class Lowerer:
                       + rq.shift[n0:n0 + ntj].astype("<i4").tobytes())
             blobs.append((self.k.add(wt + params), _align(kc * ntj, INT32_BYTES), len(wt) + len(params)))
 
-        self.fill_halo(y, rq.zp_out)
-
         def load_b(j):
             off, wbytes, total = blobs[j]
             self.dma(self.k.image_ref(off), b_refs[j % b_bufs], total)
 
-        def gather(i):
+        def gather(s):
+            i = steps[s][0]
             p0, mtj = m_tiles[i]
-            dst = a_refs[i % 2]
+            dst = a_refs[s % 2]
             if isinstance(layer, ir.FullyConnected):
                 self.dma(x.pixel(0, 0), dst, kc, 1, 0, 0, x.spill)
                 return
@@ -376,23 +381,25 @@ class Lowerer:
                             self.dma(src, row_dst + (ky * kw + kx) * cin, cin, cnt, stride[1] * cin, kc, x.spill)
                 p += cnt
 
-        def a_of(i):
+        # A and C staging buffers alternate by step (so the next gather and the previous write-back
+        # never touch the buffers the running GEMM uses)
+        def a_of(s):
             if direct_a:
-                p0 = m_tiles[i][0]
-                return x.pixel(0, 0) + p0 * cin, cin
-            return a_refs[i % 2], kc
+                return x.pixel(0, 0) + m_tiles[steps[s][0]][0] * cin, cin
+            return a_refs[s % 2], kc
 
-        def c_of(i, j):
+        def c_of(s):
             if direct_c:
-                return y.pixel(0, 0) + m_tiles[i][0] * n, n
-            return c_refs[i % 2], nt
+                return y.pixel(0, 0) + m_tiles[steps[s][0]][0] * n, n
+            return c_refs[s % 2], nt
 
-        def scatter(i, j):
+        def scatter(s):
             if direct_c:
                 return
+            i, j = steps[s]
             p0, mtj = m_tiles[i]
             n0, ntj = n_tiles[j]
-            src = c_refs[i % 2]
+            src = c_refs[s % 2]
             if y.dense_rows:
                 self.dma(src, y.pixel(0, 0) + p0 * n + n0, ntj, mtj, nt, n, y.spill)
                 return
@@ -403,27 +410,42 @@ class Lowerer:
                 self.dma(src + (p - p0) * nt, y.pixel(oy, ox) + n0, ntj, cnt, nt, n, y.spill)
                 p += cnt
 
-        steps = [(i, j) for j in range(len(n_tiles)) for i in range(len(m_tiles))]
-        load_b(0)
-        if not direct_a:
-            gather(0)
-        for s, (i, j) in enumerate(steps):
-            n0, ntj = n_tiles[j]
-            b_ref = b_refs[j % b_bufs]
-            wbytes = blobs[j][1]
-            a_ref, lda = a_of(i)
-            c_ref, ldc = c_of(i, j)
-            self.sb.gemm(a=a_ref, lda=lda, b=b_ref, ldb=ntj, c=c_ref, ldc=ldc, m=m_tiles[i][1], n=ntj, k=kc,
-                         bias=b_ref + wbytes, mult=b_ref + wbytes + INT32_BYTES * ntj,
-                         shift=b_ref + wbytes + 2 * INT32_BYTES * ntj, zp_out=rq.zp_out, act_min=rq.act_min,
-                         act_max=rq.act_max)
-            if s > 0:
-                scatter(*steps[s - 1])
-            if i == 0 and j + 1 < len(n_tiles):
-                load_b(j + 1)
-            if s + 1 < len(steps) and not direct_a:
-                gather(steps[s + 1][0])
-        scatter(*steps[-1])
+        state = {"prefetched": False}
+
+        def prefetch():
+            load_b(0)
+            state["prefetched"] = True
+
+        def emit(after_first_gemm=None):
+            self.fill_halo(y, rq.zp_out)
+            if not state["prefetched"]:
+                load_b(0)
+            if not direct_a:
+                gather(0)
+            run_steps(after_first_gemm)
+
+        def run_steps(after_first_gemm):
+            for s, (i, j) in enumerate(steps):
+                n0, ntj = n_tiles[j]
+                b_ref = b_refs[j % b_bufs]
+                wbytes = blobs[j][1]
+                a_ref, lda = a_of(s)
+                c_ref, ldc = c_of(s)
+                self.sb.gemm(a=a_ref, lda=lda, b=b_ref, ldb=ntj, c=c_ref, ldc=ldc, m=m_tiles[i][1], n=ntj, k=kc,
+                             bias=b_ref + wbytes, mult=b_ref + wbytes + INT32_BYTES * ntj,
+                             shift=b_ref + wbytes + 2 * INT32_BYTES * ntj, zp_out=rq.zp_out, act_min=rq.act_min,
+                             act_max=rq.act_max)
+                if s > 0:
+                    scatter(s - 1)
+                if i == 0 and j + 1 < len(n_tiles):
+                    load_b(j + 1)
+                if s + 1 < len(steps) and not direct_a:
+                    gather(s + 1)
+                if s == 0 and after_first_gemm is not None:
+                    after_first_gemm()
+            scatter(len(steps) - 1)
+
+        return prefetch, emit
 
     # ------------------------------------------------------------ DMA-only layers
     def pad_layer(self, layer: ir.Pad) -> None:
@@ -484,7 +506,9 @@ class Lowerer:
     def emit(self) -> None:
         m = self.m
         first = True
-        for layer in m.layers:
+        planned: dict[int, tuple] = {}
+        gemm_index = 0
+        for li, layer in enumerate(m.layers):
             self.sb.layer(layer.index)
             if first:
                 x = self.buf(m.input)
@@ -494,7 +518,14 @@ class Lowerer:
                 self.copy_into(Ref(P.RELOC_INPUT, 0), w * c, x, x.spill)
                 first = False
             if isinstance(layer, (ir.Conv2D, ir.FullyConnected)):
-                self.gemm_layer(layer)
+                prefetch, emit = planned.pop(li) if li in planned else self.gemm_layer(layer, gemm_index % 2)
+                nxt = li + 1
+                hook = None
+                if nxt < len(m.layers) and isinstance(m.layers[nxt], (ir.Conv2D, ir.FullyConnected)):
+                    planned[nxt] = self.gemm_layer(m.layers[nxt], (gemm_index + 1) % 2)
+                    hook = planned[nxt][0]
+                emit(hook)
+                gemm_index += 1
             elif isinstance(layer, ir.Pad):
                 self.pad_layer(layer)
             elif isinstance(layer, ir.Reshape):

@@ -1,0 +1,115 @@
+"""The lowered command stream executed on the accelerator model (compiler/runner.py), byte-equal to TFLite Micro
+on the MLPerf Tiny models and to the reference executor on generated layers, on every shipped profile."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from asic_model.profiles import PROFILE_NAMES, load_profile
+from compiler import ir
+from compiler.image import parse_image_v2
+from compiler.lower import lower
+from compiler.quantization import activation_range, channel_multipliers, same_padding
+from compiler.reference import run_model
+from compiler.runner import StreamRunner
+from compiler.tflite_import import import_tflite
+from firmware import protocol_v1 as P
+from tests.compiler.conftest import MODEL_FILES, random_inputs, tflm_outputs
+
+
+def run_stream(model: ir.Model, profile: str, inputs: list[np.ndarray], max_rows: int = 1):
+    lowered = lower(model, load_profile(profile), max_rows=max_rows)
+    runner = StreamRunner(load_profile(profile))
+    runner.load(lowered.image)
+    out = runner.run(np.stack([x.reshape(-1) for x in inputs]))
+    shape = model.tensors[model.output].shape
+    return [row.reshape(shape) for row in out], lowered, runner
+
+
+@pytest.mark.parametrize("profile", PROFILE_NAMES)
+def test_ad01_stream_equals_tflite_micro(mlperf_dir, profile):
+    path = mlperf_dir / MODEL_FILES["ad01"]
+    model = import_tflite(path)
+    inputs = random_inputs(model.tensors[model.input].shape)
+    expected = tflm_outputs(path, inputs)
+    got, lowered, runner = run_stream(model, profile, inputs, max_rows=4)
+    for i, (g, want) in enumerate(zip(got, expected)):
+        assert np.array_equal(g, want), f"ad01 on {profile}, input {i}"
+    c = runner.counters()
+    assert c["MACS"] == len(inputs) * sum(layer.weights.size for layer in model.layers)
+    assert c["OVERLAP"] > 0                     # weight tiles and write-backs overlap the GEMMs
+
+
+def _conv_model(rng, h, w, cin, cout, k, stride, same, depthwise=False) -> ir.Model:
+    s_in, s_out = np.float32(0.05), np.float32(0.08)
+    zp_in, zp_out = int(rng.integers(-20, 20)), int(rng.integers(-20, 20))
+    oh, pt, pb = same_padding(h, stride, 1, k, same)
+    ow, pl, pr = same_padding(w, stride, 1, k, same)
+    x = ir.Activation(0, "x", (1, h, w, cin), float(s_in), zp_in)
+    channels = cin if depthwise else cout
+    y = ir.Activation(1, "y", (1, oh, ow, channels), float(s_out), zp_out)
+    w_scales = rng.uniform(0.002, 0.02, channels).astype(np.float32)
+    mult, shift = channel_multipliers(s_in, w_scales, s_out, channels)
+    lo, hi = activation_range("RELU", s_out, zp_out)
+    rq = ir.Requant(mult, shift, zp_out, lo, hi)
+    bias = rng.integers(-3000, 3000, channels).astype(np.int32)
+    pad = ir.Padding(pt, pb, pl, pr)
+    if depthwise:
+        wts = rng.integers(-127, 128, (1, k, k, channels)).astype(np.int8)
+        layer = ir.DepthwiseConv2D(0, "DEPTHWISE_CONV_2D", (0,), 1, weights=wts, bias=bias, zp_in=zp_in,
+                                   stride=(stride, stride), pad=pad, rq=rq)
+    else:
+        wts = rng.integers(-127, 128, (cout, k, k, cin)).astype(np.int8)
+        layer = ir.Conv2D(0, "CONV_2D", (0,), 1, weights=wts, bias=bias, zp_in=zp_in, stride=(stride, stride),
+                          pad=pad, rq=rq)
+    return ir.Model("generated", {0: x, 1: y}, [layer], 0, 1)
+
+
+CONV_CASES = [  # h, w, cin, cout, k, stride, same
+    (8, 8, 3, 16, 3, 1, True),
+    (9, 7, 5, 11, 3, 2, True),
+    (12, 10, 4, 20, 5, 1, True),
+    (10, 10, 8, 8, 1, 1, False),
+    (11, 13, 3, 17, 2, 2, False),
+    (7, 9, 6, 33, 4, 3, True),
+]
+
+
+@pytest.mark.parametrize("profile", PROFILE_NAMES)
+@pytest.mark.parametrize("case", CONV_CASES, ids=lambda c: "x".join(map(str, c[:5])) + f"s{c[5]}{'same' if c[6] else 'valid'}")
+def test_generated_conv_stream_equals_reference(profile, case):
+    rng = np.random.default_rng(abs(hash(case)) % 2**32)
+    model = _conv_model(rng, *case)
+    inputs = [rng.integers(-128, 128, model.tensors[0].shape).astype(np.int8) for _ in range(3)]
+    got, _, _ = run_stream(model, profile, inputs)
+    for x, g in zip(inputs, got):
+        assert np.array_equal(g, run_model(model, x))
+
+
+def test_conv_input_larger_than_sram_spills_and_stays_exact():
+    """A 96x96x8 input (72 KiB) and its 96x96x16 output cannot live in tiny's 64 KiB SRAM: both go to DRAM."""
+    rng = np.random.default_rng(5)
+    model = _conv_model(rng, 96, 96, 8, 16, 3, 1, True)
+    x = rng.integers(-128, 128, model.tensors[0].shape).astype(np.int8)
+    got, lowered, runner = run_stream(model, "tiny", [x])
+    assert np.array_equal(got[0], run_model(model, x))
+    assert lowered.plan == {0: "dram", 1: "dram"}
+    c = runner.counters()
+    assert c["SPILLS"] > 0 and c["SPILL_BYTES"] >= 96 * 96 * (8 + 16)
+    assert lowered.sram_bytes <= load_profile("tiny").sram_size
+
+
+def test_image_header_and_stream_shape(mlperf_dir):
+    model = import_tflite(mlperf_dir / MODEL_FILES["ad01"])
+    lowered = lower(model, load_profile("edge-v1"), max_rows=8)
+    parsed = parse_image_v2(lowered.image)
+    h = parsed.header
+    assert (h.format_version, h.entry_size, h.max_rows, h.dma_channels) == (P.MODEL_FORMAT_V2, P.CMD_SIZE, 8, 2)
+    assert (h.input_row_bytes, h.output_row_bytes, h.layer_count) == (640, 640, 10)
+    assert h.image_size == len(lowered.image) and h.footprint >= h.output_offset + 8 * 640
+    assert h.cmd_offset % 4 == 0 and h.cmd_offset + h.cmd_count * P.CMD_SIZE == h.image_size
+    assert 0 < h.sram_bytes <= load_profile("edge-v1").sram_size
+    ops = [c.op for c in parsed.commands]
+    assert ops[0] == P.CMD_LAYER and set(ops) == {P.CMD_LAYER, P.CMD_WRITE, P.CMD_WAIT}
+    assert [c.arg for c in parsed.commands if c.op == P.CMD_LAYER] == list(range(10))
