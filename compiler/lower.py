@@ -36,10 +36,10 @@ import numpy as np
 from asic_model.soc_map import region
 from compiler import ir
 from compiler.errors import CompileError
-from compiler.fixedpoint import wrap32
 from compiler.image import build_image_v2
 from compiler.stream import Ref, StreamBuilder
 from firmware import protocol_v1 as P
+from native.tfl_math import wrap_int32 as wrap32
 
 SRAM_BASE = region("SRAM").base
 ALIGN = 16                      # every buffer starts 16-byte aligned

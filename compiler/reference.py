@@ -7,7 +7,9 @@ connected accumulate (x - zp_in) * w over the in-bounds taps (padding taps are
 skipped, which equals padding with zp_in), add the bias, requantize with
 MultiplyByQuantizedMultiplier, add zp_out and clamp to the activation range;
 Add rescales each input (left_shift 20) and the sum; average pool divides the
-in-bounds sum rounding half away from zero; Softmax is gemmlowp fixed point.
+in-bounds sum rounding half away from zero; Softmax is gemmlowp fixed point. The
+integer primitives (MultiplyByQuantizedMultiplier, the Softmax) are the ones the
+accelerator model uses, stated once in native/tfl_math.py.
 
 Usage:
     from compiler.reference import run_model
@@ -19,12 +21,9 @@ from __future__ import annotations
 import numpy as np
 
 from compiler import ir
-from compiler.fixedpoint import (exp_on_negative_values, get_reciprocal, multiply_by_quantized_multiplier,
-                                 rounding_divide_by_pot, srdhm, wrap32)
-from compiler.quantization import INT8_MAX, INT8_MIN, SOFTMAX_SCALED_DIFF_INTEGER_BITS
-
-SOFTMAX_ACCUM_INTEGER_BITS = 12      # reference/softmax.h kAccumulationIntegerBits
-OUTPUT_BITS = 8
+from compiler.quantization import INT8_MIN
+from native.tfl_math import multiply_by_quantized_multiplier, softmax_int8
+from native.tfl_math import wrap_int32 as wrap32
 
 
 def requantize(acc: np.ndarray, rq: ir.Requant) -> np.ndarray:
@@ -97,19 +96,7 @@ def pool2d(layer: ir.Pool2D, x: np.ndarray, out_shape) -> np.ndarray:
 
 
 def softmax(layer: ir.Softmax, x: np.ndarray) -> np.ndarray:
-    depth = x.shape[-1]
-    rows = x.reshape(-1, depth).astype(np.int64)
-    diff = rows - rows.max(axis=1, keepdims=True)
-    use = diff >= layer.diff_min
-    rescaled = multiply_by_quantized_multiplier(diff, layer.input_mult, layer.input_left_shift)
-    exps = exp_on_negative_values(rescaled, SOFTMAX_SCALED_DIFF_INTEGER_BITS)
-    terms = rounding_divide_by_pot(exps, SOFTMAX_ACCUM_INTEGER_BITS)
-    sums = wrap32(np.where(use, terms, 0).sum(axis=1, keepdims=True))
-    scale, bits_over_unit = get_reciprocal(sums, SOFTMAX_ACCUM_INTEGER_BITS)
-    exponent = bits_over_unit + 31 - OUTPUT_BITS
-    out = rounding_divide_by_pot(srdhm(scale, exps), exponent) + INT8_MIN
-    out = np.where(use, np.clip(out, INT8_MIN, INT8_MAX), INT8_MIN)
-    return out.astype(np.int8).reshape(x.shape)
+    return softmax_int8(x, layer.input_mult, layer.input_left_shift, layer.diff_min).reshape(x.shape)
 
 
 def pad(layer: ir.Pad, x: np.ndarray) -> np.ndarray:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from compiler.fixedpoint import multiply_by_quantized_multiplier, rounding_divide_by_pot
 from compiler.quantization import activation_range, quantize_multiplier, softmax_params
 from compiler.reference import run_model
 from compiler.tflite_import import import_tflite
@@ -33,14 +32,6 @@ def test_quantize_multiplier_matches_tflite():
     # q * 2^31 rounds up to 2^31: halved, exponent bumped (the TFLITE_CHECK branch)
     assert quantize_multiplier(1.0 - 2.0**-40) == (1 << 30, 1)
     assert quantize_multiplier(2.0**-40) == (0, 0)              # shift < -31 flushes to zero
-
-
-def test_rounding_matches_gemmlowp():
-    x = np.array([5, -5, 6, -6, 7, -7])
-    assert rounding_divide_by_pot(x, 1).tolist() == [3, -3, 3, -3, 4, -4]   # ties away from zero
-    # 100 * 0.5 with a left shift of 1 = 100
-    assert int(multiply_by_quantized_multiplier(100, 1 << 30, 1)) == 100
-    assert int(multiply_by_quantized_multiplier(-3, 1 << 30, -1)) == -1      # -0.75 -> -1
 
 
 def test_activation_ranges():
