@@ -156,7 +156,7 @@ class Lowerer:
     def fail(self, layer: ir.Layer, message: str) -> CompileError:
         t = self.m.tensors[layer.output]
         return CompileError(f"{self.m.name}: operator {layer.index} ({layer.op}), tensor {t.index} '{t.name}': "
-                            f"{message} on profile {self.p.name}")
+                            f"on profile {self.p.name}, {message}")
 
     # ------------------------------------------------------------ memory plan
     def _halos(self) -> dict[int, ir.Padding]:
@@ -315,7 +315,8 @@ class Lowerer:
             nt = max(1, (nt // C) * C) if nt >= C else nt
             b_bufs = 2
             if 2 * _align(b_bytes(nt)) > budget // 2:
-                raise self.fail(layer, f"a weight tile of K={kc} does not fit the {budget}-byte work area")
+                raise self.fail(layer, f"a weight tile of K={kc} (KH*KW*Cin) does not fit the {budget}-byte "
+                                       "work area; K is not split: use a profile with more SRAM")
         n_tiles = [(n0, min(nt, n - n0)) for n0 in range(0, n, nt)]
         b_area = b_bufs * _align(b_bytes(nt))
         # A: direct when the input pixels are the im2col rows already (FC, 1x1 stride-1 unpadded conv) in SRAM
@@ -325,7 +326,8 @@ class Lowerer:
         per_row = (0 if direct_a else 2 * kc) + (0 if direct_c else 2 * nt)
         rest = budget - b_area
         if per_row and rest < per_row:
-            raise self.fail(layer, f"one im2col row of K={kc} does not fit the work area")
+            raise self.fail(layer, f"one im2col row of K={kc} (KH*KW*Cin) does not fit the {budget}-byte "
+                                  "work area; K is not split: use a profile with more SRAM")
         mt = pixels if not per_row else min(pixels, rest // per_row)
         target = -(-pixels // MIN_M_TILES)
         target = -(-target // R) * R

@@ -8,6 +8,7 @@ import pytest
 
 from asic_model.profiles import PROFILE_NAMES, load_profile
 from compiler import ir
+from compiler.errors import CompileError
 from compiler.image import parse_image_v2
 from compiler.lower import lower
 from compiler.quantization import activation_range, channel_multipliers, same_padding
@@ -113,3 +114,27 @@ def test_image_header_and_stream_shape(mlperf_dir):
     ops = [c.op for c in parsed.commands]
     assert ops[0] == P.CMD_LAYER and set(ops) == {P.CMD_LAYER, P.CMD_WRITE, P.CMD_WAIT}
     assert [c.arg for c in parsed.commands if c.op == P.CMD_LAYER] == list(range(10))
+
+
+@pytest.mark.parametrize("profile", PROFILE_NAMES)
+@pytest.mark.parametrize("name,layers", [("resnet8", 3), ("kws", 1)])
+def test_mlperf_conv_prefix_stream_equals_reference(mlperf_dir, profile, name, layers):
+    """The convolution-only prefix of ResNet-8 (three 3x3 SAME convs, haloed buffers chained) and DS-CNN's
+    first layer (10x4 kernel, stride 2, asymmetric SAME padding 4/5) on the TENSOR unit."""
+    model = import_tflite(mlperf_dir / MODEL_FILES[name])
+    sub = ir.Model(name, model.tensors, model.layers[:layers], model.input, model.layers[layers - 1].output)
+    inputs = random_inputs(model.tensors[model.input].shape, count=2)
+    got, _, runner = run_stream(sub, profile, inputs, max_rows=2)
+    for x, g in zip(inputs, got):
+        assert np.array_equal(g, run_model(sub, x))
+    assert runner.counters()["OVERLAP"] > 0
+
+
+def test_lowering_error_is_located():
+    rng = np.random.default_rng(3)
+    model = _conv_model(rng, 9, 9, 1024, 8, 7, 1, True)     # one im2col row: 7*7*1024 bytes
+    with pytest.raises(CompileError) as e:
+        lower(model, load_profile("tiny"))
+    assert str(e.value) == ("generated: operator 0 (CONV_2D), tensor 1 'y': on profile tiny, a weight tile of "
+                            "K=50176 (KH*KW*Cin) does not fit the 32416-byte work area; K is not split: use a "
+                            "profile with more SRAM")
