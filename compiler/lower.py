@@ -304,7 +304,7 @@ class Lowerer:
         rq = layer.rq
         R, C = self.p.array_rows, self.p.array_cols
 
-        budget = _align(self.work_size // 2 - ALIGN + 1) - ALIGN
+        budget = self.half_size
         # N tiles: all channels at once when the weights fit in half the work area, else double-buffered tiles
         def b_bytes(nt):
             return _align(kc * nt, INT32_BYTES) + PARAM_WORDS * INT32_BYTES * nt
@@ -338,14 +338,14 @@ class Lowerer:
         steps = [(i, j) for j in range(len(n_tiles)) for i in range(len(m_tiles))]
 
         # work area layout
-        base = self.work_base + half * (budget + ALIGN)
+        base = self.work_base + half * self.half_size
         b_refs = [Ref(P.RELOC_NONE, base + i * _align(b_bytes(nt))) for i in range(b_bufs)]
         at = base + b_area
         a_refs = [] if direct_a else [Ref(P.RELOC_NONE, _align(at) + i * _align(mt * kc)) for i in range(2)]
         at = _align(at) + (0 if direct_a else 2 * _align(mt * kc))
         c_refs = [] if direct_c else [Ref(P.RELOC_NONE, _align(at) + i * _align(mt * nt)) for i in range(2)]
         at = _align(at) + (0 if direct_c else 2 * _align(mt * nt))
-        self.work_used = max(self.work_used, at - base)
+        self.work_used = max(self.work_used, at - self.work_base)
 
         # constants: per N tile, the weight tile [kc, ntj] then bias', mult, shift (int32 each)
         blobs = []
@@ -475,6 +475,7 @@ class Lowerer:
         # the work area starts right after the activations the plan placed in SRAM
         self.work_base = SRAM_BASE + _align(self.arena_used)
         self.work_size = self.p.sram_size - _align(self.arena_used)
+        self.half_size = (self.work_size // 2) // ALIGN * ALIGN
         # the image size is unknown until the stream is built; workspace Refs are placeholders resolved
         # against a provisional base, then the stream is rebuilt once with the final base
         provisional = None
@@ -508,6 +509,7 @@ class Lowerer:
     def emit(self) -> None:
         m = self.m
         first = True
+        self.half = 0
         planned: dict[int, tuple] = {}
         gemm_index = 0
         for li, layer in enumerate(m.layers):
@@ -521,12 +523,17 @@ class Lowerer:
                 first = False
             if isinstance(layer, (ir.Conv2D, ir.FullyConnected)):
                 prefetch, emit = planned.pop(li) if li in planned else self.gemm_layer(layer, gemm_index % 2)
-                nxt = li + 1
+                # the next GEMM layer (VECTOR/DMA layers may come between) takes the other half of the work
+                # area and its first weight tile is fetched during this layer's first GEMM; the layers in
+                # between use this layer's half
+                nxt = next((k for k in range(li + 1, len(m.layers))
+                            if isinstance(m.layers[k], (ir.Conv2D, ir.FullyConnected))), None)
                 hook = None
-                if nxt < len(m.layers) and isinstance(m.layers[nxt], (ir.Conv2D, ir.FullyConnected)):
+                if nxt is not None:
                     planned[nxt] = self.gemm_layer(m.layers[nxt], (gemm_index + 1) % 2)
                     hook = planned[nxt][0]
                 emit(hook)
+                self.half = gemm_index % 2
                 gemm_index += 1
             elif isinstance(layer, ir.Pad):
                 self.pad_layer(layer)

@@ -39,17 +39,17 @@ class _Work:
 
     def __init__(self, lw):
         self.lw = lw
-        self.at = lw.work_base
+        self.base = lw.work_base + lw.half * lw.half_size     # the half the next GEMM layer's prefetch avoids
+        self.at = self.base
 
     def take(self, nbytes: int):
         from compiler.lower import _align
         from compiler.stream import Ref
         ref = Ref(P.RELOC_NONE, _align(self.at))
         self.at = _align(self.at) + nbytes
-        used = self.at - self.lw.work_base
-        if used > self.lw.work_size:
+        if self.at - self.base > self.lw.half_size:
             return None
-        self.lw.work_used = max(self.lw.work_used, used)
+        self.lw.work_used = max(self.lw.work_used, self.at - self.lw.work_base)
         return ref
 
 
@@ -62,7 +62,7 @@ def _in_sram(lw, layer, work: _Work, t: int, load: bool):
     dense = Buffer(None, b.h, b.w, b.c, NO_HALO, False)
     ref = work.take(dense.nbytes)
     if ref is None:
-        raise lw.fail(layer, f"a spilled operand of {dense.nbytes} bytes does not fit the {lw.work_size}-byte work "
+        raise lw.fail(layer, f"a spilled operand of {dense.nbytes} bytes does not fit the {lw.half_size}-byte work "
                              "area (row-band tiling of VECTOR layers is not implemented)")
     staged = Buffer(ref, b.h, b.w, b.c, NO_HALO, False)
     if load:

@@ -136,5 +136,5 @@ def test_lowering_error_is_located():
     with pytest.raises(CompileError) as e:
         lower(model, load_profile("tiny"))
     assert str(e.value) == ("generated: operator 0 (CONV_2D), tensor 1 'y': on profile tiny, a weight tile of "
-                            "K=50176 (KH*KW*Cin) does not fit the 32416-byte work area; K is not split: use a "
+                            "K=50176 (KH*KW*Cin) does not fit the 32432-byte work area; K is not split: use a "
                             "profile with more SRAM")
