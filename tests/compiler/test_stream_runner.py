@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 
 from asic_model.profiles import PROFILE_NAMES, load_profile
 from compiler import ir
@@ -138,3 +140,42 @@ def test_lowering_error_is_located():
     assert str(e.value) == ("generated: operator 0 (CONV_2D), tensor 1 'y': on profile tiny, a weight tile of "
                             "K=50176 (KH*KW*Cin) does not fit the 32432-byte work area; K is not split: use a "
                             "profile with more SRAM")
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(h=st.integers(1, 12), w=st.integers(1, 12), cin=st.integers(1, 9), cout=st.integers(1, 20),
+       k=st.integers(1, 5), stride=st.integers(1, 3), same=st.booleans(), profile=st.sampled_from(PROFILE_NAMES),
+       seed=st.integers(0, 2**16))
+def test_conv_shapes_property(h, w, cin, cout, k, stride, same, profile, seed):
+    """Any stride, padding, kernel 1x1..5x5 and odd channel count: the stream equals the reference executor."""
+    assume(same or (h >= k and w >= k))
+    rng = np.random.default_rng(seed)
+    model = _conv_model(rng, h, w, cin, cout, k, stride, same)
+    x = rng.integers(-128, 128, model.tensors[0].shape).astype(np.int8)
+    got, _, _ = run_stream(model, profile, [x])
+    assert np.array_equal(got[0], run_model(model, x))
+
+
+def _fc_model(rng, k, n, relu6) -> ir.Model:
+    s_in, s_w, s_out = np.float32(0.04), np.float32(0.01), np.float32(0.1)
+    zp_in, zp_out = int(rng.integers(-30, 30)), int(rng.integers(-30, 30))
+    from compiler.quantization import fc_per_tensor_multiplier
+    mult, shift = fc_per_tensor_multiplier(s_in, s_w, s_out)
+    lo, hi = activation_range("RELU6" if relu6 else "NONE", s_out, zp_out)
+    rq = ir.Requant(np.full(n, mult, np.int32), np.full(n, shift, np.int32), zp_out, lo, hi)
+    layer = ir.FullyConnected(0, "FULLY_CONNECTED", (0,), 1, weights=rng.integers(-127, 128, (n, k)).astype(np.int8),
+                              bias=rng.integers(-5000, 5000, n).astype(np.int32), zp_in=zp_in, rq=rq)
+    return ir.Model("fc", {0: ir.Activation(0, "x", (1, k), float(s_in), zp_in),
+                           1: ir.Activation(1, "y", (1, n), float(s_out), zp_out)}, [layer], 0, 1)
+
+
+@settings(max_examples=20, deadline=None)
+@given(k=st.integers(1, 700), n=st.integers(1, 300), relu6=st.booleans(), profile=st.sampled_from(PROFILE_NAMES),
+       seed=st.integers(0, 2**16))
+def test_fully_connected_shapes_property(k, n, relu6, profile, seed):
+    rng = np.random.default_rng(seed)
+    model = _fc_model(rng, k, n, relu6)
+    xs = [rng.integers(-128, 128, (1, k)).astype(np.int8) for _ in range(2)]
+    got, _, _ = run_stream(model, profile, xs, max_rows=2)
+    for x, g in zip(xs, got):
+        assert np.array_equal(g, run_model(model, x))
