@@ -10,6 +10,7 @@ Usage:
     drv = Driver(bus, acc)
     drv.dma_start(0, src=DRAM_BASE, dst=SRAM_BASE, length=4096)
     drv.gemm_start(M=16, N=16, K=32, a=..., b=..., c=..., bias=..., mult=..., shift=..., zp=-3, relu=True)
+    drv.vector_start(VU_OP_ADD, C=16, OUT_H=4, OUT_W=4, IN_ADDR=..., ...); drv.vector_status()
     drv.wait_idle(); drv.dma_status(0); drv.tensor_status()
     write_descriptor(mem_buf, offset, src=..., dst=..., length=..., next=0)
 """
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from asic_model.bus import Bus
-from asic_model.soc_map import DMA, PERF, PERF_COUNTER_NAMES, TENSOR
+from asic_model.soc_map import DMA, PERF, PERF_COUNTER_NAMES, TENSOR, VECTOR
 
 WORD_BYTES = 4
 _DCTRL = DMA.reg("CH0_CTRL")
@@ -118,6 +119,25 @@ class Driver:
 
     def tensor_clear(self) -> None:
         self._w(TENSOR, "STATUS", _STATUS.field("DONE").mask | _STATUS.field("ERR").mask)
+
+    # ------------------------------------------------------------ vector unit
+    def vector_start(self, op: int, *, irq: bool = True, **regs: int) -> None:
+        """Program VECTOR registers by name (signed values are written as 32-bit two's complement;
+        ZP_OUT/ACT_MIN/ACT_MAX as their low byte) and start VU_OP_* `op`."""
+        for reg, v in regs.items():
+            self._w(VECTOR, reg, v & 0xFFFF_FFFF)
+        self._w(VECTOR, "OP", op)
+        ctrl = VECTOR.reg("CTRL")
+        self._w(VECTOR, "CTRL", ctrl.field("START").mask | (ctrl.field("IRQ_EN").mask if irq else 0))
+
+    def vector_abort(self) -> None:
+        self._w(VECTOR, "CTRL", self._r(VECTOR, "CTRL") | VECTOR.reg("CTRL").field("ABORT").mask)
+
+    def vector_status(self) -> Status:
+        return Status.decode(self._r(VECTOR, "STATUS"))
+
+    def vector_clear(self) -> None:
+        self._w(VECTOR, "STATUS", _STATUS.field("DONE").mask | _STATUS.field("ERR").mask)
 
     # ------------------------------------------------------------ time and counters
     def wait_idle(self, max_cycles: int = 10**9) -> int:

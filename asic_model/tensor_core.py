@@ -44,8 +44,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from asic_model.bus import IrqLine, RegisterDevice
 from asic_model.soc_map import CONSTANTS, TENSOR
+from asic_model.unit import OneShotUnit
 
 TC_MAX_DIM = CONSTANTS["TC_MAX_DIM"].value
 TC_MAX_SHIFT = CONSTANTS["TC_MAX_SHIFT"].value
@@ -54,11 +54,7 @@ INT32_BYTES = 4
 ERR = {name: CONSTANTS[name].value for name in
        ("ERR_BOUNDS", "ERR_SHAPE", "ERR_QPARAM", "ERR_ECC", "ERR_ABORTED", "ERR_ALIGN")}
 _CTRL = TENSOR.reg("CTRL")
-_STATUS = TENSOR.reg("STATUS")
-START, IRQ_EN, RELU, RAW32, BIAS_EN, ABORT, QMODE_TFL = (
-    _CTRL.field(f).mask for f in ("START", "IRQ_EN", "RELU", "RAW32", "BIAS_EN", "ABORT", "QMODE_TFL"))
-BUSY, DONE, ERROR = (_STATUS.field(f).mask for f in ("BUSY", "DONE", "ERR"))
-ERR_CODE_SHIFT = _STATUS.field("ERR_CODE").lo
+RELU, RAW32, BIAS_EN, QMODE_TFL = (_CTRL.field(f).mask for f in ("RELU", "RAW32", "BIAS_EN", "QMODE_TFL"))
 FLAG_RELU, FLAG_RAW32, FLAG_QTFL = 1, 2, 4  # native.gemm_i8_buf flags
 INT8_SIGN, BYTE = 0x80, 0xFF
 
@@ -126,6 +122,10 @@ class GemmOp:
     cost: GemmCost
     start: int
 
+    @property
+    def cycles(self) -> int:
+        return self.cost.cycles
+
 
 def _native():
     try:
@@ -135,61 +135,19 @@ def _native():
     return native
 
 
-class TensorCore(RegisterDevice):
+class TensorCore(OneShotUnit):
     """The TENSOR register block and the operation in flight."""
 
+    KIND = "tensor"
+
     def __init__(self, acc):
-        self.acc = acc
-        super().__init__(TENSOR)
-        self.irq["TENSOR"] = IrqLine("TENSOR")
-        self._clear_state()
+        super().__init__(acc, TENSOR, "TENSOR")
 
-    def _clear_state(self) -> None:
-        self.busy = False
-        self.done = False
-        self.err = False
-        self.code = 0
-        self.remaining = 0
-        self.op: GemmOp | None = None
+    def _hung(self) -> bool:
+        return self.acc.faults.hang
 
-    def reset(self) -> None:
-        self.reset_registers()
-        self._clear_state()
-        self._sync()
-
-    # ------------------------------------------------------------ registers
-    def write_CTRL(self, value: int) -> None:
-        self.set("CTRL", value & ~(START | ABORT))
-        if value & ABORT and self.busy:
-            self.acc.faults.hang = False
-            self._fail(ERR["ERR_ABORTED"])
-        elif value & START and not self.busy:
-            self._start(value)
-        self._sync()
-
-    def write_STATUS(self, value: int) -> None:
-        if value & DONE:
-            self.done = False
-        if value & ERROR:
-            self.err = False
-        self._sync()
-
-    def _sync(self) -> None:
-        self.set("STATUS", (BUSY if self.busy else 0) | (DONE if self.done else 0)
-                 | (ERROR if self.err else 0) | (self.code << ERR_CODE_SHIFT))
-        self.irq["TENSOR"].set((self.done or self.err) and bool(self.values["CTRL"] & IRQ_EN))
-
-    # ------------------------------------------------------------ operation
-    def _start(self, ctrl: int) -> None:
-        self.done = self.err = False
-        self.code = 0
-        op = self._validate(ctrl)
-        if isinstance(op, int):
-            self._fail(op)
-            return
-        self.op = op
-        self.busy = True
-        self.remaining = op.cost.cycles
+    def _on_abort(self) -> None:
+        self.acc.faults.hang = False
 
     def _validate(self, ctrl: int) -> GemmOp | int:
         v = self.values
@@ -225,31 +183,9 @@ class TensorCore(RegisterDevice):
                       off.get("MULT_ADDR", -1), off.get("SHIFT_ADDR", -1), v["A_STRIDE"], v["B_STRIDE"],
                       v["C_STRIDE"], zp, flags, act_min, act_max, gemm_cost(self.acc.profile, M, N, K, raw32, bias_en), self.acc.now)
 
-    def _fail(self, code: int) -> None:
-        if self.op is not None and self.busy:
-            self.acc.emit("tensor", self._name(self.op), self.op.start, self.acc.now, {"error": code})
-        self.busy = False
-        self.err = True
-        self.code = code
-        self.remaining = 0
-        self.op = None
-
     @staticmethod
     def _name(op: GemmOp) -> str:
         return f"gemm {op.M}x{op.N}x{op.K}"
-
-    def cycles_to_event(self) -> int | None:
-        if not self.busy or self.acc.faults.hang:
-            return None
-        return self.remaining
-
-    def step(self, cycles: int) -> None:
-        if not self.busy or self.acc.faults.hang:
-            return
-        self.remaining -= cycles
-        if self.remaining <= 0:
-            self._complete()
-            self._sync()
 
     def _read_ranges(self, op: GemmOp) -> list[tuple[int, int, int, int]]:
         base = self.acc.sram_base
@@ -274,11 +210,6 @@ class TensorCore(RegisterDevice):
         acc.perf.count("SRAM_RD", op.cost.sram_read)
         acc.perf.count("TC_SRAM_RD", op.cost.sram_read)
         acc.perf.count("SRAM_WR", op.cost.sram_write)
-        acc.emit("tensor", self._name(op), op.start, acc.now,
-                 {"M": op.M, "N": op.N, "K": op.K, "macs": op.cost.macs, "tiles": op.cost.tiles,
-                  "raw32": raw32, "relu": bool(op.flags & FLAG_RELU)})
-        self.busy = False
-        self.done = True
-        self.remaining = 0
-        self.op = None
+        self._finish({"M": op.M, "N": op.N, "K": op.K, "macs": op.cost.macs, "tiles": op.cost.tiles,
+                      "raw32": raw32, "relu": bool(op.flags & FLAG_RELU)})
 

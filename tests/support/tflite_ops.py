@@ -43,6 +43,9 @@ SOFTMAX_OUT_ZP = -128
 ADD_LEFT_SHIFT_INT8 = 20          # micro/kernels/add_common.cc: left_shift for int8 Add
 SOFTMAX_SCALED_DIFF_INTEGER_BITS = 5
 TOTAL_SIGNED_BITS = 31
+ARENA_BASE_BYTES = 64 * 1024      # TFLM tensor arena: fixed part, then per model byte and per input element
+ARENA_PER_MODEL_BYTE = 2
+ARENA_PER_INPUT_BYTE = 8
 INT8_STD = 74.0                   # standard deviation of uniform random int8 values (256 / sqrt(12))
 
 
@@ -135,9 +138,11 @@ class OpModel:
 
 
 def run_tflm(buf: bytes, *xs: np.ndarray) -> np.ndarray:
-    """Run a model in TFLite Micro's interpreter (tflite-micro) on int8 inputs; returns output 0."""
+    """Run a model in TFLite Micro's interpreter (tflite-micro) on int8 inputs; returns output 0.
+    The tensor arena is sized from the model (TFLM's default is too small for larger tensors)."""
     from tflite_micro.python.tflite_micro import runtime
-    it = runtime.Interpreter.from_bytes(bytes(buf))
+    arena = ARENA_BASE_BYTES + ARENA_PER_MODEL_BYTE * len(buf) + sum(ARENA_PER_INPUT_BYTE * x.size for x in xs)
+    it = runtime.Interpreter.from_bytes(bytes(buf), arena_size=arena)
     for i, x in enumerate(xs):
         it.set_input(np.ascontiguousarray(x), i)
     it.invoke()
