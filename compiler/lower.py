@@ -55,6 +55,14 @@ def _align(n: int, a: int = ALIGN) -> int:
     return n + (-n % a)
 
 
+def gemm_operands(layer) -> tuple[np.ndarray, np.ndarray]:
+    """B [K, N] (conv: K ordered (ky, kx, cin) as the im2col gather lays A out) and the bias with the input
+    zero point folded in, bias'[n] = bias[n] - zp_in * sum_k B[k, n] (int32, wrapping as the unit's accumulator)."""
+    n = layer.weights.shape[0]
+    w = layer.weights.reshape(n, -1).astype(np.int64).T
+    return w, wrap32(layer.bias.astype(np.int64) - layer.zp_in * w.sum(axis=0)).astype("<i4")
+
+
 @dataclass
 class Buffer:
     """Where an activation lives: a Ref to its first byte (halo included), its NHWC dims and halo."""
@@ -285,7 +293,7 @@ class Lowerer:
         m = self.m
         x, y = self.buf(layer.inputs[0]), self.buf(layer.output)
         if isinstance(layer, ir.FullyConnected):
-            w = layer.weights.astype(np.int64).T                      # [K, N]
+            w, bias = gemm_operands(layer)
             kh = kw = 1
             stride, dil, pad = (1, 1), (1, 1), NO_HALO
             oh, ow = 1, 1
@@ -295,12 +303,11 @@ class Lowerer:
             x = Buffer(x.ref, 1, 1, cin, NO_HALO, x.spill)
         else:
             cout, kh, kw, cin = layer.weights.shape
-            w = layer.weights.reshape(cout, -1).astype(np.int64).T    # [(ky, kx, cin), Cout]
+            w, bias = gemm_operands(layer)
             stride, dil, pad = layer.stride, layer.dilation, layer.pad
             _, oh, ow, _ = m.tensors[layer.output].shape
         kc, n = w.shape
         pixels = oh * ow
-        bias = wrap32(layer.bias.astype(np.int64) - layer.zp_in * w.sum(axis=0)).astype("<i4")
         rq = layer.rq
         R, C = self.p.array_rows, self.p.array_cols
 

@@ -4,8 +4,10 @@ The VECTOR unit (docs/model-format.md, "The VECTOR unit") reads and writes NHWC
 int8 operands in SRAM with explicit pixel and row strides, so a layer whose
 tensors live in the SRAM arena runs as one operation on them in place (a tensor
 carrying a zero-point halo for a convolution is read through its interior).
-Operands spilled to DRAM are staged whole through the work area by DMA (with
-CTRL.SPILL). Depthwise weights [KH, KW, C*dm] int8 and the per-channel bias,
+When an operand is spilled to DRAM the layer runs in bands of output rows: each
+band's input rows (with the window's halo rows; PAD_T set per band) are staged
+into the work area by DMA (with CTRL.SPILL), the op runs, and the band's output
+rows go back by DMA. Depthwise weights [KH, KW, C*dm] int8 and the per-channel bias,
 multiplier and shift (int32) are loaded by DMA from the image into the work area.
 
 Usage:
@@ -14,14 +16,18 @@ Usage:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-from asic_model.soc_map import CONSTANTS, SOC
+from asic_model.soc_map import CONSTANTS
 from compiler import ir
+from compiler.stream import Ref, span
 from firmware import protocol_v1 as P
 
 INT32_BYTES = 4
 WORD_MASK = 0xFFFF_FFFF
+ALIGN = 16
 OPS = {"dwconv": "VU_OP_DWCONV", "avg": "VU_OP_AVGPOOL", "max": "VU_OP_MAXPOOL", "add": "VU_OP_ADD",
        "softmax": "VU_OP_SOFTMAX"}
 
@@ -43,107 +49,138 @@ class _Work:
         self.at = self.base
 
     def take(self, nbytes: int):
-        from compiler.lower import _align
-        from compiler.stream import Ref
-        ref = Ref(P.RELOC_NONE, _align(self.at))
-        self.at = _align(self.at) + nbytes
+        start = self.at + (-self.at % ALIGN)
+        ref = Ref(P.RELOC_NONE, start)
+        self.at = start + nbytes
         if self.at - self.base > self.lw.half_size:
             return None
         self.lw.work_used = max(self.lw.work_used, self.at - self.lw.work_base)
         return ref
 
 
-def _in_sram(lw, layer, work: _Work, t: int, load: bool):
-    """The buffer of tensor t, staged into the work area when it lives in DRAM (copied in when `load`)."""
-    from compiler.lower import NO_HALO, Buffer
-    b = lw.buf(t)
+def window_geometry(layer, out_hw: tuple[int, int]) -> dict:
+    """The VECTOR window registers of a depthwise convolution or pool (also the reference executor's geometry)."""
+    if isinstance(layer, ir.DepthwiseConv2D):
+        kh, kw = layer.weights.shape[1:3]
+        dm = layer.depth_multiplier
+    else:
+        (kh, kw), dm = layer.filter, 1
+    return {"OUT_H": out_hw[0], "OUT_W": out_hw[1], "K_H": kh, "K_W": kw, "STRIDE_H": layer.stride[0],
+            "STRIDE_W": layer.stride[1], "PAD_T": layer.pad.top, "PAD_L": layer.pad.left, "DEPTH_MULT": dm}
+
+
+@dataclass
+class _View:
+    """Rows [r0, r1) of an operand as the VECTOR unit addresses them."""
+
+    addr: Ref
+    row_stride: int
+    h: int
+    w: int
+    c: int
+
+    def span(self):
+        return span(self.addr, self.w * self.c, self.h, self.row_stride)
+
+
+def _band_rows(layer, g: dict | None, in_h: int, oy0: int, oy1: int) -> tuple[int, int, int]:
+    """Input rows [r0, r1) that output rows [oy0, oy1) read, and the band's PAD_T."""
+    if g is None:
+        return oy0, oy1, 0
+    top = oy0 * g["STRIDE_H"] - g["PAD_T"]
+    r0 = max(0, top)
+    r1 = min(in_h, (oy1 - 1) * g["STRIDE_H"] - g["PAD_T"] + g["K_H"])
+    return r0, r1, r0 - top
+
+
+def _stage_in(lw, work: _Work, b, r0: int, r1: int) -> _View:
     if b.in_sram:
-        return b, None
-    dense = Buffer(None, b.h, b.w, b.c, NO_HALO, False)
-    ref = work.take(dense.nbytes)
-    if ref is None:
-        raise lw.fail(layer, f"a spilled operand of {dense.nbytes} bytes does not fit the {lw.half_size}-byte work "
-                             "area (row-band tiling of VECTOR layers is not implemented)")
-    staged = Buffer(ref, b.h, b.w, b.c, NO_HALO, False)
-    if load:
-        lw.dma(b.pixel(0, 0), staged.ref, b.w * b.c, b.h, b.row_stride, b.w * b.c, True)
-    return staged, b
+        return _View(b.pixel(r0, 0), b.row_stride, r1 - r0, b.w, b.c)
+    ref = work.take((r1 - r0) * b.w * b.c)
+    lw.dma(b.pixel(r0, 0), ref, b.w * b.c, r1 - r0, b.row_stride, b.w * b.c, True)
+    return _View(ref, b.w * b.c, r1 - r0, b.w, b.c)
 
 
-def _write_back(lw, staged, home) -> None:
-    if home is not None:
-        lw.dma(staged.ref, home.pixel(0, 0), home.w * home.c, home.h, home.w * home.c, home.row_stride, True)
+def _bands(lw, layer, ins, y, g, work: _Work) -> list[tuple[int, int]]:
+    """Output row bands: one when every operand is in SRAM, else as many rows as the staged operands fit."""
+    staged = [b for b in ins if not b.in_sram]
+    if not staged and y.in_sram:
+        return [(0, y.h)]
+    room = lw.half_size - (work.at - work.base) - ALIGN * (len(ins) + 1)
 
-
-def _geometry(x, y) -> dict:
-    return {"IN_H": x.h, "IN_W": x.w, "C": x.c, "OUT_H": y.h, "OUT_W": y.w, "IN_ADDR": x.pixel(0, 0),
-            "OUT_ADDR": y.pixel(0, 0), "IN_ROW_STRIDE": x.row_stride, "IN_PIX_STRIDE": x.c,
-            "OUT_ROW_STRIDE": y.row_stride, "OUT_PIX_STRIDE": y.c}
-
-
-def _span(b):
-    from compiler.stream import span
-    return span(b.pixel(0, 0), b.w * b.c, b.h, b.row_stride)
+    def need(oy0, oy1):
+        total = 0
+        for b in staged:
+            r0, r1, _ = _band_rows(layer, g, b.h, oy0, oy1)
+            total += (r1 - r0) * b.w * b.c
+        return total + (0 if y.in_sram else (oy1 - oy0) * y.w * y.c)
+    rows = y.h
+    while rows > 1 and need(0, rows) > room:
+        rows = -(-rows // 2) if need(0, -(-rows // 2)) > room else rows - max(1, rows // 8)
+    if need(0, rows) > room:
+        raise lw.fail(layer, f"one output row of a spilled operand does not fit the {lw.half_size}-byte work area")
+    return [(oy0, min(y.h, oy0 + rows)) for oy0 in range(0, y.h, rows)]
 
 
 def lower_vector_layer(lw, layer) -> None:
-    try:
-        SOC.block("VECTOR")
-    except KeyError:
-        raise lw.fail(layer, "needs the VECTOR unit, which this accelerator model does not have yet") from None
+    """Emit the VECTOR operation(s) of one layer: in place on SRAM operands, in row bands when staged."""
     work = _Work(lw)
-    out_zp = lw.m.tensors[layer.output].zero_point
+    y = lw.buf(layer.output)
+    ins = [lw.buf(t) for t in layer.inputs]
+    lw.fill_halo(y, lw.m.tensors[layer.output].zero_point)
+    regs: dict = {"C": ins[0].c, "IN_W": ins[0].w, "OUT_W": y.w, "IN_PIX_STRIDE": ins[0].c, "OUT_PIX_STRIDE": y.c}
+    const_spans = []
+    g = None
     if isinstance(layer, ir.Add):
-        a, a_home = _in_sram(lw, layer, work, layer.inputs[0], True)
-        b, b_home = _in_sram(lw, layer, work, layer.inputs[1], True)
-        y, y_home = _in_sram(lw, layer, work, layer.output, False)
-        lw.fill_halo(lw.buf(layer.output), out_zp)
-        regs = dict(_geometry(a, y), OP=_op_code("add"), IN2_ADDR=b.pixel(0, 0), IN2_ROW_STRIDE=b.row_stride,
-                    IN2_PIX_STRIDE=b.c, ZP_IN=_s32(layer.zp_in1), ZP_IN2=_s32(layer.zp_in2), ZP_OUT=_s32(layer.zp_out),
-                    IN_MULT=layer.mult1, IN_SHIFT=_s32(layer.shift1), IN2_MULT=layer.mult2, IN2_SHIFT=_s32(layer.shift2),
+        regs.update(OP=_op_code("add"), IN2_PIX_STRIDE=ins[1].c, ZP_IN=_s32(-layer.zp_in1),
+                    ZP_IN2=_s32(-layer.zp_in2), ZP_OUT=_s32(layer.zp_out), IN_MULT=layer.mult1,
+                    IN_SHIFT=_s32(layer.shift1), IN2_MULT=layer.mult2, IN2_SHIFT=_s32(layer.shift2),
                     OUT_MULT=layer.mult_out, OUT_SHIFT=_s32(layer.shift_out), LEFT_SHIFT=layer.left_shift,
                     ACT_MIN=_s32(layer.act_min), ACT_MAX=_s32(layer.act_max))
-        lw.sb.vector(regs, [_span(a), _span(b)], [_span(y)])
-        _write_back(lw, y, y_home)
-        return
-    x, _ = _in_sram(lw, layer, work, layer.inputs[0], True)
-    y, y_home = _in_sram(lw, layer, work, layer.output, False)
-    lw.fill_halo(lw.buf(layer.output), out_zp)
-    if isinstance(layer, ir.Softmax):
-        if x.h * x.w * x.c != lw.m.tensors[layer.inputs[0]].size:
-            raise lw.fail(layer, "softmax input layout")
-        regs = dict(_geometry(x, y), OP=_op_code("softmax"), IN_MULT=layer.input_mult,
-                    IN_SHIFT=_s32(layer.input_left_shift), DIFF_MIN=_s32(layer.diff_min))
-        lw.sb.vector(regs, [_span(x)], [_span(y)])
+    elif isinstance(layer, ir.Softmax):
+        regs.update(OP=_op_code("softmax"), IN_MULT=layer.input_mult, IN_SHIFT=_s32(layer.input_left_shift),
+                    DIFF_MIN=_s32(layer.diff_min))
     elif isinstance(layer, ir.Pool2D):
-        regs = dict(_geometry(x, y), OP=_op_code(layer.mode), K_H=layer.filter[0], K_W=layer.filter[1],
-                    STRIDE_H=layer.stride[0], STRIDE_W=layer.stride[1], PAD_T=layer.pad.top, PAD_L=layer.pad.left,
-                    ZP_IN=_s32(lw.m.tensors[layer.inputs[0]].zero_point), ZP_OUT=_s32(out_zp),
-                    ACT_MIN=_s32(layer.act_min), ACT_MAX=_s32(layer.act_max))
-        lw.sb.vector(regs, [_span(x)], [_span(y)])
+        g = window_geometry(layer, (y.h, y.w))
+        regs.update(g, OP=_op_code(layer.mode), ACT_MIN=_s32(layer.act_min), ACT_MAX=_s32(layer.act_max))
     elif isinstance(layer, ir.DepthwiseConv2D):
         if layer.dilation != (1, 1):
             raise lw.fail(layer, f"dilation {list(layer.dilation)} is not supported by the VECTOR unit (use 1)")
+        g = window_geometry(layer, (y.h, y.w))
         rq = layer.rq
-        _, kh, kw, cout = layer.weights.shape
+        cout = layer.weights.shape[3]
         wbytes = layer.weights[0].astype(np.int8).tobytes()
         wbytes += bytes(-len(wbytes) % INT32_BYTES)
-        params = (layer.bias.astype("<i4").tobytes() + rq.mult.astype("<i4").tobytes()
-                  + rq.shift.astype("<i4").tobytes())
+        params = layer.bias.astype("<i4").tobytes() + rq.mult.astype("<i4").tobytes() + rq.shift.astype("<i4").tobytes()
         off = lw.k.add(wbytes + params)
         dst = work.take(len(wbytes) + len(params))
         if dst is None:
             raise lw.fail(layer, "depthwise weights do not fit the work area")
         lw.dma(lw.k.image_ref(off), dst, len(wbytes) + len(params))
-        from compiler.stream import span
-        regs = dict(_geometry(x, y), OP=_op_code("dwconv"), K_H=kh, K_W=kw, STRIDE_H=layer.stride[0],
-                    STRIDE_W=layer.stride[1], PAD_T=layer.pad.top, PAD_L=layer.pad.left,
-                    DEPTH_MULT=layer.depth_multiplier, W_ADDR=dst, BIAS_ADDR=dst + len(wbytes),
+        const_spans = [span(dst, len(wbytes) + len(params))]
+        regs.update(g, OP=_op_code("dwconv"), W_ADDR=dst, BIAS_ADDR=dst + len(wbytes),
                     MULT_ADDR=dst + len(wbytes) + INT32_BYTES * cout,
-                    SHIFT_ADDR=dst + len(wbytes) + 2 * INT32_BYTES * cout,
-                    ZP_IN=_s32(layer.zp_in), ZP_OUT=_s32(rq.zp_out), ACT_MIN=_s32(rq.act_min),
-                    ACT_MAX=_s32(rq.act_max))
-        lw.sb.vector(regs, [_span(x), span(dst, len(wbytes) + len(params))], [_span(y)])
+                    SHIFT_ADDR=dst + len(wbytes) + 2 * INT32_BYTES * cout, ZP_IN=_s32(-layer.zp_in),
+                    ZP_OUT=_s32(rq.zp_out), ACT_MIN=_s32(rq.act_min), ACT_MAX=_s32(rq.act_max))
     else:
         raise lw.fail(layer, f"no lowering for {type(layer).__name__}")
-    _write_back(lw, y, y_home)
+    band_base = work.at
+    for oy0, oy1 in _bands(lw, layer, ins, y, g, work):
+        work.at = band_base
+        views = []
+        for b in ins:
+            r0, r1, pad_t = _band_rows(layer, g, b.h, oy0, oy1)
+            views.append(_stage_in(lw, work, b, r0, r1))
+        if y.in_sram:
+            out = _View(y.pixel(oy0, 0), y.row_stride, oy1 - oy0, y.w, y.c)
+        else:
+            out = _View(work.take((oy1 - oy0) * y.w * y.c), y.w * y.c, oy1 - oy0, y.w, y.c)
+        band = dict(regs, IN_H=views[0].h, OUT_H=oy1 - oy0, IN_ADDR=views[0].addr, IN_ROW_STRIDE=views[0].row_stride,
+                    OUT_ADDR=out.addr, OUT_ROW_STRIDE=out.row_stride)
+        if g is not None:
+            band["PAD_T"] = pad_t
+        if len(views) > 1:
+            band.update(IN2_ADDR=views[1].addr, IN2_ROW_STRIDE=views[1].row_stride)
+        lw.sb.vector(band, [v.span() for v in views] + const_spans, [out.span()])
+        if not y.in_sram:
+            lw.dma(out.addr, y.pixel(oy0, 0), y.w * y.c, oy1 - oy0, y.w * y.c, y.row_stride, True)

@@ -1,15 +1,14 @@
-"""Bit-exact numpy execution of the IR: each operator's integer arithmetic as TFLite Micro's reference kernels compute it.
+"""Bit-exact host execution of the IR with the accelerator's own arithmetic: the oracle for the command stream.
 
-The host-side oracle for the lowered command stream and for the operators the
-device does not run yet. Kernels (tensorflow/lite/kernels/internal/reference/
-integer_ops/*.h and reference/softmax.h): convolution, depthwise and fully
-connected accumulate (x - zp_in) * w over the in-bounds taps (padding taps are
-skipped, which equals padding with zp_in), add the bias, requantize with
-MultiplyByQuantizedMultiplier, add zp_out and clamp to the activation range;
-Add rescales each input (left_shift 20) and the sum; average pool divides the
-in-bounds sum rounding half away from zero; Softmax is gemmlowp fixed point. The
-integer primitives (MultiplyByQuantizedMultiplier, the Softmax) are the ones the
-accelerator model uses, stated once in native/tfl_math.py.
+Each layer is computed the way the lowered stream computes it, by calling the
+statement of that arithmetic in the accelerator model instead of restating it:
+CONV_2D and FULLY_CONNECTED as a GEMM over im2col rows of the input padded with
+its zero point, with the zero point folded into the bias (compiler.lower.
+gemm_operands) and TFLite requantization (native.reference.reference_gemm_i8,
+qtfl=True); depthwise convolution, pools and ADD with asic_model.vector_unit's
+kernels; SOFTMAX with native.tfl_math.softmax_int8. tests/compiler/test_reference.py
+checks the result byte for byte against TensorFlow Lite Micro on the MLPerf
+Tiny models, which validates the IR's parameters and this mapping together.
 
 Usage:
     from compiler.reference import run_model
@@ -20,87 +19,31 @@ from __future__ import annotations
 
 import numpy as np
 
+from asic_model import vector_unit as vu
 from compiler import ir
-from compiler.quantization import INT8_MIN
-from native.tfl_math import multiply_by_quantized_multiplier, softmax_int8
-from native.tfl_math import wrap_int32 as wrap32
+from compiler.lower import gemm_operands
+from compiler.lower_vector import window_geometry
+from native.reference import reference_gemm_i8
+from native.tfl_math import softmax_int8
 
 
-def requantize(acc: np.ndarray, rq: ir.Requant) -> np.ndarray:
-    """int32 accumulators [..., C] -> int8 with per-channel multiplier, shift, zero point and clamp."""
-    y = multiply_by_quantized_multiplier(acc, rq.mult.astype(np.int64), rq.shift.astype(np.int64)) + rq.zp_out
-    return np.clip(y, rq.act_min, rq.act_max).astype(np.int8)
-
-
-def padded(x: np.ndarray, pad: ir.Padding, value: int) -> np.ndarray:
-    """NHWC [H, W, C] (no batch) padded spatially with `value`."""
-    return np.pad(x, ((pad.top, pad.bottom), (pad.left, pad.right), (0, 0)), constant_values=value)
-
-
-def windows(xp: np.ndarray, kernel: tuple[int, int], stride, dilation, out_hw) -> np.ndarray:
-    """[OH, OW, KH, KW, C] view of the taps of every output position of a padded [H, W, C] input."""
-    kh, kw = kernel
-    oh, ow = out_hw
-    rows = np.arange(oh)[:, None] * stride[0] + np.arange(kh)[None, :] * dilation[0]
-    cols = np.arange(ow)[:, None] * stride[1] + np.arange(kw)[None, :] * dilation[1]
-    return xp[rows[:, None, :, None], cols[None, :, None, :]]
-
-
-def conv2d(layer: ir.Conv2D, x: np.ndarray, out_shape) -> np.ndarray:
-    _, oh, ow, cout = out_shape
-    xp = padded(x[0].astype(np.int64) - layer.zp_in, layer.pad, 0)
+def im2col(x: np.ndarray, layer: ir.Conv2D, out_hw: tuple[int, int]) -> np.ndarray:
+    """[OH*OW, KH*KW*Cin] taps of a [H, W, Cin] input padded with its zero point (order ky, kx, cin)."""
+    pad, (sh, sw), (dh, dw) = layer.pad, layer.stride, layer.dilation
     _, kh, kw, cin = layer.weights.shape
-    taps = windows(xp, (kh, kw), layer.stride, layer.dilation, (oh, ow)).reshape(oh * ow, kh * kw * cin)
-    acc = taps @ layer.weights.reshape(cout, -1).astype(np.int64).T + layer.bias
-    return requantize(wrap32(acc), layer.rq).reshape(out_shape)
+    xp = np.pad(x, ((pad.top, pad.bottom), (pad.left, pad.right), (0, 0)), constant_values=layer.zp_in)
+    oh, ow = out_hw
+    rows = np.arange(oh)[:, None] * sh + np.arange(kh)[None, :] * dh
+    cols = np.arange(ow)[:, None] * sw + np.arange(kw)[None, :] * dw
+    taps = xp[rows[:, None, :, None], cols[None, :, None, :]]           # [OH, OW, KH, KW, Cin]
+    return taps.reshape(oh * ow, kh * kw * cin)
 
 
-def depthwise_conv2d(layer: ir.DepthwiseConv2D, x: np.ndarray, out_shape) -> np.ndarray:
-    _, oh, ow, cout = out_shape
-    xp = padded(x[0].astype(np.int64) - layer.zp_in, layer.pad, 0)
-    _, kh, kw, _ = layer.weights.shape
-    taps = windows(xp, (kh, kw), layer.stride, layer.dilation, (oh, ow))      # [OH, OW, KH, KW, Cin]
-    taps = np.repeat(taps, layer.depth_multiplier, axis=-1)                    # output channel c reads c // dm
-    acc = (taps * layer.weights[0].astype(np.int64)).sum(axis=(2, 3)) + layer.bias
-    return requantize(wrap32(acc), layer.rq).reshape(out_shape)
-
-
-def fully_connected(layer: ir.FullyConnected, x: np.ndarray, out_shape) -> np.ndarray:
-    acc = (x.reshape(1, -1).astype(np.int64) - layer.zp_in) @ layer.weights.astype(np.int64).T + layer.bias
-    return requantize(wrap32(acc), layer.rq).reshape(out_shape)
-
-
-def add(layer: ir.Add, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    def scaled(v, zp, mult, shift):
-        return multiply_by_quantized_multiplier((v.astype(np.int64) - zp) << layer.left_shift, mult, shift)
-    total = wrap32(scaled(a, layer.zp_in1, layer.mult1, layer.shift1) + scaled(b, layer.zp_in2, layer.mult2, layer.shift2))
-    y = multiply_by_quantized_multiplier(total, layer.mult_out, layer.shift_out) + layer.zp_out
-    return np.clip(y, layer.act_min, layer.act_max).astype(np.int8)
-
-
-def pool2d(layer: ir.Pool2D, x: np.ndarray, out_shape) -> np.ndarray:
-    _, oh, ow, c = out_shape
-    x0 = x[0].astype(np.int64)
-    valid = padded(np.ones(x0.shape[:2] + (1,), np.int64), layer.pad, 0)
-    if layer.mode == "max":
-        taps = windows(padded(x0, layer.pad, INT8_MIN - 1), layer.filter, layer.stride, (1, 1), (oh, ow))
-        y = taps.max(axis=(2, 3))
-    else:
-        taps = windows(padded(x0, layer.pad, 0), layer.filter, layer.stride, (1, 1), (oh, ow))
-        count = windows(valid, layer.filter, layer.stride, (1, 1), (oh, ow)).sum(axis=(2, 3))
-        total = taps.sum(axis=(2, 3))
-        half = count // 2
-        # C division truncates toward zero: round half away from zero
-        y = np.where(total > 0, (total + half) // count, -((-total + half) // count))
-    return np.clip(y, layer.act_min, layer.act_max).astype(np.int8).reshape(out_shape)
-
-
-def softmax(layer: ir.Softmax, x: np.ndarray) -> np.ndarray:
-    return softmax_int8(x, layer.input_mult, layer.input_left_shift, layer.diff_min).reshape(x.shape)
-
-
-def pad(layer: ir.Pad, x: np.ndarray) -> np.ndarray:
-    return np.pad(x, layer.pads, constant_values=layer.value)
+def gemm(layer, a: np.ndarray) -> np.ndarray:
+    w, bias = gemm_operands(layer)
+    rq = layer.rq
+    return reference_gemm_i8(a, w, bias=bias, mult=rq.mult, shift=rq.shift, zp_out=rq.zp_out, qtfl=True,
+                             act_min=rq.act_min, act_max=rq.act_max)
 
 
 def run_layer(layer: ir.Layer, model: ir.Model, values: dict[int, np.ndarray]) -> np.ndarray:
@@ -108,19 +51,27 @@ def run_layer(layer: ir.Layer, model: ir.Model, values: dict[int, np.ndarray]) -
     shape = model.tensors[layer.output].shape
     xs = [values[t] for t in layer.inputs]
     if isinstance(layer, ir.Conv2D):
-        return conv2d(layer, xs[0], shape)
-    if isinstance(layer, ir.DepthwiseConv2D):
-        return depthwise_conv2d(layer, xs[0], shape)
+        return gemm(layer, im2col(xs[0][0], layer, shape[1:3])).reshape(shape)
     if isinstance(layer, ir.FullyConnected):
-        return fully_connected(layer, xs[0], shape)
-    if isinstance(layer, ir.Add):
-        return add(layer, xs[0], xs[1])
+        return gemm(layer, xs[0].reshape(1, -1)).reshape(shape)
+    if isinstance(layer, ir.DepthwiseConv2D):
+        rq, g = layer.rq, window_geometry(layer, shape[1:3])
+        acc = vu.depthwise_conv(xs[0][0].astype(np.int64) - layer.zp_in, layer.weights[0], layer.bias, rq.mult,
+                                rq.shift, g)
+        return np.clip(acc + rq.zp_out, rq.act_min, rq.act_max).astype(np.int8).reshape(shape)
     if isinstance(layer, ir.Pool2D):
-        return pool2d(layer, xs[0], shape)
+        kernel = vu.average_pool if layer.mode == "avg" else vu.max_pool
+        y = kernel(xs[0][0].astype(np.int64), window_geometry(layer, shape[1:3]))
+        return np.clip(y, layer.act_min, layer.act_max).astype(np.int8).reshape(shape)
+    if isinstance(layer, ir.Add):
+        a, b = (v.astype(np.int64) for v in xs)
+        y = vu.add(a - layer.zp_in1, b - layer.zp_in2, layer.left_shift, (layer.mult1, layer.shift1),
+                   (layer.mult2, layer.shift2), (layer.mult_out, layer.shift_out))
+        return np.clip(y + layer.zp_out, layer.act_min, layer.act_max).astype(np.int8)
     if isinstance(layer, ir.Softmax):
-        return softmax(layer, xs[0])
+        return softmax_int8(xs[0], layer.input_mult, layer.input_left_shift, layer.diff_min).reshape(shape)
     if isinstance(layer, ir.Pad):
-        return pad(layer, xs[0])
+        return np.pad(xs[0], layer.pads, constant_values=layer.value)
     if isinstance(layer, ir.Reshape):
         return xs[0].reshape(shape)
     raise TypeError(f"no reference kernel for {type(layer).__name__}")
