@@ -1,7 +1,9 @@
 """Per-model, per-profile figures from the stream runner: cycles, MAC utilization, overlap, spills, host time.
 
 MAC utilization follows issue 17: MACs / (cycles x array_rows x array_cols), over the whole
-inference (cycles = the accelerator's CYCLES counter); the overlap ratio and the rest come
+inference (cycles = the accelerator's CYCLES counter) and over the CONV_2D layers only (each
+layer's cycles from its first GEMM's start to its last GEMM's end, StreamRunner.tensor_spans);
+the overlap ratio and the rest come
 from asic_model/metrics.py. Counters are per inference (totals divided by the row count).
 
 Usage:
@@ -38,12 +40,17 @@ def measure(model: ir.Model, profile_name: str, inputs: list[np.ndarray]) -> dic
     m = runner.metrics()
     n = len(inputs)
     cycles = c["CYCLES"] / n
+    conv = {layer.index for layer in model.layers if isinstance(layer, ir.Conv2D)}
+    spans = [sp for (_, layer), sp in runner.tensor_spans.items() if layer in conv]
+    conv_cycles = sum(max(e for _, e, _ in sp) - min(s for s, _, _ in sp) for sp in spans if sp)
+    conv_macs = sum(mac for sp in spans for _, _, mac in sp)
     return {
         "profile": profile_name, "inferences": n, "outputs": outputs,
         "cycles": cycles, "latency_ms": cycles / profile.clock_hz * 1e3,
         "macs": c["MACS"] / n,
         "mac_utilization": c["MACS"] / (c["CYCLES"] * profile.macs_per_cycle) if c["CYCLES"] else None,
         "tc_busy_utilization": m["array_utilization"],
+        "conv_mac_utilization": conv_macs / (conv_cycles * profile.macs_per_cycle) if conv_cycles else None,
         "overlap_ratio": m["overlap_ratio"], "exposed_dma_cycles": m["exposed_dma_cycles"] / n,
         "spills": c["SPILLS"] / n, "spill_bytes": c["SPILL_BYTES"] / n,
         "sram_hit_rate": m["sram_hit_rate"], "energy_uj": c["ENERGY_NJ"] / n / 1e3,
@@ -65,7 +72,7 @@ def main(argv: list[str]) -> int:
     model = import_tflite(path)
     rng = np.random.default_rng(0)
     inputs = [rng.integers(-128, 128, model.tensors[model.input].shape).astype(np.int8) for _ in range(DEFAULT_INPUTS)]
-    keys = ("cycles", "latency_ms", "mac_utilization", "overlap_ratio", "spill_bytes", "sram_hit_rate", "energy_uj",
+    keys = ("cycles", "latency_ms", "mac_utilization", "conv_mac_utilization", "overlap_ratio", "spill_bytes", "sram_hit_rate", "energy_uj",
             "sram_bytes", "commands", "host_s_per_inference")
     print("profile " + " ".join(keys))
     for p in profiles:

@@ -14,9 +14,13 @@ Usage:
     runner.load(lowered.image)
     outputs = runner.run(inputs)                 # int8 [rows, input_row_bytes] -> int8 [rows, output_row_bytes]
     runner.counters(), runner.metrics()
+    runner.per_layer[3]                          # (cycles, MACs) charged to layer 3: from its CMD_LAYER to the next
+    runner.tensor_spans[(0, 3)]                  # [(start, end, MACs)] of the GEMMs layer 3 issued in row 0
 """
 
 from __future__ import annotations
+
+import bisect
 
 import numpy as np
 
@@ -64,6 +68,21 @@ class StreamRunner:
         self.base = base
         self.units = _unit_status_regs()
         self.header = None
+        self.per_layer: dict[int, tuple[int, int]] = {}     # layer -> (cycles, MACs) while the stream issued it
+        self.tensor_spans: dict[tuple[int, int], list[tuple[int, int, int]]] = {}  # (row, layer) -> GEMM (start, end, MACs)
+        self._mark = (0, 0)
+        self._layer_starts: list[int] = []
+        self._layer_ids: list[int] = []
+        self.acc.trace = self._trace
+
+    def _trace(self, kind: str, name: str, start: int, end: int, args: dict) -> None:
+        if kind == "tensor" and "macs" in args:
+            self.tensor_spans.setdefault(self._issued_in(start), []).append((start, end, args["macs"]))
+
+    def _issued_in(self, cycle: int) -> tuple[int, int]:
+        """(row, layer) whose commands the stream was issuing at `cycle` (a GEMM starts when its START is written)."""
+        i = bisect.bisect_right(self._layer_starts, cycle) - 1
+        return self._layer_ids[i] if i >= 0 else (0, 0)
 
     def load(self, image: bytes) -> None:
         parsed = parse_image_v2(image)
@@ -106,19 +125,32 @@ class StreamRunner:
             if status & DONE:
                 bus.write(addr, WORD, DONE)
 
+    def _account(self, layer: int | None) -> None:
+        """Charge the cycles and MACs since the last layer marker to `layer` (stream order)."""
+        now, macs = self.acc.now, self.acc.perf.counts["MACS"]
+        if layer is not None:
+            cyc, mac = self.per_layer.get(layer, (0, 0))
+            self.per_layer[layer] = (cyc + now - self._mark[0], mac + macs - self._mark[1])
+        self._mark = (now, macs)
+
     def run_row(self, row: int) -> None:
         bus = self.bus
-        layer = 0
+        layer = None
+        self._account(None)
         for index, (op, reloc, arg, addr, value) in enumerate(self.commands):
             if op == P.CMD_WRITE:
                 bus.write(addr, WORD, self._relocate(reloc, value, row))
             elif op == P.CMD_WAIT:
-                self._wait(arg, layer, index)
+                self._wait(arg, layer or 0, index)
             elif op == P.CMD_LAYER:
+                self._account(layer)
                 layer = arg
+                self._layer_starts.append(self.acc.now)
+                self._layer_ids.append((row, arg))
             else:
                 raise ValueError(f"command {index}: unknown op {op}")
-        self._wait(sum(self.units), layer, len(self.commands))
+        self._wait(sum(self.units), layer or 0, len(self.commands))
+        self._account(layer)
 
     def run(self, inputs: np.ndarray) -> np.ndarray:
         """Run the stream once per input row; returns the output rows (int8)."""
