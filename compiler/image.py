@@ -1,7 +1,7 @@
 """Model image format version 2: header + constants + command stream, declared once with construct.
 
 The shared header fields (magic .. hash) are the version-1 declaration of
-hostd/model_format.py, reused field by field: version 2 renames reserved0 to
+compiler/model_format.py, reused field by field: version 2 renames reserved0 to
 dma_channels and replaces reserved2 with cmd_offset, cmd_count and sram_bytes
 (docs/model-format.md, "Version 2"). Hash and CRC are computed as in version 1.
 
@@ -19,7 +19,7 @@ from __future__ import annotations
 import construct as cs
 
 from firmware import protocol_v1 as P
-from hostd.model_format import HASH_OFFSET, ModelHeader, image_crc, model_hash  # noqa: F401  (re-exported)
+from compiler.model_format import HASH_OFFSET, ModelHeader, image_crc, model_hash  # noqa: F401  (re-exported)
 
 _V2_RENAMED = {"reserved0": "dma_channels"}
 _V2_TAIL = ("cmd_offset", "cmd_count", "sram_bytes")
