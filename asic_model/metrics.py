@@ -25,8 +25,10 @@ OPS_PER_MAC = 2
 
 def derived_metrics(c: dict[str, int], profile) -> dict[str, float | int | None]:
     tc, dma, ov = c["TC_BUSY"], c["DMA_BUSY"], c["OVERLAP"]
-    compute = c["COMPUTE_BUSY"]
-    rd, into = c["TC_SRAM_RD"] + c["VU_SRAM_RD"], c["DMA_TO_SRAM"]
+    # Counter sets without the vector-unit counters (telemetry of a device that predates them) mean
+    # no vector work: COMPUTE_BUSY = TC_BUSY and VU_SRAM_RD = 0.
+    compute = c.get("COMPUTE_BUSY", tc)
+    rd, into = c["TC_SRAM_RD"] + c.get("VU_SRAM_RD", 0), c["DMA_TO_SRAM"]
     seconds = c["CYCLES"] / profile.clock_hz
     joules = c["ENERGY_NJ"] / NJ_PER_J
     return {

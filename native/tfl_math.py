@@ -24,32 +24,37 @@ _I64 = np.int64
 
 def wrap_int32(x):
     """Two's-complement wrap of int64 values to the int32 range (kept as int64)."""
-    return ((np.asarray(x, _I64) + (1 << 31)) & 0xFFFF_FFFF) - (1 << 31)
+    return np.asarray(x, _I64).astype(np.int32).astype(_I64)
 
 
-def _trunc_div(a, d: int):
-    """C integer division (truncates toward zero) of int64 `a` by a positive power of two `d`."""
-    q = np.abs(a) // d
-    return np.where(a < 0, -q, q)
+_LOW31 = (1 << 31) - 1
+_SIGN_SHIFT = 63
 
 
 def srdhm(a, b):
-    """gemmlowp SaturatingRoundingDoublingHighMul of int32 values."""
+    """gemmlowp SaturatingRoundingDoublingHighMul of int32 values: (a*b + nudge) / 2^31 with C's
+    truncating division, nudge = 2^30 for a*b >= 0 else 1 - 2^30; INT32_MIN * INT32_MIN saturates.
+    Branch-free in int64: adding 2^31 - 1 to a negative dividend before the arithmetic shift makes
+    the shift truncate toward zero."""
     a = np.asarray(a, _I64)
     b = np.asarray(b, _I64)
     ab = a * b
-    nudge = np.where(ab >= 0, 1 << 30, 1 - (1 << 30))
-    res = _trunc_div(ab + nudge, 1 << 31)
-    return np.where((a == INT32_MIN) & (b == INT32_MIN), INT32_MAX, res)
+    v = ab + ((1 << 30) - ((ab >> _SIGN_SHIFT) & _LOW31))
+    res = (v + ((v >> _SIGN_SHIFT) & _LOW31)) >> 31
+    if np.any(b == INT32_MIN):
+        res = np.where((a == INT32_MIN) & (b == INT32_MIN), INT32_MAX, res)
+    return res
 
 
 def rounding_divide_by_pot(x, exponent):
     """gemmlowp RoundingDivideByPOT: x / 2^exponent rounded half away from zero (exponent 0..31)."""
     x = np.asarray(x, _I64)
     e = np.asarray(exponent, _I64)
+    if e.ndim == 0 and e == 0:
+        return x
     mask = (np.int64(1) << e) - 1
     remainder = x & mask
-    threshold = (mask >> 1) + (x < 0)
+    threshold = (mask >> 1) - (x >> _SIGN_SHIFT)          # + 1 for negative x
     return (x >> e) + (remainder > threshold)
 
 

@@ -234,3 +234,31 @@ def test_fill_writes_the_zero_point_over_the_region_only():
         ZP_OUT=-37)
     got, gaps_ok = s.read(out)
     assert (got == -37).all() and gaps_ok
+
+
+def run_vu_layer(r: Rig, m, xs: list[np.ndarray]) -> np.ndarray:
+    """Run the single-op TFLite model `m` (DEPTHWISE_CONV_2D, AVERAGE_POOL_2D, MAX_POOL_2D, ADD, SOFTMAX) on
+    the vector unit with dense NHWC operands; returns the output in the model's output shape."""
+    p, out_shape = m.params, m.output.shape
+    if m.op == "DEPTHWISE_CONV_2D":
+        return run_depthwise(r, m, xs[0][0])[0].reshape(out_shape)
+    s = Sram(r)
+    hwc = xs[0].reshape(-1, xs[0].shape[-1])[None] if xs[0].ndim == 2 else xs[0][0]
+    inp = s.tensor(hwc)
+    if m.op in ("AVERAGE_POOL_2D", "MAX_POOL_2D"):
+        out = s.tensor(None, out_shape[1:])
+        run(r, "AVGPOOL" if m.op == "AVERAGE_POOL_2D" else "MAXPOOL", **window_regs(m, hwc.shape), **io_regs(inp, out))
+    elif m.op == "ADD":
+        b = s.tensor(xs[1][0])
+        out = s.tensor(None, hwc.shape)
+        run(r, "ADD", **io_regs(inp, out), IN2_ADDR=b["addr"], IN2_ROW_STRIDE=b["row"], IN2_PIX_STRIDE=b["pix"],
+            C=hwc.shape[2], OUT_H=hwc.shape[0], OUT_W=hwc.shape[1], ZP_IN=p["input1_offset"],
+            ZP_IN2=p["input2_offset"], ZP_OUT=p["output_offset"], LEFT_SHIFT=p["left_shift"],
+            IN_MULT=p["input1_multiplier"], IN_SHIFT=p["input1_shift"], IN2_MULT=p["input2_multiplier"],
+            IN2_SHIFT=p["input2_shift"], OUT_MULT=p["output_multiplier"], OUT_SHIFT=p["output_shift"],
+            ACT_MIN=p["act_min"], ACT_MAX=p["act_max"])
+    else:
+        out = s.tensor(None, hwc.shape)
+        run(r, "SOFTMAX", **io_regs(inp, out), C=hwc.shape[2], OUT_H=hwc.shape[0], OUT_W=hwc.shape[1],
+            IN_MULT=p["input_multiplier"], IN_SHIFT=p["input_left_shift"], DIFF_MIN=p["diff_min"])
+    return s.read(out)[0].reshape(out_shape)

@@ -5,7 +5,8 @@ schema builders over `flatbuffers`) and returns an `OpModel`: the flatbuffer byt
 constants it holds (weights, bias), and `params`, the integer parameters TensorFlow Lite Micro
 derives for that operator in its Prepare step (per-channel multipliers and shifts, offsets,
 activation range, padding), computed here exactly as TFLM computes them
-(tensorflow/lite/kernels/internal/quantization_util.cc, kernel_util.cc, padding.h). `run_tflm`
+(tensorflow/lite/kernels/internal/quantization_util.cc, kernel_util.cc, padding.h; `derive_params`).
+`extract_op` lifts one operator out of an existing model (e.g. the MLPerf Tiny files) the same way. `run_tflm`
 runs the model in TFLM's own interpreter (the `tflite-micro` package), the reference every
 bit-exactness test compares with.
 
@@ -17,6 +18,7 @@ Usage:
     y = m.run(x)                        # TFLM's output, int8, in the model's output shape
     m.params["mult"], m.params["shift"], m.params["pad_t"], m.params["act_min"]   # what TFLM computed
     open("dw.tflite", "wb").write(m.tflite)
+    ops = model_ops(buf); layer = extract_op(buf, 3)   # one operator of a real model, same tensors and params
 
 Shapes are NHWC with batch 1 (the functions take (H, W, C) and add the batch). Randomness
 (weights, scales, zero points) comes from `seed`; scales are chosen so the outputs span the
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import flatbuffers
 import numpy as np
@@ -268,6 +271,44 @@ def _window_geometry(in_hw, kernel, stride, padding) -> dict:
             "pad_t": pad_before(padding, H, kh, sh), "pad_l": pad_before(padding, W, kw, sw)}
 
 
+def derive_params(op: str, inputs: list[Tensor], output: Tensor, options: dict) -> dict:
+    """The integer parameters TFLite Micro's Prepare derives for `op` from its tensors' quantization
+    and options (kernel, stride, padding, activation, beta): what a compiler programs the device with."""
+    act = options.get("activation")
+    out_s, out_zp = output.scale[0], output.zero_point[0]
+    act_min, act_max = activation_range(act, out_s, out_zp)
+    x = inputs[0]
+    if op in ("CONV_2D", "DEPTHWISE_CONV_2D"):
+        f = inputs[1]
+        n = output.shape[-1]
+        scales = f.scale if len(f.scale) > 1 else f.scale * n          # per-tensor: filter_scales[0] for all
+        mults, shifts = zip(*(quantize_multiplier(float(x.scale[0]) * float(fs) / float(out_s)) for fs in scales))
+        geo = _window_geometry(x.shape[1:3], options["kernel"], options["stride"], options["padding"])
+        return dict(geo, mult=np.array(mults, np.int32), shift=np.array(shifts, np.int32),
+                    input_offset=-x.zero_point[0], output_offset=out_zp, act_min=act_min, act_max=act_max)
+    if op in ("AVERAGE_POOL_2D", "MAX_POOL_2D"):
+        geo = _window_geometry(x.shape[1:3], options["kernel"], options["stride"], options["padding"])
+        return dict(geo, act_min=act_min, act_max=act_max)
+    if op == "ADD":
+        f1, f2 = inputs[0].scale[0], inputs[1].scale[0]
+        twice_max = 2 * max(f1, f2)
+        m1, sh1 = quantize_multiplier(f1 / twice_max)
+        m2, sh2 = quantize_multiplier(f2 / twice_max)
+        mo, sho = quantize_multiplier(twice_max / ((1 << ADD_LEFT_SHIFT_INT8) * out_s))
+        return dict(left_shift=ADD_LEFT_SHIFT_INT8, input1_offset=-inputs[0].zero_point[0],
+                    input2_offset=-inputs[1].zero_point[0], input1_multiplier=m1, input1_shift=sh1,
+                    input2_multiplier=m2, input2_shift=sh2, output_multiplier=mo, output_shift=sho,
+                    output_offset=out_zp, act_min=act_min, act_max=act_max)
+    if op == "SOFTMAX":
+        return softmax_params(float(np.float32(options["beta"])), x.scale[0])
+    if op == "FULLY_CONNECTED":
+        product = float(np.float32(x.scale[0]) * np.float32(inputs[1].scale[0]))   # float32, as TFLM
+        mult, shift = quantize_multiplier(product / out_s)
+        return dict(mult=mult, shift=shift, input_offset=-x.zero_point[0], output_offset=out_zp, act_min=act_min,
+                    act_max=act_max)
+    raise ValueError(f"derive_params: no parameters for {op}")
+
+
 def _conv_out_scale(in_scale, w_scales, fan_in, rng) -> float:
     """An output scale at which a typical accumulator lands well inside int8 (not saturating)."""
     typical = in_scale * float(np.mean(w_scales)) * INT8_STD ** 2 * math.sqrt(fan_in)
@@ -290,7 +331,6 @@ def conv2d_model(in_hwc, out_channels: int, kernel=(3, 3), stride=(1, 1), paddin
     out_s = out_s or _conv_out_scale(in_s, w_scales, fan_in, rng)
     out_zp = int(out_q[1]) if out_q else int(rng.integers(-128, 128))
     bias = rng.integers(-2000, 2001, out_channels).astype(np.int32)
-    mults, shifts = zip(*(quantize_multiplier(float(in_s) * float(s) / float(out_s)) for s in w_scales))
     geo = _window_geometry((H, W), kernel, stride, padding)
     tensors = [_t("input", (1, H, W, C), in_s, in_zp),
                _t("filter", w.shape, w_scales, [0] * out_channels, axis=0, data=w),
@@ -309,11 +349,9 @@ def conv2d_model(in_hwc, out_channels: int, kernel=(3, 3), stride=(1, 1), paddin
 
     buf = build_flatbuffer(tensors, tflite.BuiltinOperator.CONV_2D, tflite.BuiltinOptions.Conv2DOptions, opts,
                            [0, 1, 2], [3], [0])
-    act_min, act_max = activation_range(activation, out_s, out_zp)
-    params = dict(geo, mult=np.array(mults, np.int32), shift=np.array(shifts, np.int32), input_offset=-in_zp,
-                  output_offset=out_zp, act_min=act_min, act_max=act_max)
-    return OpModel("CONV_2D", buf, [tensors[0]], tensors[3], {"filter": w, "bias": bias},
-                   dict(kernel=kernel, stride=stride, padding=padding, activation=activation), params)
+    options = dict(kernel=kernel, stride=stride, padding=padding, activation=activation)
+    return OpModel("CONV_2D", buf, [tensors[0]], tensors[3], {"filter": w, "bias": bias}, options,
+                   derive_params("CONV_2D", tensors[:3], tensors[3], options))
 
 
 def depthwise_model(in_hwc, kernel=(3, 3), stride=(1, 1), padding="SAME", depth_multiplier=1, activation=None,
@@ -330,7 +368,6 @@ def depthwise_model(in_hwc, kernel=(3, 3), stride=(1, 1), padding="SAME", depth_
     out_s = float(np.float32(out_q[0])) if out_q else _conv_out_scale(in_s, w_scales, kh * kw, rng)
     out_zp = int(out_q[1]) if out_q else int(rng.integers(-128, 128))
     bias = rng.integers(-2000, 2001, cout).astype(np.int32)
-    mults, shifts = zip(*(quantize_multiplier(float(in_s) * float(s) / float(out_s)) for s in w_scales))
     geo = _window_geometry((H, W), kernel, stride, padding)
     tensors = [_t("input", (1, H, W, C), in_s, in_zp),
                _t("filter", w.shape, w_scales, [0] * cout, axis=3, data=w),
@@ -350,12 +387,10 @@ def depthwise_model(in_hwc, kernel=(3, 3), stride=(1, 1), padding="SAME", depth_
 
     buf = build_flatbuffer(tensors, tflite.BuiltinOperator.DEPTHWISE_CONV_2D,
                            tflite.BuiltinOptions.DepthwiseConv2DOptions, opts, [0, 1, 2], [3], [0])
-    act_min, act_max = activation_range(activation, out_s, out_zp)
-    params = dict(geo, mult=np.array(mults, np.int32), shift=np.array(shifts, np.int32), input_offset=-in_zp,
-                  output_offset=out_zp, act_min=act_min, act_max=act_max)
-    return OpModel("DEPTHWISE_CONV_2D", buf, [tensors[0]], tensors[3], {"filter": w, "bias": bias},
-                   dict(kernel=kernel, stride=stride, padding=padding, activation=activation,
-                        depth_multiplier=depth_multiplier), params)
+    options = dict(kernel=kernel, stride=stride, padding=padding, activation=activation,
+                   depth_multiplier=depth_multiplier)
+    return OpModel("DEPTHWISE_CONV_2D", buf, [tensors[0]], tensors[3], {"filter": w, "bias": bias}, options,
+                   derive_params("DEPTHWISE_CONV_2D", tensors[:3], tensors[3], options))
 
 
 def _pool_model(opcode, name, in_hwc, kernel, stride, padding, activation, seed, q) -> OpModel:
@@ -376,10 +411,8 @@ def _pool_model(opcode, name, in_hwc, kernel, stride, padding, activation, seed,
         return tflite.Pool2DOptionsEnd(b)
 
     buf = build_flatbuffer(tensors, opcode, tflite.BuiltinOptions.Pool2DOptions, opts, [0], [1], [0])
-    act_min, act_max = activation_range(activation, s, zp)
-    return OpModel(name, buf, [tensors[0]], tensors[1], {},
-                   dict(kernel=kernel, stride=stride, padding=padding, activation=activation),
-                   dict(geo, act_min=act_min, act_max=act_max))
+    options = dict(kernel=kernel, stride=stride, padding=padding, activation=activation)
+    return OpModel(name, buf, [tensors[0]], tensors[1], {}, options, derive_params(name, tensors[:1], tensors[1], options))
 
 
 def avgpool_model(in_hwc, kernel=(2, 2), stride=(2, 2), padding="VALID", activation=None, seed=0,
@@ -417,16 +450,8 @@ def add_model(hwc, activation=None, seed=0, in1_q=None, in2_q=None, out_q=None) 
 
     buf = build_flatbuffer(tensors, tflite.BuiltinOperator.ADD, tflite.BuiltinOptions.AddOptions, opts, [0, 1], [2],
                            [0, 1])
-    f1, f2, fo = (float(np.float32(x)) for x in (s1, s2, so))
-    twice_max = 2 * max(f1, f2)
-    m1, sh1 = quantize_multiplier(f1 / twice_max)
-    m2, sh2 = quantize_multiplier(f2 / twice_max)
-    mo, sho = quantize_multiplier(twice_max / ((1 << ADD_LEFT_SHIFT_INT8) * fo))
-    act_min, act_max = activation_range(activation, so, zo)
-    params = dict(left_shift=ADD_LEFT_SHIFT_INT8, input1_offset=-z1, input2_offset=-z2, input1_multiplier=m1,
-                  input1_shift=sh1, input2_multiplier=m2, input2_shift=sh2, output_multiplier=mo, output_shift=sho,
-                  output_offset=zo, act_min=act_min, act_max=act_max)
-    return OpModel("ADD", buf, tensors[:2], tensors[2], {}, dict(activation=activation), params)
+    options = dict(activation=activation)
+    return OpModel("ADD", buf, tensors[:2], tensors[2], {}, options, derive_params("ADD", tensors[:2], tensors[2], options))
 
 
 def softmax_model(shape, beta: float = 1.0, seed=0, in_q=None) -> OpModel:
@@ -444,8 +469,9 @@ def softmax_model(shape, beta: float = 1.0, seed=0, in_q=None) -> OpModel:
 
     buf = build_flatbuffer(tensors, tflite.BuiltinOperator.SOFTMAX, tflite.BuiltinOptions.SoftmaxOptions, opts, [0],
                            [1], [0])
-    return OpModel("SOFTMAX", buf, [tensors[0]], tensors[1], {}, dict(beta=beta),
-                   softmax_params(float(np.float32(beta)), float(np.float32(s))))
+    options = dict(beta=beta)
+    return OpModel("SOFTMAX", buf, [tensors[0]], tensors[1], {}, options,
+                   derive_params("SOFTMAX", tensors[:1], tensors[1], options))
 
 
 def fully_connected_model(in_features: int, out_features: int, batch: int = 1, activation=None, seed=0,
@@ -471,10 +497,154 @@ def fully_connected_model(in_features: int, out_features: int, batch: int = 1, a
 
     buf = build_flatbuffer(tensors, tflite.BuiltinOperator.FULLY_CONNECTED,
                            tflite.BuiltinOptions.FullyConnectedOptions, opts, [0, 1, 2], [3], [0])
-    product = float(np.float32(in_s) * np.float32(w_s))          # float32 product, as GetQuantizedConvolutionMultipler
-    mult, shift = quantize_multiplier(product / float(np.float32(out_s)))
-    act_min, act_max = activation_range(activation, out_s, out_zp)
-    params = dict(mult=mult, shift=shift, input_offset=-in_zp, output_offset=out_zp, act_min=act_min,
-                  act_max=act_max)
-    return OpModel("FULLY_CONNECTED", buf, [tensors[0]], tensors[3], {"weights": w, "bias": bias},
-                   dict(activation=activation), params)
+    options = dict(activation=activation)
+    return OpModel("FULLY_CONNECTED", buf, [tensors[0]], tensors[3], {"weights": w, "bias": bias}, options,
+                   derive_params("FULLY_CONNECTED", tensors[:3], tensors[3], options))
+
+
+# ---------------------------------------------------------------- one operator of an existing model
+_PADDING_NAMES = {tflite.Padding.SAME: "SAME", tflite.Padding.VALID: "VALID"}
+_ACT_NAMES = {tflite.ActivationFunctionType.NONE: None, tflite.ActivationFunctionType.RELU: "RELU",
+              tflite.ActivationFunctionType.RELU6: "RELU6"}
+_OP_NAMES = {v: k for k, v in vars(tflite.BuiltinOperator).items() if not k.startswith("_")}
+_TYPE_NAMES = {tflite.TensorType.INT8: "int8", tflite.TensorType.INT32: "int32"}
+
+
+def _options(op, cls):
+    table = op.BuiltinOptions()
+    o = cls()
+    o.Init(table.Bytes, table.Pos)
+    return o
+
+
+def _read_options(name: str, op) -> tuple[dict, int]:
+    """(options dict, BuiltinOptions type) of a supported operator, copied from `op`."""
+    if name in ("CONV_2D", "DEPTHWISE_CONV_2D"):
+        dw = name == "DEPTHWISE_CONV_2D"
+        o = _options(op, tflite.DepthwiseConv2DOptions if dw else tflite.Conv2DOptions)
+        if o.DilationHFactor() > 1 or o.DilationWFactor() > 1:
+            raise ValueError(f"{name}: dilation is not supported by the test builders")
+        opts = dict(stride=(o.StrideH(), o.StrideW()), padding=_PADDING_NAMES[o.Padding()],
+                    activation=_ACT_NAMES[o.FusedActivationFunction()])
+        if dw:
+            opts["depth_multiplier"] = o.DepthMultiplier()
+        return opts, (tflite.BuiltinOptions.DepthwiseConv2DOptions if dw else tflite.BuiltinOptions.Conv2DOptions)
+    if name in ("AVERAGE_POOL_2D", "MAX_POOL_2D"):
+        o = _options(op, tflite.Pool2DOptions)
+        return (dict(kernel=(o.FilterHeight(), o.FilterWidth()), stride=(o.StrideH(), o.StrideW()),
+                     padding=_PADDING_NAMES[o.Padding()], activation=_ACT_NAMES[o.FusedActivationFunction()]),
+                tflite.BuiltinOptions.Pool2DOptions)
+    if name == "ADD":
+        o = _options(op, tflite.AddOptions)
+        return dict(activation=_ACT_NAMES[o.FusedActivationFunction()]), tflite.BuiltinOptions.AddOptions
+    if name == "SOFTMAX":
+        return dict(beta=_options(op, tflite.SoftmaxOptions).Beta()), tflite.BuiltinOptions.SoftmaxOptions
+    if name == "FULLY_CONNECTED":
+        o = _options(op, tflite.FullyConnectedOptions)
+        return dict(activation=_ACT_NAMES[o.FusedActivationFunction()]), tflite.BuiltinOptions.FullyConnectedOptions
+    raise ValueError(f"extract_op: {name} is not supported (CONV_2D, DEPTHWISE_CONV_2D, AVERAGE_POOL_2D, "
+                     "MAX_POOL_2D, ADD, SOFTMAX, FULLY_CONNECTED)")
+
+
+def _options_builder(name: str, opts: dict):
+    act = ACTIVATIONS[opts.get("activation")]
+
+    def build(b):
+        if name == "CONV_2D":
+            tflite.Conv2DOptionsStart(b)
+            tflite.Conv2DOptionsAddPadding(b, getattr(tflite.Padding, opts["padding"]))
+            tflite.Conv2DOptionsAddStrideH(b, opts["stride"][0])
+            tflite.Conv2DOptionsAddStrideW(b, opts["stride"][1])
+            tflite.Conv2DOptionsAddDilationHFactor(b, 1)
+            tflite.Conv2DOptionsAddDilationWFactor(b, 1)
+            tflite.Conv2DOptionsAddFusedActivationFunction(b, act)
+            return tflite.Conv2DOptionsEnd(b)
+        if name == "DEPTHWISE_CONV_2D":
+            tflite.DepthwiseConv2DOptionsStart(b)
+            tflite.DepthwiseConv2DOptionsAddPadding(b, getattr(tflite.Padding, opts["padding"]))
+            tflite.DepthwiseConv2DOptionsAddStrideH(b, opts["stride"][0])
+            tflite.DepthwiseConv2DOptionsAddStrideW(b, opts["stride"][1])
+            tflite.DepthwiseConv2DOptionsAddDepthMultiplier(b, opts["depth_multiplier"])
+            tflite.DepthwiseConv2DOptionsAddDilationHFactor(b, 1)
+            tflite.DepthwiseConv2DOptionsAddDilationWFactor(b, 1)
+            tflite.DepthwiseConv2DOptionsAddFusedActivationFunction(b, act)
+            return tflite.DepthwiseConv2DOptionsEnd(b)
+        if name in ("AVERAGE_POOL_2D", "MAX_POOL_2D"):
+            tflite.Pool2DOptionsStart(b)
+            tflite.Pool2DOptionsAddPadding(b, getattr(tflite.Padding, opts["padding"]))
+            tflite.Pool2DOptionsAddStrideH(b, opts["stride"][0])
+            tflite.Pool2DOptionsAddStrideW(b, opts["stride"][1])
+            tflite.Pool2DOptionsAddFilterHeight(b, opts["kernel"][0])
+            tflite.Pool2DOptionsAddFilterWidth(b, opts["kernel"][1])
+            tflite.Pool2DOptionsAddFusedActivationFunction(b, act)
+            return tflite.Pool2DOptionsEnd(b)
+        if name == "ADD":
+            tflite.AddOptionsStart(b)
+            tflite.AddOptionsAddFusedActivationFunction(b, act)
+            return tflite.AddOptionsEnd(b)
+        if name == "SOFTMAX":
+            tflite.SoftmaxOptionsStart(b)
+            tflite.SoftmaxOptionsAddBeta(b, opts["beta"])
+            return tflite.SoftmaxOptionsEnd(b)
+        tflite.FullyConnectedOptionsStart(b)
+        tflite.FullyConnectedOptionsAddFusedActivationFunction(b, act)
+        return tflite.FullyConnectedOptionsEnd(b)
+    return build
+
+
+def model_ops(model: bytes) -> list[str]:
+    """The builtin operator names of subgraph 0, in execution order."""
+    m = tflite.Model.GetRootAsModel(model, 0)
+    g = m.Subgraphs(0)
+    out = []
+    for i in range(g.OperatorsLength()):
+        code = m.OperatorCodes(g.Operators(i).OpcodeIndex())
+        out.append(_OP_NAMES[max(code.BuiltinCode(), code.DeprecatedBuiltinCode())])
+    return out
+
+
+def extract_op(model: bytes, index: int) -> OpModel:
+    """Operator `index` of subgraph 0 of an int8 TFLite model as a single-operator model: the same
+    tensors (shapes, quantization, constant data) and options, with TFLM's parameters derived.
+    Constants are in `constants` under "filter"/"weights" and "bias"."""
+    m = tflite.Model.GetRootAsModel(model, 0)
+    g = m.Subgraphs(0)
+    op = g.Operators(index)
+    name = model_ops(model)[index]
+    opts, opt_type = _read_options(name, op)
+    tensors = []
+    for j, ti in enumerate(list(op.InputsAsNumpy()) + list(op.OutputsAsNumpy())):
+        t = g.Tensors(int(ti))
+        q = t.Quantization()
+        raw = m.Buffers(t.Buffer()).DataAsNumpy()
+        dtype = _TYPE_NAMES[t.Type()]
+        shape = tuple(int(d) for d in t.ShapeAsNumpy())
+        data = None if isinstance(raw, int) or raw.size == 0 else raw.view(np.dtype(dtype)).reshape(shape).copy()
+        scale = tuple(float(s) for s in q.ScaleAsNumpy())
+        zp = tuple(int(z) for z in q.ZeroPointAsNumpy())
+        tensors.append(Tensor(f"t{j}", shape, dtype, scale, zp, q.QuantizedDimension(), data))
+    if name in ("CONV_2D", "DEPTHWISE_CONV_2D"):
+        f = tensors[1].shape
+        opts["kernel"] = (f[1], f[2])
+    n_in = op.InputsLength()
+    runtime_inputs = [t for t in tensors[:n_in] if t.data is None]
+    const_names = {"CONV_2D": ("filter", "bias"), "DEPTHWISE_CONV_2D": ("filter", "bias"),
+                   "FULLY_CONNECTED": ("weights", "bias")}.get(name, ())
+    constants = {cn: tensors[k + 1].data for k, cn in enumerate(const_names)}
+    buf = build_flatbuffer(tensors, getattr(tflite.BuiltinOperator, name), opt_type, _options_builder(name, opts),
+                           list(range(n_in)), [n_in], [i for i, t in enumerate(tensors[:n_in]) if t.data is None])
+    return OpModel(name, buf, runtime_inputs, tensors[n_in], constants, opts,
+                   derive_params(name, tensors[:n_in], tensors[n_in], opts))
+
+
+MLPERF_TINY_SUBDIR = Path("shared") / "models" / "mlperf-tiny"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def mlperf_tiny_dir() -> Path | None:
+    """`../shared/models/mlperf-tiny` of the checkout (the nearest ancestor holding it, so a git worktree
+    nested deeper finds it too), or None where it is absent (tests then skip with that reason)."""
+    for ancestor in REPO_ROOT.parents:
+        if (ancestor / MLPERF_TINY_SUBDIR).is_dir():
+            return ancestor / MLPERF_TINY_SUBDIR
+    return None
