@@ -197,3 +197,72 @@ def test_conv_models_stream_equal_tflite_micro(mlperf_dir, profile, name):
     assert c["OVERLAP"] > 0 and c["VU_BUSY"] > 0
     if name == "resnet8" and profile == "tiny":          # 32x32x16 activations exceed tiny's SRAM: spilled
         assert c["SPILLS"] > 0 and lowered.stats["spilled_tensors"] > 0
+
+
+def _act(index, shape, zp, scale=0.05):
+    return ir.Activation(index, f"t{index}", shape, float(np.float32(scale)), zp)
+
+
+def _window_model(rng, kind, h, w, c, k, stride, same) -> ir.Model:
+    """A single depthwise convolution or pool layer on a [1, h, w, c] input."""
+    zp = int(rng.integers(-20, 20))
+    oh, pt, pb = same_padding(h, stride, 1, k, same)
+    ow, pl, pr = same_padding(w, stride, 1, k, same)
+    pad = ir.Padding(pt, pb, pl, pr)
+    if kind == "dwconv":
+        model = _conv_model(rng, h, w, c, c, k, stride, same, depthwise=True)
+        return model
+    x, y = _act(0, (1, h, w, c), zp), _act(1, (1, oh, ow, c), zp)
+    lo, hi = activation_range("RELU6", np.float32(0.05), zp)
+    layer = ir.Pool2D(0, "MAX_POOL_2D" if kind == "max" else "AVERAGE_POOL_2D", (0,), 1, mode=kind, filter=(k, k),
+                      stride=(stride, stride), pad=pad, act_min=lo, act_max=hi)
+    return ir.Model(kind, {0: x, 1: y}, [layer], 0, 1)
+
+
+WINDOW_CASES = [  # kind, h, w, c, k, stride, same
+    ("avg", 9, 7, 5, 3, 2, True), ("max", 10, 10, 3, 2, 2, False), ("max", 8, 11, 7, 3, 1, True),
+    ("dwconv", 9, 9, 6, 3, 1, True), ("dwconv", 12, 7, 10, 5, 2, True), ("avg", 6, 6, 4, 6, 1, False),
+]
+
+
+@pytest.mark.parametrize("profile", PROFILE_NAMES)
+@pytest.mark.parametrize("case", WINDOW_CASES, ids=lambda c: "-".join(map(str, c)))
+def test_generated_vector_window_layers_equal_reference(profile, case):
+    rng = np.random.default_rng(abs(hash(case)) % 2**32)
+    model = _window_model(rng, *case)
+    xs = [rng.integers(-128, 128, model.tensors[0].shape).astype(np.int8) for _ in range(2)]
+    got, _, runner = run_stream(model, profile, xs, max_rows=2)
+    for x, g in zip(xs, got):
+        assert np.array_equal(g, run_model(model, x))
+    assert runner.counters()["VU_BUSY"] > 0
+
+
+@pytest.mark.parametrize("kind", ["dwconv", "avg", "max"])
+def test_vector_layers_larger_than_sram_run_in_row_bands(kind):
+    """A 100x100x8 input (80 KiB) exceeds tiny's SRAM: the layer runs in bands of output rows staged through the
+    work area, each band's PAD_T and halo rows set so the windows see what one whole-tensor op would."""
+    rng = np.random.default_rng(11)
+    model = _window_model(rng, kind, 100, 100, 8, 3, 1, True)
+    x = rng.integers(-128, 128, model.tensors[0].shape).astype(np.int8)
+    got, lowered, runner = run_stream(model, "tiny", [x])
+    assert np.array_equal(got[0], run_model(model, x))
+    assert lowered.plan == {0: "dram", 1: "dram"} and lowered.stats["vector"] > 1     # several bands
+    assert runner.counters()["SPILLS"] > 0
+
+
+def test_add_and_pad_layers_equal_reference():
+    """ADD of a spilled 64x64x16 tensor with itself on tiny (row bands; the model has one input), then PAD
+    (DMA only: zero-point fill of the output, then the input copied inside)."""
+    from compiler.quantization import add_params
+    rng = np.random.default_rng(12)
+    shape = (1, 64, 64, 16)
+    x_t, s_t, p_t = _act(0, shape, 3, 0.05), _act(1, shape, 1, 0.1), _act(2, (1, 65, 67, 16), 1, 0.1)
+    lo, hi = activation_range("RELU", np.float32(0.1), 1)
+    add = ir.Add(0, "ADD", (0, 0), 1, zp_in1=3, zp_in2=3, zp_out=1, act_min=lo, act_max=hi,
+                 **add_params(x_t.scale, x_t.scale, s_t.scale))
+    pad = ir.Pad(1, "PAD", (1,), 2, pads=((0, 0), (0, 1), (2, 1), (0, 0)), value=1)
+    model = ir.Model("add_pad", {0: x_t, 1: s_t, 2: p_t}, [add, pad], 0, 2)
+    x = rng.integers(-128, 128, shape).astype(np.int8)
+    got, _, runner = run_stream(model, "tiny", [x])
+    assert np.array_equal(got[0], run_model(model, x))
+    assert runner.counters()["SPILLS"] > 0
