@@ -266,3 +266,29 @@ def test_add_and_pad_layers_equal_reference():
     got, _, runner = run_stream(model, "tiny", [x])
     assert np.array_equal(got[0], run_model(model, x))
     assert runner.counters()["SPILLS"] > 0
+
+
+@pytest.mark.parametrize("profile", PROFILE_NAMES)
+def test_streams_keep_the_device_contract(mlperf_dir, profile):
+    """What the firmware checks at LOAD_MODEL (docs/model-format.md, device validation), on every shipped model:
+    reserved fields zero, writes 4-aligned inside the DMA/TENSOR/VECTOR blocks with a known relocation, wait
+    masks non-zero within WAIT_MASK_VALID and naming present channels, layer markers below layer_count, and the
+    plan within the profile's SRAM and DMA channels."""
+    from asic_model.soc_map import DMA, TENSOR, VECTOR
+    prof = load_profile(profile)
+    blocks = [(b.base, b.base + b.size) for b in (DMA, TENSOR, VECTOR)]
+    for name in sorted(MODEL_FILES):
+        lowered = lower(import_tflite(mlperf_dir / MODEL_FILES[name]), prof)
+        parsed = parse_image_v2(lowered.image)
+        h = parsed.header
+        assert h.sram_bytes <= prof.sram_size and h.dma_channels <= prof.dma_channels
+        present = (1 << prof.dma_channels) - 1 | P.WAIT_TENSOR | P.WAIT_VECTOR
+        for c in parsed.commands:
+            if c.op == P.CMD_WRITE:
+                assert c.arg == 0 and c.addr % 4 == 0 and any(lo <= c.addr < hi for lo, hi in blocks)
+                assert c.reloc in (P.RELOC_NONE, P.RELOC_IMAGE, P.RELOC_INPUT, P.RELOC_OUTPUT)
+            elif c.op == P.CMD_WAIT:
+                assert (c.reloc, c.addr, c.value) == (0, 0, 0)
+                assert c.arg and not c.arg & ~P.WAIT_MASK_VALID and not c.arg & ~present
+            else:
+                assert c.op == P.CMD_LAYER and (c.reloc, c.addr, c.value) == (0, 0, 0) and c.arg < h.layer_count
