@@ -22,3 +22,10 @@ def test_measure_kws_edge_v1(mlperf_dir):
     assert 0 < fig["mac_utilization"] < fig["conv_mac_utilization"] <= 1
     assert 0 < fig["overlap_ratio"] <= 1 and fig["spill_bytes"] == 0
     assert fig["outputs"].shape == (2, 12)
+
+
+def test_compile_tflite_entry_point(mlperf_dir):
+    from compiler import compile_tflite
+    lowered = compile_tflite(mlperf_dir / MODEL_FILES["kws"], "tiny", max_rows=8)
+    assert (lowered.input_bytes, lowered.output_bytes, lowered.max_rows, lowered.profile) == (490, 12, 8, "tiny")
+    assert lowered.image[:4] == b"TSMD" and lowered.footprint >= lowered.output_offset + 8 * 12
