@@ -35,6 +35,7 @@ from asic_model.perf import PerfCounters
 from asic_model.profiles import Profile
 from asic_model.soc_map import ACCEL, CONSTANTS, region
 from asic_model.tensor_core import TensorCore
+from asic_model.vector_unit import VectorUnit
 
 SRAM_BASE = region("SRAM").base
 DRAM_BASE = region("DRAM").base
@@ -73,7 +74,8 @@ class AccelInfo(RegisterDevice):
         for reg, value in (("PROFILE_ID", p.id), ("ARRAY_ROWS", p.array_rows), ("ARRAY_COLS", p.array_cols),
                            ("VECTOR_WIDTH", p.vector_width), ("SRAM_SIZE", p.sram_size), ("SRAM_BANKS", p.sram_banks),
                            ("DRAM_SIZE", p.dram_size), ("DMA_CHANNELS", p.dma_channels),
-                           ("DMA_BYTES_PER_CYCLE", p.dma_bytes_per_cycle), ("CLOCK_HZ", p.clock_hz)):
+                           ("DMA_BYTES_PER_CYCLE", p.dma_bytes_per_cycle), ("CLOCK_HZ", p.clock_hz),
+                           ("VECTOR_LANES", p.vector_lanes)):
             self.set(reg, value)
         self.irq["ECC"].set(False)
 
@@ -103,19 +105,22 @@ class Accelerator:
         self.perf = PerfCounters(self.energy_table)
         self.dma = DmaEngine(self)
         self.tensor = TensorCore(self)
+        self.vector = VectorUnit(self)
         self._mem_windows = ((SRAM_BASE, self.sram), (DRAM_BASE, self.dram))
 
     # ------------------------------------------------------------ wiring
     def windows(self) -> list[tuple[int, object]]:
         """(base address, Device) for every window the accelerator claims on the SoC bus."""
         return [(SRAM_BASE, self.sram), (DRAM_BASE, self.dram), (ACCEL.base, self.info),
-                (self.dma.block.base, self.dma), (self.tensor.block.base, self.tensor), (self.perf.block.base, self.perf)]
+                (self.dma.block.base, self.dma), (self.tensor.block.base, self.tensor), (self.perf.block.base, self.perf),
+                (self.vector.block.base, self.vector)]
 
     def irq_lines(self) -> dict[int, IrqLine]:
         """Interrupt lines keyed by IRQ_* constant value (DMA lines of absent channels stay low)."""
         lines = {CONSTANTS[f"IRQ_DMA{i}"].value: self.dma.irq[f"DMA{i}"] for i in range(CONSTANTS["DMA_MAX_CHANNELS"].value)}
         lines[CONSTANTS["IRQ_DMA_ERR"].value] = self.dma.irq["DMA_ERR"]
         lines[CONSTANTS["IRQ_TENSOR"].value] = self.tensor.irq["TENSOR"]
+        lines[CONSTANTS["IRQ_VECTOR"].value] = self.vector.irq["VECTOR"]
         lines[CONSTANTS["IRQ_ECC"].value] = self.info.irq["ECC"]
         return lines
 
@@ -136,10 +141,11 @@ class Accelerator:
     # ------------------------------------------------------------ time
     @property
     def busy(self) -> bool:
-        return self.dma.busy or self.tensor.busy
+        return self.dma.busy or self.tensor.busy or self.vector.busy
 
     def next_event(self) -> int | None:
-        events = [e for e in (self.dma.cycles_to_event(), self.tensor.cycles_to_event()) if e is not None]
+        events = [e for e in (self.dma.cycles_to_event(), self.tensor.cycles_to_event(),
+                              self.vector.cycles_to_event()) if e is not None]
         return min(events) if events else None
 
     def advance(self, cycles: int) -> None:
@@ -149,10 +155,11 @@ class Accelerator:
         while cycles > 0:
             ev = self.next_event()
             step = cycles if ev is None or ev > cycles else ev
-            self.perf.count_time(step, self.tensor.busy, self.dma.busy)
+            self.perf.count_time(step, self.tensor.busy, self.dma.busy, self.vector.busy)
             self.now += step
             self.dma.step(step)
             self.tensor.step(step)
+            self.vector.step(step)
             cycles -= step
 
     def run_until_idle(self, max_cycles: int) -> int:
@@ -164,7 +171,8 @@ class Accelerator:
                 left = max_cycles - spent
                 self.advance(left)
                 raise IdleTimeout(f"accelerator still busy after {max_cycles} cycles "
-                                  f"(dma busy: {self.dma.busy}, tensor core busy: {self.tensor.busy}"
+                                  f"(dma busy: {self.dma.busy}, tensor core busy: {self.tensor.busy}, "
+                                  f"vector unit busy: {self.vector.busy}"
                                   f"{', hung' if self.tensor.busy and ev is None else ''})")
             self.advance(ev)
             spent += ev
@@ -174,7 +182,7 @@ class Accelerator:
         """Reset registers, in-flight work, counters, time and pending faults; memory contents are kept."""
         self.now = 0
         self.faults.clear()
-        for dev in (self.info, self.perf, self.dma, self.tensor):
+        for dev in (self.info, self.perf, self.dma, self.tensor, self.vector):
             dev.reset()
 
     # ------------------------------------------------------------ results

@@ -10,6 +10,7 @@ Usage:
     drv = Driver(bus, acc)
     drv.dma_start(0, src=DRAM_BASE, dst=SRAM_BASE, length=4096)
     drv.gemm_start(M=16, N=16, K=32, a=..., b=..., c=..., bias=..., mult=..., shift=..., zp=-3, relu=True)
+    drv.vector_start(VU_OP_ADD, C=16, OUT_H=4, OUT_W=4, IN_ADDR=..., ...); drv.vector_status()
     drv.wait_idle(); drv.dma_status(0); drv.tensor_status()
     write_descriptor(mem_buf, offset, src=..., dst=..., length=..., next=0)
 """
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from asic_model.bus import Bus
-from asic_model.soc_map import DMA, PERF, PERF_COUNTER_NAMES, TENSOR
+from asic_model.soc_map import DMA, PERF, PERF_COUNTER_NAMES, TENSOR, VECTOR
 
 WORD_BYTES = 4
 _DCTRL = DMA.reg("CH0_CTRL")
@@ -94,17 +95,20 @@ class Driver:
     # ------------------------------------------------------------ tensor core
     def gemm_start(self, *, M: int, N: int, K: int, a: int, b: int, c: int, lda: int | None = None,
                    ldb: int | None = None, ldc: int | None = None, bias: int | None = None, mult: int = 0,
-                   shift: int = 0, zp: int = 0, relu: bool = False, raw32: bool = False, irq: bool = True) -> None:
+                   shift: int = 0, zp: int = 0, relu: bool = False, raw32: bool = False, irq: bool = True,
+                   qmode_tfl: bool = False, act_min: int = -128, act_max: int = 127) -> None:
         """Program and start C = A x B (+ bias); ldc in bytes (default N or 4N in RAW32)."""
         regs = (("M", M), ("N", N), ("K", K), ("A_ADDR", a), ("B_ADDR", b), ("C_ADDR", c),
                 ("BIAS_ADDR", bias or 0), ("MULT_ADDR", mult), ("SHIFT_ADDR", shift),
                 ("A_STRIDE", K if lda is None else lda), ("B_STRIDE", N if ldb is None else ldb),
-                ("C_STRIDE", (4 * N if raw32 else N) if ldc is None else ldc), ("ZP_OUT", zp & 0xFF))
+                ("C_STRIDE", (4 * N if raw32 else N) if ldc is None else ldc), ("ZP_OUT", zp & 0xFF),
+                ("ACT_MIN", act_min & 0xFF), ("ACT_MAX", act_max & 0xFF))
         for reg, v in regs:
             self._w(TENSOR, reg, v)
         f = _TCTRL.field
         ctrl = f("START").mask | (f("IRQ_EN").mask if irq else 0) | (f("RELU").mask if relu else 0) \
-            | (f("RAW32").mask if raw32 else 0) | (f("BIAS_EN").mask if bias is not None else 0)
+            | (f("RAW32").mask if raw32 else 0) | (f("BIAS_EN").mask if bias is not None else 0) \
+            | (f("QMODE_TFL").mask if qmode_tfl else 0)
         self._w(TENSOR, "CTRL", ctrl)
 
     def tensor_abort(self) -> None:
@@ -115,6 +119,25 @@ class Driver:
 
     def tensor_clear(self) -> None:
         self._w(TENSOR, "STATUS", _STATUS.field("DONE").mask | _STATUS.field("ERR").mask)
+
+    # ------------------------------------------------------------ vector unit
+    def vector_start(self, op: int, *, irq: bool = True, **regs: int) -> None:
+        """Program VECTOR registers by name (signed values are written as 32-bit two's complement;
+        ZP_OUT/ACT_MIN/ACT_MAX as their low byte) and start VU_OP_* `op`."""
+        for reg, v in regs.items():
+            self._w(VECTOR, reg, v & 0xFFFF_FFFF)
+        self._w(VECTOR, "OP", op)
+        ctrl = VECTOR.reg("CTRL")
+        self._w(VECTOR, "CTRL", ctrl.field("START").mask | (ctrl.field("IRQ_EN").mask if irq else 0))
+
+    def vector_abort(self) -> None:
+        self._w(VECTOR, "CTRL", self._r(VECTOR, "CTRL") | VECTOR.reg("CTRL").field("ABORT").mask)
+
+    def vector_status(self) -> Status:
+        return Status.decode(self._r(VECTOR, "STATUS"))
+
+    def vector_clear(self) -> None:
+        self._w(VECTOR, "STATUS", _STATUS.field("DONE").mask | _STATUS.field("ERR").mask)
 
     # ------------------------------------------------------------ time and counters
     def wait_idle(self, max_cycles: int = 10**9) -> int:

@@ -3,6 +3,8 @@
 Per-action energies default to published 45 nm figures scaled to the profile's
 process node (sources and derivation in docs/energy-model.md):
 - int8 MAC: 0.23 pJ at 45 nm (Horowitz, ISSCC 2014: 8-bit multiply 0.2 pJ + 8-bit add 0.03 pJ);
+- vector unit lane operation (VU_OPS): one int8 multiply-accumulate-class lane step, charged
+  like the MAC (0.23 pJ at 45 nm, node-scaled);
 - SRAM byte read/written: Horowitz's 64-bit read from an 8 KB / 32 KB / 1 MB SRAM
   (10 / 20 / 100 pJ), interpolated linearly in log2(bank size) at the profile's
   bank size, divided by 8 bytes; writes cost the same as reads;
@@ -36,6 +38,7 @@ MiB = 1024 * KiB
 
 # Horowitz, ISSCC 2014, 45 nm.
 MAC_INT8_FJ_45NM = 230
+VU_LANE_OP_FJ_45NM = MAC_INT8_FJ_45NM   # one lane step: an int8 multiply-accumulate or an add/compare + operand mux
 SRAM_64BIT_READ_FJ_45NM = ((8 * KiB, 10_000), (32 * KiB, 20_000), (1 * MiB, 100_000))
 SRAM_ACCESS_BYTES = 8  # the figures above are for one 64-bit access
 # Accelergy CACTI plug-in tables, femtojoules per bit.
@@ -44,7 +47,7 @@ DRAM_FJ_PER_BIT = {"LPDDR4": 8_000, "HBM2": 3_900, "GDDR5": 14_000, "DDR3": 70_0
 NODE_SCALE = {45: Fraction(1), 28: Fraction(51, 100), 16: Fraction(17, 100), 7: Fraction(94, 1000)}
 
 # Counter name -> the action whose per-unit energy it multiplies.
-ACTIONS = ("MACS", "SRAM_RD", "SRAM_WR", "DRAM_RD", "DRAM_WR", "CYCLES")
+ACTIONS = ("MACS", "VU_OPS", "SRAM_RD", "SRAM_WR", "DRAM_RD", "DRAM_WR", "CYCLES")
 
 
 def _round(x: Fraction) -> int:
@@ -73,6 +76,7 @@ class EnergyTable:
     sram_write_fj_per_byte: int
     dram_fj_per_byte: int
     static_fj_per_cycle: int
+    vu_op_fj: int = 0
 
     @classmethod
     def from_profile(cls, p: Profile) -> "EnergyTable":
@@ -86,11 +90,12 @@ class EnergyTable:
             sram_write_fj_per_byte=e.sram_write_fj_per_byte if e.sram_write_fj_per_byte is not None else sram,
             dram_fj_per_byte=e.dram_fj_per_byte if e.dram_fj_per_byte is not None else DRAM_FJ_PER_BIT[p.dram_kind] * BITS_PER_BYTE,
             static_fj_per_cycle=static,
+            vu_op_fj=e.vu_op_fj if e.vu_op_fj is not None else _round(VU_LANE_OP_FJ_45NM * scale),
         )
 
     def per_unit(self) -> dict[str, int]:
         """Counter name -> femtojoules per unit of that counter."""
-        return {"MACS": self.mac_fj, "SRAM_RD": self.sram_read_fj_per_byte, "SRAM_WR": self.sram_write_fj_per_byte,
+        return {"MACS": self.mac_fj, "VU_OPS": self.vu_op_fj, "SRAM_RD": self.sram_read_fj_per_byte, "SRAM_WR": self.sram_write_fj_per_byte,
                 "DRAM_RD": self.dram_fj_per_byte, "DRAM_WR": self.dram_fj_per_byte, "CYCLES": self.static_fj_per_cycle}
 
     def breakdown_fj(self, counters: dict[str, int]) -> dict[str, int]:

@@ -1,7 +1,7 @@
 """Performance counters (the PERF block): 64-bit event counts and the energy counter.
 
 The accelerator's units call `count(name, n)`; time-based counters (CYCLES,
-TC_BUSY, DMA_BUSY, OVERLAP) are advanced by `count_time`. Nothing counts while
+TC_BUSY, VU_BUSY, COMPUTE_BUSY, DMA_BUSY, OVERLAP) are advanced by `count_time`. Nothing counts while
 CTRL.ENABLE is 0; CTRL.CLEAR zeroes everything (and self-clears). Each counter
 is a LO/HI register pair: reading LO returns the low word and latches the high
 word, which HI then returns, so a LO-then-HI read is atomic. ENERGY_NJ is
@@ -12,7 +12,7 @@ Derived metrics (SRAM hit rate, DMA/compute overlap): docs/performance-counters.
 
 Usage:
     perf = PerfCounters(EnergyTable.from_profile(profile))
-    perf.count("MACS", 4096); perf.count_time(10, tc_busy=True, dma_busy=False)
+    perf.count("MACS", 4096); perf.count_time(10, tc_busy=True, dma_busy=False, vu_busy=False)
     perf.snapshot()["ENERGY_NJ"]; perf.energy_fj()
 """
 
@@ -54,16 +54,22 @@ class PerfCounters(RegisterDevice):
         if self.values["CTRL"] & 1:
             self.counts[name] += n
 
-    def count_time(self, cycles: int, tc_busy: bool, dma_busy: bool) -> None:
+    def count_time(self, cycles: int, tc_busy: bool, dma_busy: bool, vu_busy: bool = False) -> None:
+        """OVERLAP: DMA busy together with the tensor core or the vector unit (COMPUTE_BUSY)."""
         if not self.values["CTRL"] & 1:
             return
         c = self.counts
         c["CYCLES"] += cycles
         if tc_busy:
             c["TC_BUSY"] += cycles
+        if vu_busy:
+            c["VU_BUSY"] += cycles
+        compute = tc_busy or vu_busy
+        if compute:
+            c["COMPUTE_BUSY"] += cycles
         if dma_busy:
             c["DMA_BUSY"] += cycles
-            if tc_busy:
+            if compute:
                 c["OVERLAP"] += cycles
 
     def clear(self) -> None:

@@ -9,7 +9,7 @@ the section and the key, e.g.
 Usage:
     from asic_model.profiles import load_profile, PROFILE_NAMES
     p = load_profile("edge-v1")            # or a path to a .toml file
-    p.array_rows, p.vector_width, p.sram_size, p.clock_hz, p.energy.static_power_mw
+    p.array_rows, p.vector_width, p.vector_lanes, p.sram_size, p.clock_hz, p.energy.static_power_mw
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ NODES_NM = (45, 28, 16, 7)
 DRAM_KINDS = ("LPDDR4", "HBM2", "GDDR5", "DDR3")
 MAX_ARRAY_DIM = 256
 MAX_VECTOR_WIDTH = 512
+MAX_VECTOR_LANES = 512
 MAX_SRAM_BANKS = 64
 MAX_DMA_BYTES_PER_CYCLE = 1024
 MAX_CLOCK_HZ = 10_000_000_000
@@ -49,6 +50,7 @@ class EnergyParams:
     sram_read_fj_per_byte: int | None = None
     sram_write_fj_per_byte: int | None = None
     dram_fj_per_byte: int | None = None
+    vu_op_fj: int | None = None
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,7 @@ class Profile:
     array_rows: int
     array_cols: int
     vector_width: int
+    vector_lanes: int
     sram_size: int
     sram_banks: int
     sram_bank_interleave: int
@@ -128,6 +131,9 @@ SCHEMA: dict[str, dict[str, tuple[str, tuple[str, Callable[[Any], bool]], bool]]
         "array_cols": ("array_cols", _int(1, MAX_ARRAY_DIM), True),
         "vector_width": ("vector_width", _pow2(1, MAX_VECTOR_WIDTH), True),
     },
+    "vector": {
+        "lanes": ("vector_lanes", _pow2(1, MAX_VECTOR_LANES), True),
+    },
     "sram": {
         "size": ("sram_size", _int(1, _SRAM_MAX), True),
         "banks": ("sram_banks", _int(1, MAX_SRAM_BANKS), True),
@@ -147,6 +153,7 @@ SCHEMA: dict[str, dict[str, tuple[str, tuple[str, Callable[[Any], bool]], bool]]
         "sram_read_fj_per_byte": ("sram_read_fj_per_byte", _FJ, False),
         "sram_write_fj_per_byte": ("sram_write_fj_per_byte", _FJ, False),
         "dram_fj_per_byte": ("dram_fj_per_byte", _FJ, False),
+        "vu_op_fj": ("vu_op_fj", _FJ, False),
     },
 }
 _ENERGY_FIELDS = tuple(f for f, _, _ in SCHEMA["energy"].values())

@@ -74,7 +74,8 @@ _C = [
     Const("IRQ_TENSOR", 6, "tensor core done or error"),
     Const("IRQ_ECC", 7, "SRAM ECC error"),
     Const("IRQ_WDT", 8, "watchdog pre-timeout warning (half the timeout left)"),
-    Const("IRQ_COUNT", 9, "number of interrupt sources"),
+    Const("IRQ_VECTOR", 9, "vector unit done or error"),
+    Const("IRQ_COUNT", 10, "number of interrupt sources"),
     # RISC-V machine-mode causes the emulator delivers
     Const("MCAUSE_INTERRUPT", 0x8000_0000, "mcause bit set for interrupts"),
     Const("MCAUSE_MSI", 3, "machine software interrupt"),
@@ -88,6 +89,16 @@ _C = [
     Const("DMA_DESC_WORDS", 8, "words in an in-memory DMA descriptor: SRC, DST, LEN, ROWS, SRC_STRIDE, DST_STRIDE, CTRL, NEXT"),
     Const("TC_MAX_DIM", 65535, "largest M, N or K of one tensor core operation"),
     Const("TC_MAX_SHIFT", 63, "largest requantization shift"),
+    Const("VU_MAX_DIM", 65535, "largest geometry value (IN_H, IN_W, C, OUT_H, OUT_W, K_H, K_W, strides, DEPTH_MULT) of one vector operation"),
+    Const("VU_MAX_LEFT_SHIFT", 23, "largest VECTOR.LEFT_SHIFT of ADD: (x + offset) << 23 still fits int32 for |x + offset| <= 255"),
+    Const("VU_SOFTMAX_MAX_C", 511, "largest SOFTMAX channel count: a sum of exps below 512 keeps TFLite's output exponent <= 31"),
+    Const("VU_OP_DWCONV", 1, "VECTOR.OP: depthwise convolution (TFLite DEPTHWISE_CONV_2D, per-channel requantization)"),
+    Const("VU_OP_AVGPOOL", 2, "VECTOR.OP: average pool (TFLite AVERAGE_POOL_2D int8)"),
+    Const("VU_OP_MAXPOOL", 3, "VECTOR.OP: max pool (TFLite MAX_POOL_2D int8)"),
+    Const("VU_OP_ADD", 4, "VECTOR.OP: elementwise add with input rescaling (TFLite ADD int8)"),
+    Const("VU_OP_SOFTMAX", 5, "VECTOR.OP: softmax over C per pixel (TFLite SOFTMAX int8, output scale 1/256, zero point -128)"),
+    Const("VU_OP_FILL", 6, "VECTOR.OP: write the byte ZP_OUT over an OUT_H x OUT_W x C region"),
+    Const("TFL_MAX_SHIFT", 31, "QMODE_TFL and VECTOR shifts lie in -TFL_MAX_SHIFT..TFL_MAX_SHIFT (positive = left)"),
     # keys that guard destructive writes
     Const("SYSCTL_RESET_KEY", 0x5253_5421, "write to SYSCTL.RESET to reset the core ('RST!')"),
     Const("SYSCTL_POWEROFF_KEY", 0x0FF0, "SYSCTL.POWEROFF.KEY value that powers off"),
@@ -98,11 +109,12 @@ _C = [
     Const("ERR_NONE", 0, "no error"),
     Const("ERR_BOUNDS", 1, "an address range lies outside every valid window"),
     Const("ERR_SHAPE", 2, "a zero or too large dimension, or a zero row count"),
-    Const("ERR_QPARAM", 3, "a requantization multiplier < 0 or shift > TC_MAX_SHIFT"),
+    Const("ERR_QPARAM", 3, "a quantization parameter out of range (multiplier < 0, shift outside its mode's range, ACT_MIN > ACT_MAX, ...)"),
     Const("ERR_ECC", 4, "an SRAM ECC error was read"),
     Const("ERR_ABORTED", 5, "the operation was aborted through CTRL.ABORT"),
     Const("ERR_CHANNEL", 6, "the channel is faulty or not present in this profile"),
     Const("ERR_ALIGN", 7, "an address or stride is misaligned for its element type"),
+    Const("ERR_OP", 8, "an unknown operation code (VECTOR.OP)"),
     # reset causes
     Const("RESET_POWER_ON", 0, "SYSCTL.RESET_CAUSE after power-on"),
     Const("RESET_WATCHDOG", 1, "SYSCTL.RESET_CAUSE after a watchdog timeout"),
@@ -216,6 +228,7 @@ firmware reads them to plan tiling.""", [
     Reg("CLOCK_HZ", "RO", "accelerator clock in Hz"),
     Reg("ECC_STATUS", "W1C", "SRAM ECC", fields=[Field("ERR", 0, 0, "an ECC error was read; write 1 to clear")]),
     Reg("ECC_ADDR", "RO", "address of the last ECC error"),
+    Reg("VECTOR_LANES", "RO", "vector unit (VECTOR block) int8 lanes per cycle"),
 ])
 
 _DMA_CHANNEL = [
@@ -249,13 +262,16 @@ TENSOR = Block("TENSOR", 0x1002_0000, 0x1000, """Tensor core: int8 x int8 -> int
 C[M,N] = requant(A[M,K] x B[K,N] + bias[N]). A and B are int8 row-major with row
 strides in bytes; bias, MULT and SHIFT are int32 arrays of N entries. In int8
 mode each output is saturate8(round((acc * MULT[j]) >> SHIFT[j]) + ZP_OUT), with
-rounding half toward +infinity, and ReLU clamps at ZP_OUT; in RAW32 mode C is
-the int32 accumulator. Exact semantics: docs/native.md. All operands must lie in
+rounding half toward +infinity, and ReLU clamps at ZP_OUT; with CTRL.QMODE_TFL
+the requantization is TFLite's MultiplyByQuantizedMultiplier (SHIFT signed in
+-31..31); int8 outputs are finally clamped to [ACT_MIN, ACT_MAX]. In RAW32 mode
+C is the int32 accumulator. Exact semantics: docs/native.md. All operands must lie in
 SRAM; time follows the profile's array shape, vector width and clock.""", [
     Reg("CTRL", "RW", "control", fields=[
         Field("START", 0, 0, "start (self-clearing)"), Field("IRQ_EN", 1, 1, "completion interrupt enable"),
         Field("RELU", 2, 2, "apply ReLU"), Field("RAW32", 3, 3, "write the int32 accumulator, no requantization"),
-        Field("BIAS_EN", 4, 4, "add the bias array"), Field("ABORT", 5, 5, "abort (self-clearing)")]),
+        Field("BIAS_EN", 4, 4, "add the bias array"), Field("ABORT", 5, 5, "abort (self-clearing)"),
+        Field("QMODE_TFL", 6, 6, "requantize as TFLite's MultiplyByQuantizedMultiplier (signed SHIFT, positive = left)")]),
     Reg("STATUS", "W1C", "status", fields=list(_STATUS_FIELDS)),
     Reg("M", "RW", "rows of A and C"),
     Reg("N", "RW", "columns of B and C"),
@@ -270,24 +286,92 @@ SRAM; time follows the profile's array shape, vector width and clock.""", [
     Reg("B_STRIDE", "RW", "bytes between rows of B"),
     Reg("C_STRIDE", "RW", "bytes between rows of C"),
     Reg("ZP_OUT", "RW", "output zero point, signed 8-bit in the low byte", fields=[Field("ZP", 7, 0, "two's complement")]),
+    Reg("ACT_MIN", "RW", "int8 output clamp, lower bound (after ZP_OUT), signed 8-bit in the low byte", reset=0x80,
+        fields=[Field("VALUE", 7, 0, "two's complement")]),
+    Reg("ACT_MAX", "RW", "int8 output clamp, upper bound (after ZP_OUT), signed 8-bit in the low byte", reset=0x7F,
+        fields=[Field("VALUE", 7, 0, "two's complement")]),
+])
+
+_I8_LOW_BYTE = [Field("VALUE", 7, 0, "two's complement")]
+_INT8_MIN_RESET, _INT8_MAX_RESET = 0x80, 0x7F
+
+VECTOR = Block("VECTOR", 0x1004_0000, 0x1000, """Vector unit: the window and elementwise int8 operations of TFLite Micro, bit for bit.
+
+One operation per START, chosen by OP (VU_OP_*): depthwise convolution, average
+and max pooling, Add, Softmax, Fill. Operands lie in SRAM in NHWC layout with
+channels contiguous: pixel (h, w) of a tensor starts at ADDR + h*ROW_STRIDE +
+w*PIX_STRIDE. Window taps outside the IN_H x IN_W tile are padding and are
+skipped, as TFLite Micro skips them. Signed registers hold 32-bit two's
+complement values; ZP_OUT, ACT_MIN and ACT_MAX are signed 8-bit in the low byte.
+Time follows the profile's [vector] lanes. Arithmetic, register use per op and
+validation order: docs/accelerator.md.""", [
+    Reg("CTRL", "RW", "control", fields=[
+        Field("START", 0, 0, "start (self-clearing)"), Field("IRQ_EN", 1, 1, "completion interrupt enable"),
+        Field("ABORT", 2, 2, "abort (self-clearing)")]),
+    Reg("STATUS", "W1C", "status", fields=list(_STATUS_FIELDS)),
+    Reg("OP", "RW", "operation, a VU_OP_* constant"),
+    Reg("IN_H", "RW", "input tile height (pixels)", reset=1),
+    Reg("IN_W", "RW", "input tile width (pixels)", reset=1),
+    Reg("C", "RW", "channels (of the input; DWCONV writes C * DEPTH_MULT)", reset=1),
+    Reg("OUT_H", "RW", "output height (pixels)", reset=1),
+    Reg("OUT_W", "RW", "output width (pixels)", reset=1),
+    Reg("K_H", "RW", "window height", reset=1),
+    Reg("K_W", "RW", "window width", reset=1),
+    Reg("STRIDE_H", "RW", "window step down", reset=1),
+    Reg("STRIDE_W", "RW", "window step right", reset=1),
+    Reg("PAD_T", "RW", "rows of implicit padding above the tile (window row 0 starts at -PAD_T)"),
+    Reg("PAD_L", "RW", "columns of implicit padding left of the tile"),
+    Reg("DEPTH_MULT", "RW", "DWCONV output channels per input channel", reset=1),
+    Reg("IN_ADDR", "RW", "address of the (first) input, int8"),
+    Reg("IN2_ADDR", "RW", "address of ADD's second input, int8"),
+    Reg("OUT_ADDR", "RW", "address of the output, int8"),
+    Reg("W_ADDR", "RW", "address of DWCONV's int8 weights [K_H][K_W][C*DEPTH_MULT]"),
+    Reg("BIAS_ADDR", "RW", "address of DWCONV's int32 bias per output channel, 0 for none"),
+    Reg("MULT_ADDR", "RW", "address of DWCONV's int32 multipliers per output channel"),
+    Reg("SHIFT_ADDR", "RW", "address of DWCONV's int32 signed shifts per output channel"),
+    Reg("IN_ROW_STRIDE", "RW", "bytes between input rows"),
+    Reg("IN_PIX_STRIDE", "RW", "bytes between input pixels of a row"),
+    Reg("IN2_ROW_STRIDE", "RW", "bytes between rows of the second input"),
+    Reg("IN2_PIX_STRIDE", "RW", "bytes between pixels of the second input"),
+    Reg("OUT_ROW_STRIDE", "RW", "bytes between output rows"),
+    Reg("OUT_PIX_STRIDE", "RW", "bytes between output pixels of a row"),
+    Reg("ZP_IN", "RW", "input offset added to every input byte: TFLite's input_offset = -(input zero point), signed"),
+    Reg("ZP_IN2", "RW", "second input's offset = -(its zero point), signed"),
+    Reg("ZP_OUT", "RW", "output zero point (FILL: the byte written), signed 8-bit in the low byte", fields=list(_I8_LOW_BYTE)),
+    Reg("ACT_MIN", "RW", "output clamp, lower bound, signed 8-bit in the low byte", reset=_INT8_MIN_RESET,
+        fields=list(_I8_LOW_BYTE)),
+    Reg("ACT_MAX", "RW", "output clamp, upper bound, signed 8-bit in the low byte", reset=_INT8_MAX_RESET,
+        fields=list(_I8_LOW_BYTE)),
+    Reg("IN_MULT", "RW", "ADD: input1_multiplier; SOFTMAX: input_multiplier (>= 0)"),
+    Reg("IN_SHIFT", "RW", "ADD: input1_shift (-31..0); SOFTMAX: input_left_shift (0..31), signed"),
+    Reg("IN2_MULT", "RW", "ADD: input2_multiplier (>= 0)"),
+    Reg("IN2_SHIFT", "RW", "ADD: input2_shift (-31..0), signed"),
+    Reg("OUT_MULT", "RW", "ADD: output_multiplier (>= 0)"),
+    Reg("OUT_SHIFT", "RW", "ADD: output_shift (-31..0), signed"),
+    Reg("LEFT_SHIFT", "RW", "ADD: left_shift applied to both offset inputs (0..VU_MAX_LEFT_SHIFT; TFLite uses 20)"),
+    Reg("DIFF_MIN", "RW", "SOFTMAX: diff_min (<= 0), signed; inputs further below the row max output -128"),
 ])
 
 _COUNTERS = [
     ("CYCLES", "accelerator cycles since the counters were cleared"),
     ("TC_BUSY", "cycles the tensor core was busy"),
     ("DMA_BUSY", "cycles at least one DMA channel was busy"),
-    ("OVERLAP", "cycles the DMA and the tensor core were busy together"),
+    ("OVERLAP", "cycles the DMA was busy together with the tensor core or the vector unit"),
     ("MACS", "int8 multiply-accumulates performed"),
     ("DMA_TO_SRAM", "bytes DMA wrote into SRAM"),
     ("DMA_TO_DRAM", "bytes DMA wrote into DRAM"),
-    ("SRAM_RD", "bytes read from SRAM (tensor core and DMA)"),
-    ("SRAM_WR", "bytes written to SRAM (tensor core and DMA)"),
+    ("SRAM_RD", "bytes read from SRAM (tensor core, vector unit and DMA)"),
+    ("SRAM_WR", "bytes written to SRAM (tensor core, vector unit and DMA)"),
     ("DRAM_RD", "bytes read from DRAM by DMA"),
     ("DRAM_WR", "bytes written to DRAM by DMA"),
     ("SPILLS", "DMA transfers marked CTRL.SPILL"),
     ("SPILL_BYTES", "bytes moved by spill transfers"),
     ("ENERGY_NJ", "energy in nanojoules (dynamic + static), from the profile's energy model"),
     ("TC_SRAM_RD", "bytes the tensor core read from SRAM (operands and per-channel arrays; part of SRAM_RD)"),
+    ("VU_BUSY", "cycles the vector unit was busy"),
+    ("VU_OPS", "vector unit lane operations performed (one per active lane per cycle)"),
+    ("VU_SRAM_RD", "bytes the vector unit read from SRAM (operands and per-channel arrays; part of SRAM_RD)"),
+    ("COMPUTE_BUSY", "cycles the tensor core or the vector unit (or both) was busy"),
 ]
 PERF_COUNTER_NAMES = tuple(n for n, _ in _COUNTERS)
 
@@ -300,4 +384,4 @@ docs/performance-counters.md.""", [
         Field("ENABLE", 0, 0, "counting"), Field("CLEAR", 1, 1, "clear all counters (self-clearing)")]),
 ] + [Reg(f"{n}_{half}", "RO", f"{doc} ({'low' if half == 'LO' else 'high'} word)") for n, doc in _COUNTERS for half in ("LO", "HI")])
 
-SOC = SocMap((SYSCTL, UART, TIMER, INTC, WDT, ACCEL, DMA, TENSOR, PERF))
+SOC = SocMap((SYSCTL, UART, TIMER, INTC, WDT, ACCEL, DMA, TENSOR, PERF, VECTOR))

@@ -12,11 +12,17 @@ in this order, failing at once (no time, no memory touched) with:
    4-aligned, or, in RAW32 mode, C_ADDR or C_STRIDE not 4-aligned;
 3. ERR_BOUNDS: any operand range (A, B, C with their strides; the int32 arrays
    of N entries that the mode uses) not wholly inside SRAM;
-4. ERR_QPARAM: (int8 mode) some MULT[j] < 0 or SHIFT[j] outside 0..TC_MAX_SHIFT.
+4. ERR_QPARAM: (int8 mode) some MULT[j] < 0, SHIFT[j] outside 0..TC_MAX_SHIFT
+   (-TFL_MAX_SHIFT..TFL_MAX_SHIFT with CTRL.QMODE_TFL), or ACT_MIN > ACT_MAX.
 Otherwise BUSY is set for `gemm_cost(...).cycles` cycles. At completion a
 read of an ECC-faulted SRAM address inside an operand fails with ERR_ECC
 (nothing written); else C is written and DONE set. CTRL.ABORT ends a busy
 operation with ERR_ABORTED, writing nothing. IRQ_TENSOR = (DONE | ERR) & CTRL.IRQ_EN.
+
+Requantization: native (acc*MULT + 2^(SHIFT-1)) >> SHIFT, or with CTRL.QMODE_TFL
+TFLite Micro's MultiplyByQuantizedMultiplier (signed SHIFT, positive = left);
+then + ZP_OUT, RELU at ZP_OUT, and the int8 result clamped to [ACT_MIN, ACT_MAX]
+(reset -128/127: no clamp). The cost model is the same in both modes.
 
 Cost model (output-stationary systolic array of R x C PEs, vector unit of V
 bytes): the output is cut into ceil(M/R) x ceil(N/C) tiles; a tile of
@@ -38,20 +44,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from asic_model.bus import IrqLine, RegisterDevice
 from asic_model.soc_map import CONSTANTS, TENSOR
+from asic_model.unit import OneShotUnit
 
 TC_MAX_DIM = CONSTANTS["TC_MAX_DIM"].value
 TC_MAX_SHIFT = CONSTANTS["TC_MAX_SHIFT"].value
+TFL_MAX_SHIFT = CONSTANTS["TFL_MAX_SHIFT"].value
 INT32_BYTES = 4
 ERR = {name: CONSTANTS[name].value for name in
        ("ERR_BOUNDS", "ERR_SHAPE", "ERR_QPARAM", "ERR_ECC", "ERR_ABORTED", "ERR_ALIGN")}
 _CTRL = TENSOR.reg("CTRL")
-_STATUS = TENSOR.reg("STATUS")
-START, IRQ_EN, RELU, RAW32, BIAS_EN, ABORT = (_CTRL.field(f).mask for f in ("START", "IRQ_EN", "RELU", "RAW32", "BIAS_EN", "ABORT"))
-BUSY, DONE, ERROR = (_STATUS.field(f).mask for f in ("BUSY", "DONE", "ERR"))
-ERR_CODE_SHIFT = _STATUS.field("ERR_CODE").lo
-FLAG_RELU, FLAG_RAW32 = 1, 2  # native.gemm_i8_buf flags
+RELU, RAW32, BIAS_EN, QMODE_TFL = (_CTRL.field(f).mask for f in ("RELU", "RAW32", "BIAS_EN", "QMODE_TFL"))
+FLAG_RELU, FLAG_RAW32, FLAG_QTFL = 1, 2, 4  # native.gemm_i8_buf flags
+INT8_SIGN, BYTE = 0x80, 0xFF
+
+
+def int8_field(value: int) -> int:
+    """The signed 8-bit value in the low byte of a register."""
+    v = value & BYTE
+    return v - 0x100 if v & INT8_SIGN else v
 
 
 def _ceil(a: int, b: int) -> int:
@@ -106,8 +117,14 @@ class GemmOp:
     ldc_bytes: int
     zp: int
     flags: int
+    act_min: int
+    act_max: int
     cost: GemmCost
     start: int
+
+    @property
+    def cycles(self) -> int:
+        return self.cost.cycles
 
 
 def _native():
@@ -118,61 +135,19 @@ def _native():
     return native
 
 
-class TensorCore(RegisterDevice):
+class TensorCore(OneShotUnit):
     """The TENSOR register block and the operation in flight."""
 
+    KIND = "tensor"
+
     def __init__(self, acc):
-        self.acc = acc
-        super().__init__(TENSOR)
-        self.irq["TENSOR"] = IrqLine("TENSOR")
-        self._clear_state()
+        super().__init__(acc, TENSOR, "TENSOR")
 
-    def _clear_state(self) -> None:
-        self.busy = False
-        self.done = False
-        self.err = False
-        self.code = 0
-        self.remaining = 0
-        self.op: GemmOp | None = None
+    def _hung(self) -> bool:
+        return self.acc.faults.hang
 
-    def reset(self) -> None:
-        self.reset_registers()
-        self._clear_state()
-        self._sync()
-
-    # ------------------------------------------------------------ registers
-    def write_CTRL(self, value: int) -> None:
-        self.set("CTRL", value & ~(START | ABORT))
-        if value & ABORT and self.busy:
-            self.acc.faults.hang = False
-            self._fail(ERR["ERR_ABORTED"])
-        elif value & START and not self.busy:
-            self._start(value)
-        self._sync()
-
-    def write_STATUS(self, value: int) -> None:
-        if value & DONE:
-            self.done = False
-        if value & ERROR:
-            self.err = False
-        self._sync()
-
-    def _sync(self) -> None:
-        self.set("STATUS", (BUSY if self.busy else 0) | (DONE if self.done else 0)
-                 | (ERROR if self.err else 0) | (self.code << ERR_CODE_SHIFT))
-        self.irq["TENSOR"].set((self.done or self.err) and bool(self.values["CTRL"] & IRQ_EN))
-
-    # ------------------------------------------------------------ operation
-    def _start(self, ctrl: int) -> None:
-        self.done = self.err = False
-        self.code = 0
-        op = self._validate(ctrl)
-        if isinstance(op, int):
-            self._fail(op)
-            return
-        self.op = op
-        self.busy = True
-        self.remaining = op.cost.cycles
+    def _on_abort(self) -> None:
+        self.acc.faults.hang = False
 
     def _validate(self, ctrl: int) -> GemmOp | int:
         v = self.values
@@ -194,43 +169,23 @@ class TensorCore(RegisterDevice):
                 return ERR["ERR_BOUNDS"]
             off[reg] = where[1]
         buf = self.acc.sram.buf
+        tfl = bool(ctrl & QMODE_TFL) and not raw32
+        act_min, act_max = int8_field(v["ACT_MIN"]), int8_field(v["ACT_MAX"])
         if not raw32:
             mult = buf[off["MULT_ADDR"]:off["MULT_ADDR"] + N * INT32_BYTES].view("<i4")
             shift = buf[off["SHIFT_ADDR"]:off["SHIFT_ADDR"] + N * INT32_BYTES].view("<i4")
-            if (mult < 0).any() or (shift < 0).any() or (shift > TC_MAX_SHIFT).any():
+            lo, hi = (-TFL_MAX_SHIFT, TFL_MAX_SHIFT) if tfl else (0, TC_MAX_SHIFT)
+            if (mult < 0).any() or (shift < lo).any() or (shift > hi).any() or act_min > act_max:
                 return ERR["ERR_QPARAM"]
-        zp = v["ZP_OUT"] & 0xFF
-        zp = zp - 0x100 if zp & 0x80 else zp
-        flags = (FLAG_RELU if ctrl & RELU else 0) | (FLAG_RAW32 if raw32 else 0)
+        zp = int8_field(v["ZP_OUT"])
+        flags = (FLAG_RELU if ctrl & RELU else 0) | (FLAG_RAW32 if raw32 else 0) | (FLAG_QTFL if tfl else 0)
         return GemmOp(M, N, K, off["A_ADDR"], off["B_ADDR"], off["C_ADDR"], off.get("BIAS_ADDR", -1),
                       off.get("MULT_ADDR", -1), off.get("SHIFT_ADDR", -1), v["A_STRIDE"], v["B_STRIDE"],
-                      v["C_STRIDE"], zp, flags, gemm_cost(self.acc.profile, M, N, K, raw32, bias_en), self.acc.now)
-
-    def _fail(self, code: int) -> None:
-        if self.op is not None and self.busy:
-            self.acc.emit("tensor", self._name(self.op), self.op.start, self.acc.now, {"error": code})
-        self.busy = False
-        self.err = True
-        self.code = code
-        self.remaining = 0
-        self.op = None
+                      v["C_STRIDE"], zp, flags, act_min, act_max, gemm_cost(self.acc.profile, M, N, K, raw32, bias_en), self.acc.now)
 
     @staticmethod
     def _name(op: GemmOp) -> str:
         return f"gemm {op.M}x{op.N}x{op.K}"
-
-    def cycles_to_event(self) -> int | None:
-        if not self.busy or self.acc.faults.hang:
-            return None
-        return self.remaining
-
-    def step(self, cycles: int) -> None:
-        if not self.busy or self.acc.faults.hang:
-            return
-        self.remaining -= cycles
-        if self.remaining <= 0:
-            self._complete()
-            self._sync()
 
     def _read_ranges(self, op: GemmOp) -> list[tuple[int, int, int, int]]:
         base = self.acc.sram_base
@@ -250,16 +205,11 @@ class TensorCore(RegisterDevice):
         raw32 = bool(op.flags & FLAG_RAW32)
         ldc = op.ldc_bytes // INT32_BYTES if raw32 else op.ldc_bytes
         _native().gemm_i8_buf(acc.sram.buf, op.a, op.lda, op.b, op.ldb, op.c, ldc, op.M, op.N, op.K,
-                              op.bias, op.mult, op.shift, op.zp, op.flags)
+                              op.bias, op.mult, op.shift, op.zp, op.flags, act_min=op.act_min, act_max=op.act_max)
         acc.perf.count("MACS", op.cost.macs)
         acc.perf.count("SRAM_RD", op.cost.sram_read)
         acc.perf.count("TC_SRAM_RD", op.cost.sram_read)
         acc.perf.count("SRAM_WR", op.cost.sram_write)
-        acc.emit("tensor", self._name(op), op.start, acc.now,
-                 {"M": op.M, "N": op.N, "K": op.K, "macs": op.cost.macs, "tiles": op.cost.tiles,
-                  "raw32": raw32, "relu": bool(op.flags & FLAG_RELU)})
-        self.busy = False
-        self.done = True
-        self.remaining = 0
-        self.op = None
+        self._finish({"M": op.M, "N": op.N, "K": op.K, "macs": op.cost.macs, "tiles": op.cost.tiles,
+                      "raw32": raw32, "relu": bool(op.flags & FLAG_RELU)})
 

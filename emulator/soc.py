@@ -114,7 +114,7 @@ class Soc:
         self.accel = acc
         self.accel_clock = ClockDomain(self.clock, acc.clock_hz)
         acc.trace = self._accel_trace
-        units = [acc.tensor] + list(acc.dma.channels)   # `acc.busy` without its generator (hot path)
+        units = [acc.tensor, acc.vector] + list(acc.dma.channels)   # `acc.busy` without its generator (hot path)
 
         def busy() -> bool:
             for u in units:

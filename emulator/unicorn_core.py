@@ -45,7 +45,7 @@ from emulator.cpu import (EXIT_REASONS, INTERRUPT_BIT, MCAUSE_NAMES, MSTATUS_MIE
                           ExitInfo, HostLink, pending_interrupt)
 from emulator.elf_loader import ElfImage
 from emulator.icount import ICounter
-from emulator.machine import mmio_span
+from emulator.machine import ACCELERATOR_BLOCKS, mmio_span
 from emulator.soc import Soc
 
 UART_DATA_OFFSET = UART.reg("DATA").offset
@@ -136,7 +136,7 @@ class UnicornCore:
         dev = bus.find(base)[0]
         timed = getattr(dev, "clock", None) is not None
         pop_offset = UART_DATA_OFFSET if dev is soc.uart else -1   # popping RX may schedule the next landing
-        is_accel = dev.name in ("ACCEL", "DMA", "TENSOR", "PERF")
+        is_accel = dev.name in ACCELERATOR_BLOCKS
         dev_read, dev_write = dev.read, dev.write
 
         def shorten(count: int, e: int | None) -> None:

@@ -37,7 +37,7 @@ from hostd.http_api import HttpError, Routes, serve_unix
 from hostd.journal import DEFAULT_SYNC, Journal
 from hostd.link import Link, LinkError
 from hostd.metrics import CONTENT_TYPE, Metrics
-from hostd.model_compiler import CompileError, CompiledModel, compile_model
+from compiler.model_compiler import CompileError, CompiledModel, compile_model
 from hostd.protocol import MsgType
 
 DEFAULT_QUEUE_DEPTH = 256

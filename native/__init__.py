@@ -5,6 +5,7 @@ Usage:
     c = native.gemm_i8(a, b, bias=bias, mult=mult, shift=shift, zp_out=3, relu=True)   # int8 [M,N]
     acc = native.gemm_i8(a, b, raw32=True)                                            # int32 [M,N]
     native.gemm_i8_buf(sram, a_off, lda, b_off, ldb, c_off, ldc, M, N, K, -1, m_off, s_off, 0, 0)
+    native.gemm_i8_buf(sram, ..., zp, native.QTFL | native.RELU, act_min=-128, act_max=100)   # TFLite requant
     w = native.pack_b(b); native.gemm_i8(a, w, mult=mult, shift=shift)   # pre-packed weights
     plan = native.GemmPlan(a, w, out, mult=mult, shift=shift); plan()  # one FFI crossing per call
     native.paths(); native.variants(); with native.force_path("avx2"): ...
@@ -17,7 +18,9 @@ crossing), and the C side reuses the packing of a B whose bytes have not changed
 
 Semantics (docs/native.md): acc = A@B + bias in int32 with wrap-around; RAW32: C = acc (RELU:
 max(acc, 0)); int8: v = acc*mult[j] (int64), if shift[j] > 0: v = (v + 2^(shift-1)) >> shift,
-v += zp_out, RELU: v = max(v, zp_out), C = clamp(v, -128, 127). The C library is built at
+v += zp_out, RELU: v = max(v, zp_out), C = clamp(v, -128, 127); QTFL: v = TFLite's
+MultiplyByQuantizedMultiplier(acc, mult[j], shift[j]) with a signed shift; gemm_i8_buf finally
+clamps int8 outputs to [act_min, act_max]. The C library is built at
 install time (pip install -e .); this module never compiles anything.
 """
 
@@ -39,6 +42,7 @@ PATH_NAMES = ("auto", "portable", "avx2", "avxvnni", "avx512vnni")
 _PATH_ID = {name: i for i, name in enumerate(PATH_NAMES)}
 RELU = 1
 RAW32 = 2
+QTFL = 4             # requantize as TFLite's MultiplyByQuantizedMultiplier (signed shift in [-31, 31])
 INT8_MIN, INT8_MAX = -128, 127
 
 _I8 = np.dtype(np.int8)
@@ -383,27 +387,28 @@ _buf_calls: dict[tuple, tuple] = {}
 
 def gemm_i8_buf(buf, a_off: int, lda: int, b_off: int, ldb: int, c_off: int, ldc: int, M: int, N: int,
                 K: int, bias_off: int, mult_off: int, shift_off: int, zp_out: int, flags: int,
-                path: str | None = None) -> int:
+                path: str | None = None, act_min: int = INT8_MIN, act_max: int = INT8_MAX) -> int:
     """In-place GEMM on one flat writable buffer (bytearray / 1-D uint8 array, e.g. the SRAM).
     Offsets in bytes; lda/ldb in bytes, ldc in output elements; bias_off = -1 for no bias;
-    mult_off/shift_off are ignored in RAW32 mode. Returns 0 or raises ValueError.
+    mult_off/shift_off are ignored in RAW32 mode; flags: RELU | RAW32 | QTFL; int8 outputs are
+    clamped to [act_min, act_max] last. Returns 0 or raises ValueError.
     A repeated call (same buffer object and register values) is one dict lookup + one FFI
     crossing: the prepared call is cached (the buffer cannot be resized while it is cached)."""
     key = (id(buf), a_off, lda, b_off, ldb, c_off, ldc, M, N, K, bias_off, mult_off, shift_off, zp_out, flags,
-           path, _forced)
+           path, _forced, act_min, act_max)
     hit = _buf_calls.get(key)
     if hit is not None:
         rc = _tc_run_buf(hit[0])
     else:
         p, n = _buffer(buf)
         c = ffi.new("tc_buf_call *", (p, n, a_off, lda, b_off, ldb, c_off, ldc, M, N, K, bias_off, mult_off,
-                                      shift_off, zp_out, flags, _path_id(path)))
+                                      shift_off, zp_out, flags, _path_id(path), act_min, act_max))
         rc = _tc_run_buf(c)
         if not rc:
             _remember(_buf_calls, key, (c, buf, p))
     if rc:
         raise_for(rc, lib.tc_last_error_index(), M=M, N=N, K=K, zp_out=zp_out, buf=buf, mult=mult_off,
-                  shift=shift_off, path=path, flags=flags)
+                  shift=shift_off, path=path, flags=flags, act=(act_min, act_max))
     return 0
 
 
@@ -454,5 +459,5 @@ def b_cache_stats() -> tuple[int, int]:
 from native.reference import reference_gemm_i8  # noqa: E402  (re-export)
 
 __all__ = ["gemm_i8", "clear_caches", "b_cache", "b_cache_stats", "GemmPlan", "gemm_i8_buf", "gemm_i8_packed_buf", "pack_b", "pack_b_buf", "PackedB", "paths",
-           "best_path", "variants", "last_variant", "force_path", "reference_gemm_i8", "RELU", "RAW32",
+           "best_path", "variants", "last_variant", "force_path", "reference_gemm_i8", "RELU", "RAW32", "QTFL",
            "PATH_NAMES"]

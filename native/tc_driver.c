@@ -14,7 +14,7 @@
 #define TC_COLCORR_ROUND 64             /* colcorr is written in 64-column steps */
 #define TC_INT32_MAX_MULT 2147483647LL
 
-enum { SCRATCH_A, SCRATCH_B, SCRATCH_COLCORR, SCRATCH_SLOTS };
+enum { SCRATCH_A, SCRATCH_B, SCRATCH_COLCORR, SCRATCH_ACC, SCRATCH_SLOTS };
 
 /* Packed-B cache: the last few B operands this thread packed, each with a copy of its raw bytes.
  * A call whose B has the same address, shape, stride and path reuses the packed panels only if
@@ -245,6 +245,8 @@ static int find_kind(int path, int32_t N)
 static int validate(int32_t M, int32_t N, int32_t K, const int32_t *mult, const int32_t *shift,
                     int32_t zp, int32_t flags)
 {
+    const int32_t smin = (flags & TC_FLAG_QTFL) ? TC_TFL_SHIFT_MIN : 0;
+    const int32_t smax = (flags & TC_FLAG_QTFL) ? TC_TFL_SHIFT_MAX : TC_SHIFT_MAX;
     if (M < 1 || N < 1 || K < 1)
         return fail(TC_ERR_SHAPE, 0);
     if (flags & ~TC_FLAGS_ALL)
@@ -261,7 +263,7 @@ static int validate(int32_t M, int32_t N, int32_t K, const int32_t *mult, const 
         if (tc_ld32(mult + j) < 0)   /* int32 can't exceed 2^31-1 */
             return fail(TC_ERR_MULT, j);
         int32_t s = tc_ld32(shift + j);
-        if (s < 0 || s > TC_SHIFT_MAX)
+        if (s < smin || s > smax)
             return fail(TC_ERR_SHIFT, j);
     }
     return TC_OK;
@@ -447,9 +449,9 @@ static const tc_bslot *cached_b(tc_tls *t, int p, const int8_t *b, int64_t ldb, 
     return s;
 }
 
-int tc_gemm_i8(const int8_t *a, int64_t lda, const int8_t *b, int64_t ldb, void *c, int64_t ldc,
-               int32_t M, int32_t N, int32_t K, const int32_t *bias, const int32_t *mult,
-               const int32_t *shift, int32_t zp_out, int32_t flags, int32_t path)
+static int gemm_core(const int8_t *a, int64_t lda, const int8_t *b, int64_t ldb, void *c, int64_t ldc,
+                     int32_t M, int32_t N, int32_t K, const int32_t *bias, const int32_t *mult,
+                     const int32_t *shift, int32_t zp_out, int32_t flags, int32_t path)
 {
     int rc = validate(M, N, K, mult, shift, zp_out, flags);
     if (rc)
@@ -482,6 +484,68 @@ int tc_gemm_i8(const int8_t *a, int64_t lda, const int8_t *b, int64_t ldb, void 
     return run_packed(t, p, kind, a, lda, bp, nr, c, ldc, M, N, K, &ep);
 }
 
+/* ---------------- QTFL requantization and the activation clamp ----------------
+ * Every public entry point goes through gemm_act. The native modes run the fused kernels and,
+ * when [act_min, act_max] is narrower than int8, clamp the written rows afterwards (the kernels
+ * already saturated to int8, and clamping a saturated value to a sub-range equals clamping the
+ * unsaturated one). QTFL runs the kernels in RAW32 mode into per-thread scratch and requantizes
+ * with tc_requant_tfl, writing C only after every operand was read (so C may overlap A or B). */
+static int gemm_packed_core(const int8_t *a, int64_t lda, const tc_packed_b *pb, void *c, int64_t ldc,
+                            int32_t M, const int32_t *bias, const int32_t *mult, const int32_t *shift,
+                            int32_t zp_out, int32_t flags);
+
+static int gemm_act(const int8_t *a, int64_t lda, const int8_t *b, int64_t ldb, const tc_packed_b *pb, void *c,
+                    int64_t ldc, int32_t M, int32_t N, int32_t K, const int32_t *bias, const int32_t *mult,
+                    const int32_t *shift, int32_t zp_out, int32_t flags, int32_t path, int32_t act_min,
+                    int32_t act_max)
+{
+    const int int8_out = !(flags & TC_FLAG_RAW32);
+    if (int8_out && (act_min < TC_INT8_MIN || act_max > TC_INT8_MAX || act_min > act_max))
+        return fail(TC_ERR_ACT, 0);
+    if (!int8_out || !(flags & TC_FLAG_QTFL)) {
+        int rc = pb ? gemm_packed_core(a, lda, pb, c, ldc, M, bias, mult, shift, zp_out, flags & ~TC_FLAG_QTFL)
+                    : gemm_core(a, lda, b, ldb, c, ldc, M, N, K, bias, mult, shift, zp_out, flags & ~TC_FLAG_QTFL,
+                                path);
+        if (rc || !int8_out || (act_min == TC_INT8_MIN && act_max == TC_INT8_MAX))
+            return rc;
+        for (int64_t i = 0; i < M; ++i) {
+            int8_t *row = (int8_t *)c + i * ldc;
+            for (int32_t j = 0; j < N; ++j)
+                row[j] = row[j] < act_min ? (int8_t)act_min : row[j] > act_max ? (int8_t)act_max : row[j];
+        }
+        return TC_OK;
+    }
+    int rc = validate(M, N, K, mult, shift, zp_out, flags);
+    if (rc)
+        return rc;
+    if (lda < 0 || (!pb && ldb < 0) || ldc < N)
+        return fail(TC_ERR_STRIDE, lda < 0 ? 0 : (!pb && ldb < 0) ? 1 : 2);
+    int32_t *acc = scratch(&tls, SCRATCH_ACC, (size_t)M * (size_t)N * sizeof(int32_t));
+    if (!acc)
+        return fail(TC_ERR_NOMEM, 0);
+    const int32_t raw = TC_FLAG_RAW32;
+    rc = pb ? gemm_packed_core(a, lda, pb, acc, N, M, bias, NULL, NULL, 0, raw)
+            : gemm_core(a, lda, b, ldb, acc, N, M, N, K, bias, NULL, NULL, 0, raw, path);
+    if (rc)
+        return rc;
+    const int relu = (flags & TC_FLAG_RELU) != 0;
+    for (int64_t i = 0; i < M; ++i) {
+        int8_t *row = (int8_t *)c + i * ldc;
+        const int32_t *arow = acc + i * N;
+        for (int32_t j = 0; j < N; ++j)
+            row[j] = tc_requant_tfl(arow[j], tc_ld32(mult + j), tc_ld32(shift + j), zp_out, relu, act_min, act_max);
+    }
+    return TC_OK;
+}
+
+int tc_gemm_i8(const int8_t *a, int64_t lda, const int8_t *b, int64_t ldb, void *c, int64_t ldc,
+               int32_t M, int32_t N, int32_t K, const int32_t *bias, const int32_t *mult,
+               const int32_t *shift, int32_t zp_out, int32_t flags, int32_t path)
+{
+    return gemm_act(a, lda, b, ldb, NULL, c, ldc, M, N, K, bias, mult, shift, zp_out, flags, path, TC_INT8_MIN,
+                    TC_INT8_MAX);
+}
+
 /* A region [off, off + (rows-1)*stride + row_bytes) must lie inside [0, len). */
 static int in_bounds(int64_t len, int64_t off, int64_t rows, int64_t stride, int64_t row_bytes)
 {
@@ -495,7 +559,7 @@ static int in_bounds(int64_t len, int64_t off, int64_t rows, int64_t stride, int
 int tc_gemm_i8_buf(uint8_t *buf, int64_t buf_len, int64_t a_off, int64_t lda, int64_t b_off,
                    int64_t ldb, int64_t c_off, int64_t ldc, int32_t M, int32_t N, int32_t K,
                    int64_t bias_off, int64_t mult_off, int64_t shift_off, int32_t zp_out,
-                   int32_t flags, int32_t path)
+                   int32_t flags, int32_t path, int32_t act_min, int32_t act_max)
 {
     if (M < 1 || N < 1 || K < 1)
         return fail(TC_ERR_SHAPE, 0);
@@ -516,10 +580,10 @@ int tc_gemm_i8_buf(uint8_t *buf, int64_t buf_len, int64_t a_off, int64_t lda, in
         return fail(TC_ERR_BOUNDS, 4);
     if (quant && !in_bounds(buf_len, shift_off, 1, 0, vec_bytes))
         return fail(TC_ERR_BOUNDS, 5);
-    return tc_gemm_i8((const int8_t *)buf + a_off, lda, (const int8_t *)buf + b_off, ldb, buf + c_off, ldc,
-                      M, N, K, bias_off >= 0 ? (const int32_t *)(buf + bias_off) : NULL,
-                      quant ? (const int32_t *)(buf + mult_off) : NULL,
-                      quant ? (const int32_t *)(buf + shift_off) : NULL, zp_out, flags, path);
+    return gemm_act((const int8_t *)buf + a_off, lda, (const int8_t *)buf + b_off, ldb, NULL, buf + c_off, ldc,
+                    M, N, K, bias_off >= 0 ? (const int32_t *)(buf + bias_off) : NULL,
+                    quant ? (const int32_t *)(buf + mult_off) : NULL,
+                    quant ? (const int32_t *)(buf + shift_off) : NULL, zp_out, flags, path, act_min, act_max);
 }
 
 /* ---------------- pre-packed B ---------------- */
@@ -581,9 +645,9 @@ int tc_packed_b_info(const tc_packed_b *p, int32_t *path, int32_t *K, int32_t *N
     return TC_OK;
 }
 
-int tc_gemm_i8_packed(const int8_t *a, int64_t lda, const tc_packed_b *pb, void *c, int64_t ldc,
-                      int32_t M, const int32_t *bias, const int32_t *mult, const int32_t *shift,
-                      int32_t zp_out, int32_t flags)
+static int gemm_packed_core(const int8_t *a, int64_t lda, const tc_packed_b *pb, void *c, int64_t ldc,
+                            int32_t M, const int32_t *bias, const int32_t *mult, const int32_t *shift,
+                            int32_t zp_out, int32_t flags)
 {
     if (!pb)
         return fail(TC_ERR_PACKED, 0);
@@ -599,6 +663,16 @@ int tc_gemm_i8_packed(const int8_t *a, int64_t lda, const tc_packed_b *pb, void 
     return run_packed(&tls, pb->path, pb->kind, a, lda, pb->data, pb->nr, c, ldc, M, pb->N, pb->K, &ep);
 }
 
+int tc_gemm_i8_packed(const int8_t *a, int64_t lda, const tc_packed_b *pb, void *c, int64_t ldc,
+                      int32_t M, const int32_t *bias, const int32_t *mult, const int32_t *shift,
+                      int32_t zp_out, int32_t flags)
+{
+    if (!pb)
+        return fail(TC_ERR_PACKED, 0);
+    return gemm_act(a, lda, NULL, 0, pb, c, ldc, M, pb->N, pb->K, bias, mult, shift, zp_out, flags, TC_PATH_AUTO,
+                    TC_INT8_MIN, TC_INT8_MAX);
+}
+
 int tc_run(const tc_call *k)
 {
     if (k->pb)
@@ -611,5 +685,6 @@ int tc_run(const tc_call *k)
 int tc_run_buf(const tc_buf_call *k)
 {
     return tc_gemm_i8_buf(k->buf, k->buf_len, k->a_off, k->lda, k->b_off, k->ldb, k->c_off, k->ldc, k->M, k->N,
-                          k->K, k->bias_off, k->mult_off, k->shift_off, k->zp_out, k->flags, k->path);
+                          k->K, k->bias_off, k->mult_off, k->shift_off, k->zp_out, k->flags, k->path,
+                          k->act_min, k->act_max);
 }

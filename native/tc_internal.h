@@ -22,6 +22,8 @@
 #define TC_INT8_MIN (-128)
 #define TC_INT8_MAX 127
 #define TC_SHIFT_MAX 63
+#define TC_TFL_SHIFT_MIN (-31)    /* QTFL shifts: TFLite's signed exponent, positive = left */
+#define TC_TFL_SHIFT_MAX 31
 
 #define TC_TARGET_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")))
 #define TC_TARGET_AVXVNNI __attribute__((target("avx2,avxvnni")))
@@ -101,6 +103,49 @@ static inline int8_t tc_requant_scalar(int32_t acc, int32_t mult, int32_t shift,
         v = TC_INT8_MIN;
     if (v > TC_INT8_MAX)
         v = TC_INT8_MAX;
+    return (int8_t)v;
+}
+
+/* TFLite Micro's requantization (tensorflow/lite/kernels/internal/common.{h,cc}, default build
+ * without TFLITE_SINGLE_ROUNDING), as gemmlowp's fixedpoint.h states its two primitives. */
+static inline int32_t tc_tfl_srdhm(int32_t a, int32_t b)   /* SaturatingRoundingDoublingHighMul */
+{
+    if (a == INT32_MIN && b == INT32_MIN)
+        return INT32_MAX;
+    const int64_t ab = (int64_t)a * (int64_t)b;
+    const int64_t nudge = ab >= 0 ? (INT64_C(1) << 30) : (1 - (INT64_C(1) << 30));
+    return (int32_t)((ab + nudge) / (INT64_C(1) << 31));   /* C division truncates toward zero */
+}
+
+static inline int32_t tc_tfl_rdbpot(int32_t x, int exponent)   /* RoundingDivideByPOT, 0..31 */
+{
+    const int32_t mask = (int32_t)((INT64_C(1) << exponent) - 1);
+    const int32_t remainder = x & mask;
+    const int32_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
+    return (x >> exponent) + (remainder > threshold ? 1 : 0);
+}
+
+/* MultiplyByQuantizedMultiplier(x, mult, shift): x * 2^left wraps as int32 (TFLite computes it
+ * as int32 `x * (1 << left_shift)`), then the doubling high multiply, then the rounding divide. */
+static inline int32_t tc_tfl_mbqm(int32_t x, int32_t mult, int32_t shift)
+{
+    const int left = shift > 0 ? shift : 0, right = shift > 0 ? 0 : -shift;
+    const int32_t shifted = (int32_t)((uint32_t)x << left);
+    return tc_tfl_rdbpot(tc_tfl_srdhm(shifted, mult), right);
+}
+
+/* QTFL requantization of one accumulator: + zp, ReLU at zp, clamp to [act_min, act_max] (a
+ * sub-range of int8, so no separate int8 saturation is needed). */
+static inline int8_t tc_requant_tfl(int32_t acc, int32_t mult, int32_t shift, int32_t zp, int relu,
+                                    int32_t act_min, int32_t act_max)
+{
+    int64_t v = (int64_t)tc_tfl_mbqm(acc, mult, shift) + zp;
+    if (relu && v < zp)
+        v = zp;
+    if (v < act_min)
+        v = act_min;
+    if (v > act_max)
+        v = act_max;
     return (int8_t)v;
 }
 

@@ -19,7 +19,10 @@ enum {
     TC_NUM_PATHS = 5
 };
 
-enum { TC_FLAG_RELU = 1, TC_FLAG_RAW32 = 2, TC_FLAGS_ALL = 3 };
+/* QTFL: requantize as TFLite's MultiplyByQuantizedMultiplier (signed shift in [-31, 31], positive =
+ * left; SaturatingRoundingDoublingHighMul then RoundingDivideByPOT) instead of the native
+ * (acc*mult + round) >> shift. Ignored with RAW32. */
+enum { TC_FLAG_RELU = 1, TC_FLAG_RAW32 = 2, TC_FLAG_QTFL = 4, TC_FLAGS_ALL = 7 };
 
 /* Return codes; tc_last_error_index() gives the offending column / operand. */
 enum {
@@ -33,7 +36,8 @@ enum {
     TC_ERR_FLAGS = -7,   /* unknown flag bits */
     TC_ERR_STRIDE = -8,  /* lda/ldb < 0 or ldc < N; index = 0 (a), 1 (b), 2 (c) */
     TC_ERR_BOUNDS = -9,  /* operand outside the buffer; index = 0 a, 1 b, 2 c, 3 bias, 4 mult, 5 shift */
-    TC_ERR_PACKED = -10  /* packed-B handle does not match the call */
+    TC_ERR_PACKED = -10, /* packed-B handle does not match the call */
+    TC_ERR_ACT = -11     /* act_min/act_max not -128 <= act_min <= act_max <= 127 (int8 mode) */
 };
 
 typedef struct tc_packed_b tc_packed_b;
@@ -46,11 +50,12 @@ int tc_gemm_i8(const int8_t *a, int64_t lda, const int8_t *b, int64_t ldb, void 
                int32_t M, int32_t N, int32_t K, const int32_t *bias, const int32_t *mult,
                const int32_t *shift, int32_t zp_out, int32_t flags, int32_t path);
 
-/* Same, on one flat buffer (the SRAM): all offsets in bytes, bias_off < 0 means no bias. */
+/* Same, on one flat buffer (the SRAM): all offsets in bytes, bias_off < 0 means no bias; int8
+ * outputs are finally clamped to [act_min, act_max] (-128, 127: no clamp). */
 int tc_gemm_i8_buf(uint8_t *buf, int64_t buf_len, int64_t a_off, int64_t lda, int64_t b_off,
                    int64_t ldb, int64_t c_off, int64_t ldc, int32_t M, int32_t N, int32_t K,
                    int64_t bias_off, int64_t mult_off, int64_t shift_off, int32_t zp_out,
-                   int32_t flags, int32_t path);
+                   int32_t flags, int32_t path, int32_t act_min, int32_t act_max);
 
 /* Per-thread packed-B cache (on by default; a hit needs B's bytes unchanged): enable/disable,
  * returning the previous state, and hit/miss counters of this thread. */
@@ -90,6 +95,7 @@ typedef struct {
     int32_t M, N, K;
     int64_t bias_off, mult_off, shift_off;
     int32_t zp_out, flags, path;
+    int32_t act_min, act_max;
 } tc_buf_call;
 
 int tc_run_buf(const tc_buf_call *call);

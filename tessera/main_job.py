@@ -169,7 +169,7 @@ class MainJob:
             atexit.unregister(self.cleanup)
 
     def _run(self) -> dict:
-        from hostd.model_compiler import compile_model
+        from compiler.model_compiler import compile_model
         from tessera.hil.workloads import agreement, digits_workload, ort_int8
 
         with _Step(self, "firmware: " + ("hosted mode, no build" if self.hosted else "build/firmware.elf")):

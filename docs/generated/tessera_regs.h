@@ -26,7 +26,8 @@
 #define TESSERA_IRQ_TENSOR 0x6u  /* tensor core done or error */
 #define TESSERA_IRQ_ECC 0x7u  /* SRAM ECC error */
 #define TESSERA_IRQ_WDT 0x8u  /* watchdog pre-timeout warning (half the timeout left) */
-#define TESSERA_IRQ_COUNT 0x9u  /* number of interrupt sources */
+#define TESSERA_IRQ_VECTOR 0x9u  /* vector unit done or error */
+#define TESSERA_IRQ_COUNT 0xau  /* number of interrupt sources */
 #define TESSERA_MCAUSE_INTERRUPT 0x80000000u  /* mcause bit set for interrupts */
 #define TESSERA_MCAUSE_MSI 0x3u  /* machine software interrupt */
 #define TESSERA_MCAUSE_MTI 0x7u  /* machine timer interrupt (TIMER.MTIMECMP) */
@@ -38,6 +39,16 @@
 #define TESSERA_DMA_DESC_WORDS 0x8u  /* words in an in-memory DMA descriptor: SRC, DST, LEN, ROWS, SRC_STRIDE, DST_STRIDE, CTRL, NEXT */
 #define TESSERA_TC_MAX_DIM 0xffffu  /* largest M, N or K of one tensor core operation */
 #define TESSERA_TC_MAX_SHIFT 0x3fu  /* largest requantization shift */
+#define TESSERA_VU_MAX_DIM 0xffffu  /* largest geometry value (IN_H, IN_W, C, OUT_H, OUT_W, K_H, K_W, strides, DEPTH_MULT) of one vector operation */
+#define TESSERA_VU_MAX_LEFT_SHIFT 0x17u  /* largest VECTOR.LEFT_SHIFT of ADD: (x + offset) << 23 still fits int32 for |x + offset| <= 255 */
+#define TESSERA_VU_SOFTMAX_MAX_C 0x1ffu  /* largest SOFTMAX channel count: a sum of exps below 512 keeps TFLite's output exponent <= 31 */
+#define TESSERA_VU_OP_DWCONV 0x1u  /* VECTOR.OP: depthwise convolution (TFLite DEPTHWISE_CONV_2D, per-channel requantization) */
+#define TESSERA_VU_OP_AVGPOOL 0x2u  /* VECTOR.OP: average pool (TFLite AVERAGE_POOL_2D int8) */
+#define TESSERA_VU_OP_MAXPOOL 0x3u  /* VECTOR.OP: max pool (TFLite MAX_POOL_2D int8) */
+#define TESSERA_VU_OP_ADD 0x4u  /* VECTOR.OP: elementwise add with input rescaling (TFLite ADD int8) */
+#define TESSERA_VU_OP_SOFTMAX 0x5u  /* VECTOR.OP: softmax over C per pixel (TFLite SOFTMAX int8, output scale 1/256, zero point -128) */
+#define TESSERA_VU_OP_FILL 0x6u  /* VECTOR.OP: write the byte ZP_OUT over an OUT_H x OUT_W x C region */
+#define TESSERA_TFL_MAX_SHIFT 0x1fu  /* QMODE_TFL and VECTOR shifts lie in -TFL_MAX_SHIFT..TFL_MAX_SHIFT (positive = left) */
 #define TESSERA_SYSCTL_RESET_KEY 0x52535421u  /* write to SYSCTL.RESET to reset the core ('RST!') */
 #define TESSERA_SYSCTL_POWEROFF_KEY 0xff0u  /* SYSCTL.POWEROFF.KEY value that powers off */
 #define TESSERA_WDT_KICK_KEY 0x4b49434bu  /* write to WDT.KICK to reload the watchdog ('KICK') */
@@ -46,11 +57,12 @@
 #define TESSERA_ERR_NONE 0x0u  /* no error */
 #define TESSERA_ERR_BOUNDS 0x1u  /* an address range lies outside every valid window */
 #define TESSERA_ERR_SHAPE 0x2u  /* a zero or too large dimension, or a zero row count */
-#define TESSERA_ERR_QPARAM 0x3u  /* a requantization multiplier < 0 or shift > TC_MAX_SHIFT */
+#define TESSERA_ERR_QPARAM 0x3u  /* a quantization parameter out of range (multiplier < 0, shift outside its mode's range, ACT_MIN > ACT_MAX, ...) */
 #define TESSERA_ERR_ECC 0x4u  /* an SRAM ECC error was read */
 #define TESSERA_ERR_ABORTED 0x5u  /* the operation was aborted through CTRL.ABORT */
 #define TESSERA_ERR_CHANNEL 0x6u  /* the channel is faulty or not present in this profile */
 #define TESSERA_ERR_ALIGN 0x7u  /* an address or stride is misaligned for its element type */
+#define TESSERA_ERR_OP 0x8u  /* an unknown operation code (VECTOR.OP) */
 #define TESSERA_RESET_POWER_ON 0x0u  /* SYSCTL.RESET_CAUSE after power-on */
 #define TESSERA_RESET_WATCHDOG 0x1u  /* SYSCTL.RESET_CAUSE after a watchdog timeout */
 #define TESSERA_RESET_SOFTWARE 0x2u  /* SYSCTL.RESET_CAUSE after a write to SYSCTL.RESET */
@@ -212,6 +224,8 @@
 #define ACCEL_ECC_STATUS_ERR_MASK 0x00000001u
 #define ACCEL_ECC_ADDR_OFFSET 0x02cu  /* RO: address of the last ECC error */
 #define ACCEL_ECC_ADDR (ACCEL_BASE + ACCEL_ECC_ADDR_OFFSET)
+#define ACCEL_VECTOR_LANES_OFFSET 0x030u  /* RO: vector unit (VECTOR block) int8 lanes per cycle */
+#define ACCEL_VECTOR_LANES (ACCEL_BASE + ACCEL_VECTOR_LANES_OFFSET)
 
 /* ---- DMA: Descriptor DMA engine: 2-D copies between DRAM and SRAM on up to four channels. ---- */
 #define DMA_BASE 0x10010000u
@@ -372,6 +386,8 @@
 #define TENSOR_CTRL_BIAS_EN_MASK 0x00000010u
 #define TENSOR_CTRL_ABORT_SHIFT 5u
 #define TENSOR_CTRL_ABORT_MASK 0x00000020u
+#define TENSOR_CTRL_QMODE_TFL_SHIFT 6u
+#define TENSOR_CTRL_QMODE_TFL_MASK 0x00000040u
 #define TENSOR_STATUS_OFFSET 0x004u  /* W1C: status */
 #define TENSOR_STATUS (TENSOR_BASE + TENSOR_STATUS_OFFSET)
 #define TENSOR_STATUS_BUSY_SHIFT 0u
@@ -410,6 +426,16 @@
 #define TENSOR_ZP_OUT (TENSOR_BASE + TENSOR_ZP_OUT_OFFSET)
 #define TENSOR_ZP_OUT_ZP_SHIFT 0u
 #define TENSOR_ZP_OUT_ZP_MASK 0x000000ffu
+#define TENSOR_ACT_MIN_OFFSET 0x03cu  /* RW: int8 output clamp, lower bound (after ZP_OUT), signed 8-bit in the low byte */
+#define TENSOR_ACT_MIN (TENSOR_BASE + TENSOR_ACT_MIN_OFFSET)
+#define TENSOR_ACT_MIN_RESET 0x00000080u
+#define TENSOR_ACT_MIN_VALUE_SHIFT 0u
+#define TENSOR_ACT_MIN_VALUE_MASK 0x000000ffu
+#define TENSOR_ACT_MAX_OFFSET 0x040u  /* RW: int8 output clamp, upper bound (after ZP_OUT), signed 8-bit in the low byte */
+#define TENSOR_ACT_MAX (TENSOR_BASE + TENSOR_ACT_MAX_OFFSET)
+#define TENSOR_ACT_MAX_RESET 0x0000007fu
+#define TENSOR_ACT_MAX_VALUE_SHIFT 0u
+#define TENSOR_ACT_MAX_VALUE_MASK 0x000000ffu
 
 /* ---- PERF: Performance counters: 64-bit, free-running, cleared together. ---- */
 #define PERF_BASE 0x10030000u
@@ -432,9 +458,9 @@
 #define PERF_DMA_BUSY_LO (PERF_BASE + PERF_DMA_BUSY_LO_OFFSET)
 #define PERF_DMA_BUSY_HI_OFFSET 0x018u  /* RO: cycles at least one DMA channel was busy (high word) */
 #define PERF_DMA_BUSY_HI (PERF_BASE + PERF_DMA_BUSY_HI_OFFSET)
-#define PERF_OVERLAP_LO_OFFSET 0x01cu  /* RO: cycles the DMA and the tensor core were busy together (low word) */
+#define PERF_OVERLAP_LO_OFFSET 0x01cu  /* RO: cycles the DMA was busy together with the tensor core or the vector unit (low word) */
 #define PERF_OVERLAP_LO (PERF_BASE + PERF_OVERLAP_LO_OFFSET)
-#define PERF_OVERLAP_HI_OFFSET 0x020u  /* RO: cycles the DMA and the tensor core were busy together (high word) */
+#define PERF_OVERLAP_HI_OFFSET 0x020u  /* RO: cycles the DMA was busy together with the tensor core or the vector unit (high word) */
 #define PERF_OVERLAP_HI (PERF_BASE + PERF_OVERLAP_HI_OFFSET)
 #define PERF_MACS_LO_OFFSET 0x024u  /* RO: int8 multiply-accumulates performed (low word) */
 #define PERF_MACS_LO (PERF_BASE + PERF_MACS_LO_OFFSET)
@@ -448,13 +474,13 @@
 #define PERF_DMA_TO_DRAM_LO (PERF_BASE + PERF_DMA_TO_DRAM_LO_OFFSET)
 #define PERF_DMA_TO_DRAM_HI_OFFSET 0x038u  /* RO: bytes DMA wrote into DRAM (high word) */
 #define PERF_DMA_TO_DRAM_HI (PERF_BASE + PERF_DMA_TO_DRAM_HI_OFFSET)
-#define PERF_SRAM_RD_LO_OFFSET 0x03cu  /* RO: bytes read from SRAM (tensor core and DMA) (low word) */
+#define PERF_SRAM_RD_LO_OFFSET 0x03cu  /* RO: bytes read from SRAM (tensor core, vector unit and DMA) (low word) */
 #define PERF_SRAM_RD_LO (PERF_BASE + PERF_SRAM_RD_LO_OFFSET)
-#define PERF_SRAM_RD_HI_OFFSET 0x040u  /* RO: bytes read from SRAM (tensor core and DMA) (high word) */
+#define PERF_SRAM_RD_HI_OFFSET 0x040u  /* RO: bytes read from SRAM (tensor core, vector unit and DMA) (high word) */
 #define PERF_SRAM_RD_HI (PERF_BASE + PERF_SRAM_RD_HI_OFFSET)
-#define PERF_SRAM_WR_LO_OFFSET 0x044u  /* RO: bytes written to SRAM (tensor core and DMA) (low word) */
+#define PERF_SRAM_WR_LO_OFFSET 0x044u  /* RO: bytes written to SRAM (tensor core, vector unit and DMA) (low word) */
 #define PERF_SRAM_WR_LO (PERF_BASE + PERF_SRAM_WR_LO_OFFSET)
-#define PERF_SRAM_WR_HI_OFFSET 0x048u  /* RO: bytes written to SRAM (tensor core and DMA) (high word) */
+#define PERF_SRAM_WR_HI_OFFSET 0x048u  /* RO: bytes written to SRAM (tensor core, vector unit and DMA) (high word) */
 #define PERF_SRAM_WR_HI (PERF_BASE + PERF_SRAM_WR_HI_OFFSET)
 #define PERF_DRAM_RD_LO_OFFSET 0x04cu  /* RO: bytes read from DRAM by DMA (low word) */
 #define PERF_DRAM_RD_LO (PERF_BASE + PERF_DRAM_RD_LO_OFFSET)
@@ -480,6 +506,139 @@
 #define PERF_TC_SRAM_RD_LO (PERF_BASE + PERF_TC_SRAM_RD_LO_OFFSET)
 #define PERF_TC_SRAM_RD_HI_OFFSET 0x078u  /* RO: bytes the tensor core read from SRAM (operands and per-channel arrays; part of SRAM_RD) (high word) */
 #define PERF_TC_SRAM_RD_HI (PERF_BASE + PERF_TC_SRAM_RD_HI_OFFSET)
+#define PERF_VU_BUSY_LO_OFFSET 0x07cu  /* RO: cycles the vector unit was busy (low word) */
+#define PERF_VU_BUSY_LO (PERF_BASE + PERF_VU_BUSY_LO_OFFSET)
+#define PERF_VU_BUSY_HI_OFFSET 0x080u  /* RO: cycles the vector unit was busy (high word) */
+#define PERF_VU_BUSY_HI (PERF_BASE + PERF_VU_BUSY_HI_OFFSET)
+#define PERF_VU_OPS_LO_OFFSET 0x084u  /* RO: vector unit lane operations performed (one per active lane per cycle) (low word) */
+#define PERF_VU_OPS_LO (PERF_BASE + PERF_VU_OPS_LO_OFFSET)
+#define PERF_VU_OPS_HI_OFFSET 0x088u  /* RO: vector unit lane operations performed (one per active lane per cycle) (high word) */
+#define PERF_VU_OPS_HI (PERF_BASE + PERF_VU_OPS_HI_OFFSET)
+#define PERF_VU_SRAM_RD_LO_OFFSET 0x08cu  /* RO: bytes the vector unit read from SRAM (operands and per-channel arrays; part of SRAM_RD) (low word) */
+#define PERF_VU_SRAM_RD_LO (PERF_BASE + PERF_VU_SRAM_RD_LO_OFFSET)
+#define PERF_VU_SRAM_RD_HI_OFFSET 0x090u  /* RO: bytes the vector unit read from SRAM (operands and per-channel arrays; part of SRAM_RD) (high word) */
+#define PERF_VU_SRAM_RD_HI (PERF_BASE + PERF_VU_SRAM_RD_HI_OFFSET)
+#define PERF_COMPUTE_BUSY_LO_OFFSET 0x094u  /* RO: cycles the tensor core or the vector unit (or both) was busy (low word) */
+#define PERF_COMPUTE_BUSY_LO (PERF_BASE + PERF_COMPUTE_BUSY_LO_OFFSET)
+#define PERF_COMPUTE_BUSY_HI_OFFSET 0x098u  /* RO: cycles the tensor core or the vector unit (or both) was busy (high word) */
+#define PERF_COMPUTE_BUSY_HI (PERF_BASE + PERF_COMPUTE_BUSY_HI_OFFSET)
+
+/* ---- VECTOR: Vector unit: the window and elementwise int8 operations of TFLite Micro, bit for bit. ---- */
+#define VECTOR_BASE 0x10040000u
+#define VECTOR_CTRL_OFFSET 0x000u  /* RW: control */
+#define VECTOR_CTRL (VECTOR_BASE + VECTOR_CTRL_OFFSET)
+#define VECTOR_CTRL_START_SHIFT 0u
+#define VECTOR_CTRL_START_MASK 0x00000001u
+#define VECTOR_CTRL_IRQ_EN_SHIFT 1u
+#define VECTOR_CTRL_IRQ_EN_MASK 0x00000002u
+#define VECTOR_CTRL_ABORT_SHIFT 2u
+#define VECTOR_CTRL_ABORT_MASK 0x00000004u
+#define VECTOR_STATUS_OFFSET 0x004u  /* W1C: status */
+#define VECTOR_STATUS (VECTOR_BASE + VECTOR_STATUS_OFFSET)
+#define VECTOR_STATUS_BUSY_SHIFT 0u
+#define VECTOR_STATUS_BUSY_MASK 0x00000001u
+#define VECTOR_STATUS_DONE_SHIFT 1u
+#define VECTOR_STATUS_DONE_MASK 0x00000002u
+#define VECTOR_STATUS_ERR_SHIFT 2u
+#define VECTOR_STATUS_ERR_MASK 0x00000004u
+#define VECTOR_STATUS_ERR_CODE_SHIFT 8u
+#define VECTOR_STATUS_ERR_CODE_MASK 0x0000ff00u
+#define VECTOR_OP_OFFSET 0x008u  /* RW: operation, a VU_OP_* constant */
+#define VECTOR_OP (VECTOR_BASE + VECTOR_OP_OFFSET)
+#define VECTOR_IN_H_OFFSET 0x00cu  /* RW: input tile height (pixels) */
+#define VECTOR_IN_H (VECTOR_BASE + VECTOR_IN_H_OFFSET)
+#define VECTOR_IN_H_RESET 0x00000001u
+#define VECTOR_IN_W_OFFSET 0x010u  /* RW: input tile width (pixels) */
+#define VECTOR_IN_W (VECTOR_BASE + VECTOR_IN_W_OFFSET)
+#define VECTOR_IN_W_RESET 0x00000001u
+#define VECTOR_C_OFFSET 0x014u  /* RW: channels (of the input; DWCONV writes C * DEPTH_MULT) */
+#define VECTOR_C (VECTOR_BASE + VECTOR_C_OFFSET)
+#define VECTOR_C_RESET 0x00000001u
+#define VECTOR_OUT_H_OFFSET 0x018u  /* RW: output height (pixels) */
+#define VECTOR_OUT_H (VECTOR_BASE + VECTOR_OUT_H_OFFSET)
+#define VECTOR_OUT_H_RESET 0x00000001u
+#define VECTOR_OUT_W_OFFSET 0x01cu  /* RW: output width (pixels) */
+#define VECTOR_OUT_W (VECTOR_BASE + VECTOR_OUT_W_OFFSET)
+#define VECTOR_OUT_W_RESET 0x00000001u
+#define VECTOR_K_H_OFFSET 0x020u  /* RW: window height */
+#define VECTOR_K_H (VECTOR_BASE + VECTOR_K_H_OFFSET)
+#define VECTOR_K_H_RESET 0x00000001u
+#define VECTOR_K_W_OFFSET 0x024u  /* RW: window width */
+#define VECTOR_K_W (VECTOR_BASE + VECTOR_K_W_OFFSET)
+#define VECTOR_K_W_RESET 0x00000001u
+#define VECTOR_STRIDE_H_OFFSET 0x028u  /* RW: window step down */
+#define VECTOR_STRIDE_H (VECTOR_BASE + VECTOR_STRIDE_H_OFFSET)
+#define VECTOR_STRIDE_H_RESET 0x00000001u
+#define VECTOR_STRIDE_W_OFFSET 0x02cu  /* RW: window step right */
+#define VECTOR_STRIDE_W (VECTOR_BASE + VECTOR_STRIDE_W_OFFSET)
+#define VECTOR_STRIDE_W_RESET 0x00000001u
+#define VECTOR_PAD_T_OFFSET 0x030u  /* RW: rows of implicit padding above the tile (window row 0 starts at -PAD_T) */
+#define VECTOR_PAD_T (VECTOR_BASE + VECTOR_PAD_T_OFFSET)
+#define VECTOR_PAD_L_OFFSET 0x034u  /* RW: columns of implicit padding left of the tile */
+#define VECTOR_PAD_L (VECTOR_BASE + VECTOR_PAD_L_OFFSET)
+#define VECTOR_DEPTH_MULT_OFFSET 0x038u  /* RW: DWCONV output channels per input channel */
+#define VECTOR_DEPTH_MULT (VECTOR_BASE + VECTOR_DEPTH_MULT_OFFSET)
+#define VECTOR_DEPTH_MULT_RESET 0x00000001u
+#define VECTOR_IN_ADDR_OFFSET 0x03cu  /* RW: address of the (first) input, int8 */
+#define VECTOR_IN_ADDR (VECTOR_BASE + VECTOR_IN_ADDR_OFFSET)
+#define VECTOR_IN2_ADDR_OFFSET 0x040u  /* RW: address of ADD's second input, int8 */
+#define VECTOR_IN2_ADDR (VECTOR_BASE + VECTOR_IN2_ADDR_OFFSET)
+#define VECTOR_OUT_ADDR_OFFSET 0x044u  /* RW: address of the output, int8 */
+#define VECTOR_OUT_ADDR (VECTOR_BASE + VECTOR_OUT_ADDR_OFFSET)
+#define VECTOR_W_ADDR_OFFSET 0x048u  /* RW: address of DWCONV's int8 weights [K_H][K_W][C*DEPTH_MULT] */
+#define VECTOR_W_ADDR (VECTOR_BASE + VECTOR_W_ADDR_OFFSET)
+#define VECTOR_BIAS_ADDR_OFFSET 0x04cu  /* RW: address of DWCONV's int32 bias per output channel, 0 for none */
+#define VECTOR_BIAS_ADDR (VECTOR_BASE + VECTOR_BIAS_ADDR_OFFSET)
+#define VECTOR_MULT_ADDR_OFFSET 0x050u  /* RW: address of DWCONV's int32 multipliers per output channel */
+#define VECTOR_MULT_ADDR (VECTOR_BASE + VECTOR_MULT_ADDR_OFFSET)
+#define VECTOR_SHIFT_ADDR_OFFSET 0x054u  /* RW: address of DWCONV's int32 signed shifts per output channel */
+#define VECTOR_SHIFT_ADDR (VECTOR_BASE + VECTOR_SHIFT_ADDR_OFFSET)
+#define VECTOR_IN_ROW_STRIDE_OFFSET 0x058u  /* RW: bytes between input rows */
+#define VECTOR_IN_ROW_STRIDE (VECTOR_BASE + VECTOR_IN_ROW_STRIDE_OFFSET)
+#define VECTOR_IN_PIX_STRIDE_OFFSET 0x05cu  /* RW: bytes between input pixels of a row */
+#define VECTOR_IN_PIX_STRIDE (VECTOR_BASE + VECTOR_IN_PIX_STRIDE_OFFSET)
+#define VECTOR_IN2_ROW_STRIDE_OFFSET 0x060u  /* RW: bytes between rows of the second input */
+#define VECTOR_IN2_ROW_STRIDE (VECTOR_BASE + VECTOR_IN2_ROW_STRIDE_OFFSET)
+#define VECTOR_IN2_PIX_STRIDE_OFFSET 0x064u  /* RW: bytes between pixels of the second input */
+#define VECTOR_IN2_PIX_STRIDE (VECTOR_BASE + VECTOR_IN2_PIX_STRIDE_OFFSET)
+#define VECTOR_OUT_ROW_STRIDE_OFFSET 0x068u  /* RW: bytes between output rows */
+#define VECTOR_OUT_ROW_STRIDE (VECTOR_BASE + VECTOR_OUT_ROW_STRIDE_OFFSET)
+#define VECTOR_OUT_PIX_STRIDE_OFFSET 0x06cu  /* RW: bytes between output pixels of a row */
+#define VECTOR_OUT_PIX_STRIDE (VECTOR_BASE + VECTOR_OUT_PIX_STRIDE_OFFSET)
+#define VECTOR_ZP_IN_OFFSET 0x070u  /* RW: input offset added to every input byte: TFLite's input_offset = -(input zero point), signed */
+#define VECTOR_ZP_IN (VECTOR_BASE + VECTOR_ZP_IN_OFFSET)
+#define VECTOR_ZP_IN2_OFFSET 0x074u  /* RW: second input's offset = -(its zero point), signed */
+#define VECTOR_ZP_IN2 (VECTOR_BASE + VECTOR_ZP_IN2_OFFSET)
+#define VECTOR_ZP_OUT_OFFSET 0x078u  /* RW: output zero point (FILL: the byte written), signed 8-bit in the low byte */
+#define VECTOR_ZP_OUT (VECTOR_BASE + VECTOR_ZP_OUT_OFFSET)
+#define VECTOR_ZP_OUT_VALUE_SHIFT 0u
+#define VECTOR_ZP_OUT_VALUE_MASK 0x000000ffu
+#define VECTOR_ACT_MIN_OFFSET 0x07cu  /* RW: output clamp, lower bound, signed 8-bit in the low byte */
+#define VECTOR_ACT_MIN (VECTOR_BASE + VECTOR_ACT_MIN_OFFSET)
+#define VECTOR_ACT_MIN_RESET 0x00000080u
+#define VECTOR_ACT_MIN_VALUE_SHIFT 0u
+#define VECTOR_ACT_MIN_VALUE_MASK 0x000000ffu
+#define VECTOR_ACT_MAX_OFFSET 0x080u  /* RW: output clamp, upper bound, signed 8-bit in the low byte */
+#define VECTOR_ACT_MAX (VECTOR_BASE + VECTOR_ACT_MAX_OFFSET)
+#define VECTOR_ACT_MAX_RESET 0x0000007fu
+#define VECTOR_ACT_MAX_VALUE_SHIFT 0u
+#define VECTOR_ACT_MAX_VALUE_MASK 0x000000ffu
+#define VECTOR_IN_MULT_OFFSET 0x084u  /* RW: ADD: input1_multiplier; SOFTMAX: input_multiplier (>= 0) */
+#define VECTOR_IN_MULT (VECTOR_BASE + VECTOR_IN_MULT_OFFSET)
+#define VECTOR_IN_SHIFT_OFFSET 0x088u  /* RW: ADD: input1_shift (-31..0); SOFTMAX: input_left_shift (0..31), signed */
+#define VECTOR_IN_SHIFT (VECTOR_BASE + VECTOR_IN_SHIFT_OFFSET)
+#define VECTOR_IN2_MULT_OFFSET 0x08cu  /* RW: ADD: input2_multiplier (>= 0) */
+#define VECTOR_IN2_MULT (VECTOR_BASE + VECTOR_IN2_MULT_OFFSET)
+#define VECTOR_IN2_SHIFT_OFFSET 0x090u  /* RW: ADD: input2_shift (-31..0), signed */
+#define VECTOR_IN2_SHIFT (VECTOR_BASE + VECTOR_IN2_SHIFT_OFFSET)
+#define VECTOR_OUT_MULT_OFFSET 0x094u  /* RW: ADD: output_multiplier (>= 0) */
+#define VECTOR_OUT_MULT (VECTOR_BASE + VECTOR_OUT_MULT_OFFSET)
+#define VECTOR_OUT_SHIFT_OFFSET 0x098u  /* RW: ADD: output_shift (-31..0), signed */
+#define VECTOR_OUT_SHIFT (VECTOR_BASE + VECTOR_OUT_SHIFT_OFFSET)
+#define VECTOR_LEFT_SHIFT_OFFSET 0x09cu  /* RW: ADD: left_shift applied to both offset inputs (0..VU_MAX_LEFT_SHIFT; TFLite uses 20) */
+#define VECTOR_LEFT_SHIFT (VECTOR_BASE + VECTOR_LEFT_SHIFT_OFFSET)
+#define VECTOR_DIFF_MIN_OFFSET 0x0a0u  /* RW: SOFTMAX: diff_min (<= 0), signed; inputs further below the row max output -128 */
+#define VECTOR_DIFF_MIN (VECTOR_BASE + VECTOR_DIFF_MIN_OFFSET)
 
 /* ---- access helpers ---- */
 static inline uint32_t tessera_read32(uint32_t addr) { return *(volatile uint32_t *)(uintptr_t)addr; }

@@ -2,7 +2,7 @@
 
 Each job carries an idempotency key; the ledger remembers every job id the
 daemon answered per key, resubmits keys after a daemon crash, waits for all of
-them and checks every output against hostd/reference_exec (bit-exact). The
+them and checks every output against compiler/reference_exec (bit-exact). The
 report counts jobs submitted, completed (done with the right output), lost (no
 final state, failed, or a wrong output) and duplicated (a key answered by more
 than one job id, or, over a stretch without device reset, more device jobs done
@@ -21,7 +21,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from hostd.reference_exec import run_image
+from compiler.reference_exec import run_image
 
 RETRY_PAUSE = 0.2              # seconds between attempts to reach a restarting daemon
 

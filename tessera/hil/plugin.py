@@ -193,7 +193,7 @@ def fresh_daemon(fresh_device, tmp_path):
 # ---------------------------------------------------------------- workloads on a daemon
 def load_workload(client, workload, max_rows: int = 1):
     """Register a workload's QDQ model with a daemon; returns (model hash, CompiledModel)."""
-    from hostd.model_compiler import compile_model
+    from compiler.model_compiler import compile_model
     h = client.load(workload.onnx_bytes, name=workload.name, max_rows=max_rows)["model"]
     cm = compile_model(workload.qmodel, max_rows=max_rows)
     assert cm.hash.hex() == h, "the daemon and the host compiler disagree on the model image"

@@ -2,13 +2,13 @@
 
 Digits: scikit-learn's bundled 8x8 digits (1797 images, nothing downloaded),
 a stratified 75/25 split and an MLP trained with a fixed seed, quantized with
-onnxruntime's static quantizer (hostd/model_quantize.py). `ort_int8` runs the
+onnxruntime's static quantizer (compiler/model_quantize.py). `ort_int8` runs the
 same QDQ model in onnxruntime and maps its dequantized outputs back to int8,
 the reference the device's outputs are compared with.
 
 Synthetic: a ReLU MLP with seeded random weights whose first layer alone is
 larger than the tiny profile's SRAM, so the firmware must tile it, overlap DMA
-with compute and spill; checked bit-exactly against hostd/reference_exec.
+with compute and spill; checked bit-exactly against compiler/reference_exec.
 
 Usage:
     d = digits_workload()          # .qmodel (QDQ ModelProto), .x_test, .y_test, .float_accuracy, .calibration
@@ -50,7 +50,7 @@ class Workload:
 
 
 class _Mlp:
-    """The attributes of a fitted sklearn MLP that hostd.model_quantize.mlp_to_onnx reads."""
+    """The attributes of a fitted sklearn MLP that compiler.model_quantize.mlp_to_onnx reads."""
 
     activation = "relu"
 
@@ -64,7 +64,7 @@ def digits_workload(hidden: tuple[int, ...] = DIGITS_HIDDEN) -> Workload:
     from sklearn.model_selection import train_test_split
     from sklearn.neural_network import MLPClassifier
 
-    from hostd.model_quantize import mlp_to_onnx, quantize_float
+    from compiler.model_quantize import mlp_to_onnx, quantize_float
 
     x, y = load_digits(return_X_y=True)
     x = (x / PIXEL_MAX).astype(np.float32)
@@ -80,7 +80,7 @@ def digits_workload(hidden: tuple[int, ...] = DIGITS_HIDDEN) -> Workload:
 
 @lru_cache(maxsize=2)
 def synthetic_workload(layers: tuple[int, ...] = BIG_LAYERS, rows: int = BIG_ROWS) -> Workload:
-    from hostd.model_quantize import mlp_to_onnx, quantize_float
+    from compiler.model_quantize import mlp_to_onnx, quantize_float
 
     rng = np.random.default_rng(SEED)
     coefs = [(rng.standard_normal((k, n)) / np.sqrt(k)).astype(np.float32) for k, n in zip(layers, layers[1:])]

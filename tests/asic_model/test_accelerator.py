@@ -7,7 +7,7 @@ import pytest
 
 from asic_model.accelerator import Accelerator
 from asic_model.bus import Bus
-from asic_model.soc_map import ACCEL, CONSTANTS, DMA, PERF, TENSOR
+from asic_model.soc_map import ACCEL, CONSTANTS, DMA, PERF, TENSOR, VECTOR
 from tests.asic_model.conftest import DRAM_BASE, SRAM_BASE, Rig, profile
 from tests.asic_model.test_tensor_core import _valid
 
@@ -19,7 +19,7 @@ def test_windows_attach_to_one_bus_without_overlap():
         bus.attach(base, dev)
     assert [(b, d.name) for b, d in acc.windows()] == [
         (SRAM_BASE, "SRAM"), (DRAM_BASE, "DRAM"), (ACCEL.base, "ACCEL"), (DMA.base, "DMA"), (TENSOR.base, "TENSOR"),
-        (PERF.base, "PERF")]
+        (PERF.base, "PERF"), (VECTOR.base, "VECTOR")]
     assert acc.sram.size == 1 << 20 and acc.dram.size == acc.profile.dram_size
     bus.write(SRAM_BASE + 8, 4, 0xDEADBEEF)
     assert acc.sram.buf[8:12].tolist() == [0xEF, 0xBE, 0xAD, 0xDE]
@@ -27,7 +27,7 @@ def test_windows_attach_to_one_bus_without_overlap():
 
 def test_irq_lines_are_keyed_by_irq_constants():
     acc = Accelerator(profile("tiny"))
-    names = ["IRQ_DMA0", "IRQ_DMA1", "IRQ_DMA2", "IRQ_DMA3", "IRQ_DMA_ERR", "IRQ_TENSOR", "IRQ_ECC"]
+    names = ["IRQ_DMA0", "IRQ_DMA1", "IRQ_DMA2", "IRQ_DMA3", "IRQ_DMA_ERR", "IRQ_TENSOR", "IRQ_ECC", "IRQ_VECTOR"]
     assert sorted(acc.irq_lines()) == sorted(CONSTANTS[n].value for n in names)
     assert not any(line.level for line in acc.irq_lines().values())
 
@@ -40,7 +40,7 @@ def test_accel_information_registers_come_from_the_profile(name):
     assert regs == dict(PROFILE_ID=p.id, ARRAY_ROWS=p.array_rows, ARRAY_COLS=p.array_cols, VECTOR_WIDTH=p.vector_width,
                         SRAM_SIZE=p.sram_size, SRAM_BANKS=p.sram_banks, DRAM_SIZE=p.dram_size,
                         DMA_CHANNELS=p.dma_channels, DMA_BYTES_PER_CYCLE=p.dma_bytes_per_cycle,
-                        CLOCK_HZ=p.clock_hz, ECC_STATUS=0, ECC_ADDR=0)
+                        CLOCK_HZ=p.clock_hz, ECC_STATUS=0, ECC_ADDR=0, VECTOR_LANES=p.vector_lanes)
     r.bus.write(ACCEL.addr("ARRAY_ROWS"), 4, 99)                 # read-only
     assert r.bus.read(ACCEL.addr("ARRAY_ROWS"), 4) == p.array_rows
 

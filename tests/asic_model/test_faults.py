@@ -103,7 +103,7 @@ def test_hung_tensor_core_stays_busy_until_abort():
     r.acc.faults.tensor_hang()
     r.drv.gemm_start(**kw)
     assert r.acc.next_event() is None
-    with pytest.raises(IdleTimeout, match=r"^accelerator still busy after 5000 cycles \(dma busy: False, tensor core busy: True, hung\)$"):
+    with pytest.raises(IdleTimeout, match=r"^accelerator still busy after 5000 cycles \(dma busy: False, tensor core busy: True, vector unit busy: False, hung\)$"):
         r.acc.run_until_idle(5000)
     assert r.drv.tensor_status().busy and r.acc.counters()["TC_BUSY"] == 5000
     r.drv.tensor_abort()

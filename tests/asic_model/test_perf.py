@@ -27,13 +27,13 @@ def test_known_job_counters_and_energy_are_hand_computed():
     assert c == r.acc.counters()
     expect = dict(CYCLES=76, TC_BUSY=76, DMA_BUSY=32, OVERLAP=32, MACS=16 * 16 * 32, DMA_TO_SRAM=1000, DMA_TO_DRAM=0,
                   SRAM_RD=1216, SRAM_WR=1000 + 256, DRAM_RD=1000, DRAM_WR=0, SPILLS=0, SPILL_BYTES=0,
-                  TC_SRAM_RD=16 * 32 + 32 * 16 + 12 * 16)
+                  TC_SRAM_RD=16 * 32 + 32 * 16 + 12 * 16, VU_BUSY=0, VU_OPS=0, VU_SRAM_RD=0, COMPUTE_BUSY=76)
     # edge-v1 per-unit femtojoules: MAC 39, SRAM byte 765 (read and write), DRAM byte 64000, static 40000 per cycle
     fj = 8192 * 39 + 1216 * 765 + 1256 * 765 + 1000 * 64000 + 76 * 40000
     assert fj == 69_250_568
     assert c == {**expect, "ENERGY_NJ": fj // 10**6}
     assert r.acc.energy_fj() == fj == sum(r.acc.energy_breakdown_fj().values())
-    assert r.acc.energy_breakdown_fj() == {"MACS": 8192 * 39, "SRAM_RD": 1216 * 765, "SRAM_WR": 1256 * 765,
+    assert r.acc.energy_breakdown_fj() == {"MACS": 8192 * 39, "VU_OPS": 0, "SRAM_RD": 1216 * 765, "SRAM_WR": 1256 * 765,
                                            "DRAM_RD": 64_000_000, "DRAM_WR": 0, "CYCLES": 3_040_000}
     assert r.acc.energy_joules() == fj / 1e15
 

@@ -65,7 +65,7 @@ BAD = [
     ("bytes_per_cycle = 32", "bytes_per_cycle = 32\ncolour = 1",
      "edge-v1.toml: [dma] colour: unknown key (known: channels, bytes_per_cycle)"),
     ("[energy]", "[fancy]\nx = 1\n[energy]",
-     "edge-v1.toml: [fancy]: unknown section (known: profile, tensor, sram, dram, dma, energy)"),
+     "edge-v1.toml: [fancy]: unknown section (known: profile, tensor, vector, sram, dram, dma, energy)"),
     ("static_power_mw = 40", "static_power_mw = -1",
      "edge-v1.toml: [energy] static_power_mw: expected a non-negative number (milliwatts), found -1"),
     ("static_power_mw = 40", "static_power_mw = 40\nmac_fj = 1.5",

@@ -70,7 +70,7 @@ def test_repeated_numbers_instances_and_pads_to_stride():
 
 
 def test_soc_map_accelerator_blocks():
-    assert [b.name for b in SOC] == ["SYSCTL", "UART", "TIMER", "INTC", "WDT", "ACCEL", "DMA", "TENSOR", "PERF"]
+    assert [b.name for b in SOC] == ["SYSCTL", "UART", "TIMER", "INTC", "WDT", "ACCEL", "DMA", "TENSOR", "PERF", "VECTOR"]
     n = CONSTANTS["DMA_MAX_CHANNELS"].value
     assert DMA.reg(f"CH{n - 1}_STATUS").offset == (n - 1) * 0x40 + 8 * 4
     assert TENSOR.reg("STATUS").field("ERR_CODE").mask == 0xFF00

@@ -59,3 +59,28 @@ def test_c_header_compiles_for_the_rv32_firmware_target(tmp_path):
                     "-mcpu=generic_rv32+m+c", "-ffreestanding", "-std=c11", "-Wall", "-Wextra", "-Werror", "-c",
                     str(tmp_path / "fw.c"), "-o", str(tmp_path / "fw.o")], check=True, capture_output=True)
     assert (tmp_path / "fw.o").stat().st_size > 0
+
+
+@pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc not installed")
+def test_vector_block_is_exported_to_c_and_firmware(tmp_path):
+    """Firmware reaches the vector unit by name: the C header's VECTOR_* macros and VU_OP_* constants,
+    and the same names in firmware.regs (what the constrained-Python firmware compiles against)."""
+    (tmp_path / "tessera_regs.h").write_text(regmap_export.c_header())
+    (tmp_path / "main.c").write_text("""
+#include <stdio.h>
+#include "tessera_regs.h"
+int main(void) {
+    printf("%u %u %u %u %u\\n", (unsigned)VECTOR_OP, (unsigned)VECTOR_DIFF_MIN, (unsigned)TESSERA_VU_OP_SOFTMAX,
+           (unsigned)TESSERA_IRQ_VECTOR, (unsigned)TESSERA_FIELD_PREP(VECTOR, CTRL, ABORT, 1));
+    return 0;
+}
+""")
+    subprocess.run(["gcc", "-std=c11", "-Wall", "-Wextra", "-Werror", "-o", str(tmp_path / "t"), str(tmp_path / "main.c")],
+                   check=True, capture_output=True)
+    out = subprocess.run([str(tmp_path / "t")], check=True, capture_output=True, text=True).stdout.split()
+    vec = SOC.block("VECTOR")
+    assert out == [str(vec.addr("OP")), str(vec.addr("DIFF_MIN")), "5", "9", "4"]
+    from firmware import regs
+    assert (regs.VECTOR.OP.addr, regs.VECTOR.OP.c_name, regs.VU_OP_FILL, regs.IRQ_VECTOR) == (
+        vec.addr("OP"), "VECTOR_OP", CONSTANTS["VU_OP_FILL"].value, CONSTANTS["IRQ_VECTOR"].value)
+    assert regs.VECTOR.CTRL.START.mask == 1 and regs.VECTOR.ACT_MAX.VALUE.mask == 0xFF

@@ -10,7 +10,7 @@ from emulator.fwbuild import build_firmware
 
 FW_DIR = Path(__file__).parent / "fw"
 BUILD_DIR = Path(__file__).resolve().parents[2] / "build" / "test-fw"
-PROGRAMS = ("hello", "echo", "timer", "watchdog", "traps", "ebreak", "dma_tensor")
+PROGRAMS = ("hello", "echo", "timer", "watchdog", "traps", "ebreak", "dma_tensor", "vector_irq")
 
 
 @pytest.fixture(scope="session")

@@ -144,3 +144,17 @@ def _run_for_determinism(fw, tmp_path, tag):
 
 def test_determinism(fw, tmp_path):
     assert _run_for_determinism(fw, tmp_path, "a") == _run_for_determinism(fw, tmp_path, "b")
+
+
+def test_vector_unit_through_registers_and_its_interrupt(fw, tmp_path):
+    """FILL then MAXPOOL on the emulated SoC, each completion an IRQ_VECTOR; the core checks the bytes.
+    VU_BUSY: FILL of 48 bytes on edge-v1's 32 lanes = 4 + 2 cycles; MAXPOOL 2x2x8 with 4 taps per pixel = 4 + 16."""
+    trace = tmp_path / "run.json"
+    with Session(firmware=fw["vector_irq"], trace=trace) as s:
+        info = s.run(max_cycles=20_000_000)
+        out = s.uart_output()
+        profile = s.soc.accel.profile.name
+    assert (info.reason, info.code) == ("poweroff", 0), out
+    assert profile == "edge-v1" and out == b"vu_busy=0000001a OK\n"
+    cats = {e.get("cat") for e in json.loads(trace.read_text())["traceEvents"]}
+    assert {"vector", "irq"} <= cats

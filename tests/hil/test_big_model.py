@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hostd.reference_exec import run_image
+from compiler.reference_exec import run_image
 from tessera.hil.plugin import load_workload
 from tessera.hil.workloads import BIG_ROWS, synthetic_workload
 

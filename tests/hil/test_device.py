@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from hostd.client import ApiError
-from hostd.reference_exec import run_image
+from compiler.reference_exec import run_image
 from tessera.hil.plugin import load_workload
 from tessera.hil.workloads import agreement, ort_int8
 

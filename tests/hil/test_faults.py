@@ -2,7 +2,7 @@
 
 Each scenario submits digits jobs with idempotency keys, injects its fault while
 they run, waits for all of them and reports jobs submitted, completed (bit-exact
-with hostd/reference_exec), lost and duplicated; lost and duplicated must be 0.
+with compiler/reference_exec), lost and duplicated; lost and duplicated must be 0.
 The report is printed (-s), shown in the terminal summary and appended to
 build/hil/fault-report.jsonl. Device faults go through the emulator's control
 socket (emulator/control.py); these tests skip on a board.

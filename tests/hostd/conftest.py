@@ -26,7 +26,7 @@ from sklearn.neural_network import MLPClassifier
 
 from hostd.client import Client
 from hostd.daemon import Daemon, DaemonConfig
-from hostd.model_quantize import mlp_to_onnx
+from compiler.model_quantize import mlp_to_onnx
 from hostd.protocol import MsgType
 from tessera.hil.launch import EmulatorProcess
 

@@ -1,5 +1,5 @@
 """The daemon's API against the real device (the compiled firmware in `tessera emu run` on a pty): results bit-exact
-with hostd/reference_exec, the model uploaded once and reloaded after a real reset, idempotency, fairness, busy,
+with compiler/reference_exec, the model uploaded once and reloaded after a real reset, idempotency, fairness, busy,
 hung jobs (tensor-core hang injected through the emulator's control socket) with reset and retry, lost and
 corrupted answers (serial line faults) replayed not re-executed, more models than slots, metrics, 32 concurrent
 clients, and a 4xx answer with a reason for every malformed request.
@@ -24,9 +24,9 @@ from asic_model.soc_map import CONSTANTS
 from firmware import protocol_v1 as P
 from hostd.client import ApiError, Client
 from hostd.daemon import FairQueue, QueueFull
-from hostd.model_compiler import CompiledModel
+from compiler.model_compiler import CompiledModel
 from hostd.protocol import MsgType
-from hostd.reference_exec import run_image
+from compiler.reference_exec import run_image
 from tests.hostd.conftest import WAIT, RequestLog, run_daemon, wait_until
 
 HANG_FAILED = (f"DeviceError: device job 1 ended FAILED: error {CONSTANTS['ERR_ABORTED'].value} "
@@ -365,7 +365,7 @@ def test_more_models_than_device_slots(device, digits_model):
     """A fifth model frees the device's slots (MAX_MODELS = 4); every model still runs correctly afterwards."""
     from hostd.device import Device
     from hostd.link import Link
-    from hostd.model_compiler import compile_model
+    from compiler.model_compiler import compile_model
     onnx_bytes, calib, test = digits_model
     models = [compile_model(onnx_bytes, calib, max_rows=r) for r in (4, 5, 6, 7, 8)]   # five distinct images
     dev = Device(Link(device.url, timeout=0.5))

@@ -12,8 +12,8 @@ import subprocess
 import numpy as np
 
 from hostd.journal import Journal
-from hostd.model_compiler import compile_model
-from hostd.reference_exec import run_image
+from compiler.model_compiler import compile_model
+from compiler.reference_exec import run_image
 from tessera.hil.launch import DaemonProcess, tessera_cmd
 from tests.hostd.conftest import PROFILE, WAIT, PacedEmulator, wait_until
 

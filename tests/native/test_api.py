@@ -130,8 +130,8 @@ def test_exact_error_messages():
     np.frombuffer(buf, np.int32)[40:44] = [1, 1, -7, 1]     # mult at byte 160
     with pytest.raises(ValueError, match=re.escape("mult[2] = -7 is outside [0, 2147483647]")):
         native.gemm_i8_buf(buf, 0, 3, 16, 4, 64, 4, 2, 4, 3, -1, 160, 192, 0, 0)
-    with pytest.raises(ValueError, match=re.escape("unknown flag bits in 0x4 (RELU=1, RAW32=2)")):
-        native.gemm_i8_buf(buf, 0, 3, 16, 4, 64, 4, 2, 4, 3, -1, 128, 192, 0, 4)
+    with pytest.raises(ValueError, match=re.escape("unknown flag bits in 0x8 (RELU=1, RAW32=2, QTFL=4)")):
+        native.gemm_i8_buf(buf, 0, 3, 16, 4, 64, 4, 2, 4, 3, -1, 128, 192, 0, 8)
 
 
 def test_no_allocation_growth_in_steady_state():

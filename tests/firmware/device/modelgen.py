@@ -1,4 +1,4 @@
-"""Random quantized GEMM models as protocol v1 model images (hostd.model_format), for the device tests.
+"""Random quantized GEMM models as protocol v1 model images (compiler.model_format), for the device tests.
 
 `make_model(rng, dims, max_rows)` chains len(dims) - 1 layers: layer i maps
 dims[i] inputs to dims[i + 1] outputs, with random int8 weights, int32 bias
@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from firmware import protocol_v1 as P
-from hostd.model_format import build_image, image_crc, model_hash, table_size
-from hostd.reference_exec import run_image
+from compiler.model_format import build_image, image_crc, model_hash, table_size
+from compiler.reference_exec import run_image
 
 ALIGN = 64
 

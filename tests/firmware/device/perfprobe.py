@@ -1,9 +1,9 @@
 """Engine figures for the sample models: cycles, busy times, PERF overlap and SRAM hit rate per job (compiled firmware).
 
 Not a test: a measurement the runtime doc (docs/firmware-runtime.md, "Measured") is written from. Each job's
-figures are telemetry deltas around one RUN; results are checked bit-exact against hostd.reference_exec.
-Models: 128-96-64 and 256-288-32 (larger than SRAM) on tiny, the digits MLP 64-64-32-10 (hostd.model_quantize ->
-hostd.model_compiler) on edge-v1, and 128-96-64 on edge-v2.
+figures are telemetry deltas around one RUN; results are checked bit-exact against compiler.reference_exec.
+Models: 128-96-64 and 256-288-32 (larger than SRAM) on tiny, the digits MLP 64-64-32-10 (compiler.model_quantize ->
+compiler.model_compiler) on edge-v1, and 128-96-64 on edge-v2.
 
 Usage:
     .venv/bin/python -m tests.firmware.device.perfprobe [--hosted] [--jobs 2]
@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from firmware import protocol_v1 as P
-from hostd.reference_exec import run_image
+from compiler.reference_exec import run_image
 
 from tests.firmware.device.conftest import CACHE, DEVICE_MAIN, open_device, source_hash
 from tests.firmware.device.hostops import MODEL_BASE, download, load_model, run_job, telemetry, upload
@@ -38,7 +38,7 @@ def elf_path() -> Path:
 
 
 def digits_model():
-    from hostd.model_compiler import compile_model
+    from compiler.model_compiler import compile_model
     from tessera.hil.workloads import digits_workload
     w = digits_workload()
     cm = compile_model(w.qmodel, max_rows=ROWS)
@@ -56,7 +56,7 @@ def random_model(dims, seed):
 class _Img:
     def __init__(self, image):
         import zlib
-        from hostd.model_format import model_hash
+        from compiler.model_format import model_hash
         self.image, self.crc, self.hash = image, zlib.crc32(image), model_hash(image)
 
 

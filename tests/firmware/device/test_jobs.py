@@ -1,5 +1,5 @@
 """Models and jobs through the serial line, in both modes: LOAD_MODEL validation order, slots, RUN and its NACKs,
-results bit-exact against hostd.reference_exec, counters (overlap, SRAM hit rate, spills), injected faults each
+results bit-exact against compiler.reference_exec, counters (overlap, SRAM hit rate, spills), injected faults each
 followed by a correct job, a tensor-core hang, CANCEL, RESET, and panic -> FAULT -> watchdog reset -> banner."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from elftools.elf.elffile import ELFFile
 import firmware.rt as rt
 from asic_model.soc_map import CONSTANTS
 from firmware import protocol_v1 as P
-from hostd.model_format import HASH_OFFSET
+from compiler.model_format import HASH_OFFSET
 from hostd.protocol import ErrSource, Fault, JobState, ModelErr, MsgType, Nack
 
 from tests.firmware.device.hostops import (MODEL_BASE, download, infer, load_model, load_request, run_job, telemetry,

@@ -1,7 +1,7 @@
 """The device firmware on the larger revision profiles (edge-v1: 16x16 array, 256 KiB SRAM, 2 DMA channels;
 edge-v2: 32x32, 1 MiB, 4 channels), in both modes: a representative subset of the tiny-profile suite.
 
-INFO against the profile; back-to-back jobs bit-exact against hostd.reference_exec with a rising SRAM hit rate
+INFO against the profile; back-to-back jobs bit-exact against compiler.reference_exec with a rising SRAM hit rate
 and DMA/compute overlap; a model whose weights exceed half of the profile's SRAM (streamed column tiles, array-
 aligned) with an intermediate activation too big to keep (spilled); a DMA channel error (on every channel the
 profile has) and an ECC error, each failing one job that is followed by a correct one.

@@ -3,7 +3,7 @@
 Accepted graphs: a chain of Gemm or MatMul layers (+ Add of a constant bias,
 + Relu) between QuantizeLinear/DequantizeLinear pairs, as onnxruntime's static
 quantizer writes them; float models and sklearn MLPs are quantized first
-(hostd/model_quantize.py). Each layer becomes one LAYER_OP_GEMM entry: int8
+(compiler/model_quantize.py). Each layer becomes one LAYER_OP_GEMM entry: int8
 weights [K, N], the input zero point folded into an int32 bias, and a per-channel
 int32 multiplier + shift from the float scales (docs/model-format.md section 5).
 Anything else is rejected with a `CompileError` naming the node.
@@ -25,9 +25,10 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
+from compiler.errors import CompileError
 from firmware import protocol_v1 as P
-from hostd.model_format import build_image, image_crc, model_hash, parse_image
-from hostd.model_quantize import is_quantized, mlp_to_onnx, quantize_float
+from compiler.model_format import build_image, image_crc, model_hash, parse_image
+from compiler.model_quantize import is_quantized, mlp_to_onnx, quantize_float
 
 DEFAULT_MAX_ROWS = 64
 ALIGN = 16                    # every buffer in the image and workspace starts 16-byte aligned
@@ -35,10 +36,6 @@ MULT_BITS = 31                # the multiplier's mantissa: 2^30 <= mult < 2^31
 TC_MAX_SHIFT = 63
 SUPPORTED = "Gemm, MatMul, Add (constant bias), Relu, QuantizeLinear, DequantizeLinear"
 SCALE_RTOL = 1e-6             # an int32 bias is used as is when its scale is s_a * s_w within this
-
-
-class CompileError(ValueError):
-    """The model cannot run on the tensor core; the message names the node."""
 
 
 @dataclass

@@ -2,7 +2,7 @@
 
 Also: exact errors for unsupported operators and unsupported patterns, the
 requantization parameters, and the device's model validation codes.
-Usage: .venv/bin/pytest tests/hostd/test_model_compiler.py -s   (prints the agreement figures)
+Usage: .venv/bin/pytest tests/compiler/test_model_compiler.py -s   (prints the agreement figures)
 """
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ from sklearn.datasets import load_digits
 from sklearn.neural_network import MLPClassifier
 
 from firmware import protocol_v1 as P
-from hostd.model_compiler import CompileError, compile_model, requant_params
-from hostd.model_format import HASH_OFFSET
-from hostd.model_quantize import mlp_to_onnx, quantize_float
+from compiler.model_compiler import CompileError, compile_model, requant_params
+from compiler.model_format import HASH_OFFSET
+from compiler.model_quantize import mlp_to_onnx, quantize_float
 from hostd.protocol import ModelErr
-from hostd.reference_exec import ModelInvalid, run_image, validate
+from compiler.reference_exec import ModelInvalid, run_image, validate
 
 TRAIN = 1400
 
@@ -148,9 +148,9 @@ def test_device_validation_codes(digits):
 
 
 def test_reference_layer_is_bit_exact_with_the_native_tensor_core():
-    """hostd's statement of the semantics == native's C kernel (and its numpy reference) on edge-heavy random data."""
+    """compiler.reference_exec's statement of the semantics == native's C kernel (and its numpy reference) on edge-heavy random data."""
     native = pytest.importorskip("native", reason="native._tensorcore is not built (pip install -e .)")
-    from hostd.reference_exec import gemm_layer
+    from compiler.reference_exec import gemm_layer
     rng = np.random.default_rng(7)
     for trial in range(40):
         m, n, k = rng.integers(1, 20, size=3)

@@ -6,7 +6,7 @@ layer table in a memory window (pyOCD style: it takes the memory, not a device)
 and runs each layer with `gemm_layer`, a numpy statement of the tensor core
 arithmetic (docs/model-format.md section 4, the same as docs/native.md; kept here
 so hostd does not need the compiled native library, and cross-checked against
-native's reference and C kernel in tests/hostd). Validation follows
+native's reference and C kernel in tests/compiler). Validation follows
 docs/model-format.md section 3 and raises `ModelInvalid(code, layer)` with the
 MODEL_ERR_* the device puts in its BAD_MODEL NACK.
 
@@ -24,7 +24,7 @@ import zlib
 import numpy as np
 
 from firmware import protocol_v1 as P
-from hostd.model_format import ModelHeader, ModelTable, model_hash
+from compiler.model_format import ModelHeader, ModelTable, model_hash
 from hostd.protocol import ModelErr
 
 TC_MAX_DIM = 0xFFFF
