@@ -31,6 +31,8 @@ FW_VERSION = const(0x000100)        # 0x00MMmmpp: 0.1.0
 INFO_SIZE = const(52)
 MEM_ADDR_BYTES = const(4)
 MEM_READ_SIZE = const(6)
+MEM_WRITE_MAX = const(MEM_ADDR_BYTES + MEM_CHUNK)   # largest MEM_WRITE payload (BAD_PAYLOAD detail)
+RUN_FLAGS_MAX = const(0)            # RUN flags: no bit defined (BAD_PAYLOAD detail: the largest valid value)
 LOAD_SIZE = const(12 + MODEL_HASH_SIZE)
 RUN_SIZE = const(4)
 JOB_ID_SIZE = const(4)
@@ -143,14 +145,11 @@ def do_info(ident: u32) -> None:
 
 def do_mem_write(ident: u32) -> None:
     n: u32 = rx.plen
-    if n < MEM_ADDR_BYTES:
-        nack(NACK_BAD_PAYLOAD, 0, ident)
+    if n <= MEM_ADDR_BYTES or n > MEM_WRITE_MAX:
+        nack(NACK_BAD_PAYLOAD, MEM_WRITE_MAX, ident)      # variable size: the largest valid payload
         return
     count: u32 = n - MEM_ADDR_BYTES
     addr: u32 = rx_u32(0)
-    if count == 0 or count > MEM_CHUNK:
-        nack(NACK_BAD_PAYLOAD, MEM_CHUNK, ident)
-        return
     if not window_ok(addr, count):
         nack(NACK_OUT_OF_WINDOW, window_fault(), ident)
         return
@@ -223,13 +222,14 @@ def do_unload(ident: u32) -> None:
 
 
 def do_run(ident: u32) -> None:
+    """Checks in the documented order: payload fields (flags), BUSY, NO_MODEL, BAD_ROWS."""
+    if rx_u8(1) != 0:
+        nack(NACK_BAD_PAYLOAD, RUN_FLAGS_MAX, ident)
+        return
     if engine_busy():
         nack(NACK_BUSY, engine_running_job(), ident)
         return
     slot: u32 = rx_u8(0)
-    if rx_u8(1) != 0:
-        nack(NACK_BAD_PAYLOAD, RUN_SIZE, ident)
-        return
     rows: u32 = rx_u16(2)
     max_rows: u32 = slot_max_rows_or_zero(slot)
     if max_rows == 0:

@@ -126,10 +126,12 @@ def frame_rx_byte(b: u32) -> u32:
 
 def frame_rx_need() -> u32:
     """A lower bound of the encoded bytes (delimiter included) that still have to arrive to end this frame."""
+    if rx.overflow:
+        return RX_CAP                    # discarding: no byte is urgent, the driver polls at its slowest rate
     want: u32 = MIN_FRAME
     if rx.len >= HEADER_SIZE:
         want = MIN_FRAME + (u32(rxf[6]) | (u32(rxf[7]) << 8))
-    if rx.overflow or want <= rx.len:
+    if want <= rx.len:
         return 1
     return want - rx.len + 1
 

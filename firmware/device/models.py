@@ -4,8 +4,9 @@ Portable logic over DRAM reads. A model image lives in the host window of
 DRAM; LOAD_MODEL checks it (window, magic, version, sizes, footprint window,
 CRC32, hash, layer count, then per layer op/flags, shape and chain, operand
 ranges) and binds it to one of MAX_MODELS static slots. Every range check is
-written so that no u32 arithmetic can overflow on hostile values. The engine
-reads layer entries back with `layer_read`.
+written so that no u32 arithmetic can overflow on hostile values. A cached
+reload whose re-check fails unloads its slot. The image CRC kicks the watchdog
+every 64 KiB. The engine reads layer entries back with `layer_read`.
 
 Usage:
     models_load(base, image_size, image_crc)   # payload hash read from the request; result in `ld`
@@ -14,10 +15,10 @@ Usage:
 """
 
 from firmware.rt import u8, u32, array, const, record, mem_read8, wrapping_add
-from crc32 import crc32_mem
+from crc32 import crc32_update, CRC_INIT, CRC_XOROUT
 from frames import rx_u8
-from hw import prof
-from log import log_line, LOG_MODEL
+from hw import prof, wdt_kick
+from log import log_line, LOG_MODEL, LOG_UNLOAD
 from firmware.protocol_v1 import (HOST_WINDOW_BASE, HOST_WINDOW_SIZE, MAX_MODELS, MODEL_MAGIC, MODEL_FORMAT_VERSION,
                          MODEL_HEADER_SIZE, MODEL_HASH_SIZE, LAYER_ENTRY_SIZE, MAX_LAYERS, LAYER_OP_GEMM,
                          LAYER_FLAGS_VALID, LAYER_FLAG_RAW32, LAYER_FLAG_BIAS, NACK_OUT_OF_WINDOW, NACK_BAD_MODEL,
@@ -29,6 +30,8 @@ HASH_WORDS = const(MODEL_HASH_SIZE // 4)
 LOAD_HASH_OFFSET = const(12)         # LOAD_MODEL payload: base, image_size, image_crc, hash
 INT32_BYTES = const(4)
 LAYER_SHIFT = const(16)              # BAD_MODEL detail = layer << 16 | MODEL_ERR_*
+CRC_CHUNK = const(0x10000)           # image CRC in 64 KiB pieces, the watchdog kicked after each (~0.5 M cycles)
+NO_SLOT = const(0xFFFFFFFF)
 
 
 @record
@@ -192,7 +195,7 @@ def validate(base: u32, image_size: u32, image_crc: u32) -> bool:
     if not window_ok(base, footprint):
         fail(NACK_OUT_OF_WINDOW, window_fault())
         return False
-    if crc32_mem(base, img) != image_crc:
+    if image_crc32(base, img) != image_crc:
         bad_model(0, MODEL_ERR_CRC)
         return False
     for w in range(MODEL_HASH_SIZE):
@@ -237,24 +240,46 @@ def validate(base: u32, image_size: u32, image_crc: u32) -> bool:
     return True
 
 
-def same_hash(s: u32, base: u32) -> bool:
-    for w in range(HASH_WORDS):
-        if slot_hash[s * HASH_WORDS + w] != rd32(base + HASH_OFFSET + 4 * w):
-            return False
-    return True
+def image_crc32(base: u32, n: u32) -> u32:
+    """CRC32 of the image in CRC_CHUNK pieces with a watchdog kick after each: any image the host window
+    holds (8 MiB: about 1 s of core time) is checked without a watchdog reset."""
+    c: u32 = CRC_INIT
+    done: u32 = 0
+    while done < n:
+        k: u32 = n - done if n - done < CRC_CHUNK else CRC_CHUNK
+        c = crc32_update(c, base + done, k)
+        done += k
+        wdt_kick()
+    return c ^ CRC_XOROUT
+
+
+def cached_slot(base: u32) -> u32:
+    """The slot bound to this base with the hash the LOAD_MODEL request names (NO_SLOT when none)."""
+    for s in range(MAX_MODELS):
+        if slot_used[s] != 0 and slot_base_a[s] == base:
+            same: bool = True
+            for w in range(MODEL_HASH_SIZE):
+                if rx_u8(LOAD_HASH_OFFSET + w) != (slot_hash[s * HASH_WORDS + w // 4] >> (8 * (w % 4))) & 0xFF:
+                    same = False
+            if same:
+                return s
+    return NO_SLOT
 
 
 def models_load(base: u32, image_size: u32, image_crc: u32) -> None:
     ld.reason = 0
     ld.detail = 0
     ld.cached = 0
+    cached: u32 = cached_slot(base)
     if not validate(base, image_size, image_crc):
+        if cached != NO_SLOT:            # the re-check of a bound model failed: DRAM changed, never run it
+            slot_used[cached] = 0
+            log_line(LOG_UNLOAD, cached, base, 2)
         return
-    for s in range(MAX_MODELS):
-        if slot_used[s] != 0 and slot_base_a[s] == base and same_hash(s, base):
-            ld.slot = s
-            ld.cached = 1
-            return
+    if cached != NO_SLOT:                # validated: the header hash is the request's, so the slot's
+        ld.slot = cached
+        ld.cached = 1
+        return
     for s in range(MAX_MODELS):
         if slot_used[s] == 0:
             slot_used[s] = 1
