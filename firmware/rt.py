@@ -59,6 +59,7 @@ _POWEROFF_KEY = CONSTANTS["SYSCTL_POWEROFF_KEY"].value
 _POWEROFF_KEY_SHIFT = SYSCTL.reg("POWEROFF").field("KEY").lo
 # firmware may touch only these windows through mem_read*/mem_write*
 DATA_WINDOWS = tuple((r.base, r.max_size) for r in MEMORY if r.name in ("SRAM", "DRAM"))
+MMIO_WINDOW = next((r.base, r.max_size) for r in MEMORY if r.name == "MMIO")
 
 
 class FirmwarePanic(Exception):
@@ -254,6 +255,23 @@ def mem_write16(addr: int, value: int, _loc: int = 0) -> None:
 
 def mem_write32(addr: int, value: int, _loc: int = 0) -> None:
     _p().write32(_mem_check(addr, 4, _loc), _conv(value, u32, _loc))
+
+
+def _mmio_check(addr: int, loc: int) -> int:
+    if addr % 4:
+        panic(PANIC_ALIGN, loc)
+    if not MMIO_WINDOW[0] <= addr <= MMIO_WINDOW[0] + MMIO_WINDOW[1] - 4:
+        panic(PANIC_BOUNDS, loc)
+    return addr
+
+
+def mmio_read_at(addr: int, _loc: int = 0) -> int:
+    """32-bit register read at a run-time address (a validated command stream); checked against the MMIO window."""
+    return _p().read32(_mmio_check(addr, _loc))
+
+
+def mmio_write_at(addr: int, value: int, _loc: int = 0) -> None:
+    _p().write32(_mmio_check(addr, _loc), _conv(value, u32, _loc))
 
 
 def wfi() -> None:

@@ -16,6 +16,9 @@ buffers, so the DMA of tile t+1 runs while the tensor core computes tile t
 (PERF.OVERLAP). The job advances from the main loop (`engine_poll`), woken by
 DMA/tensor interrupts; a GEMM running longer than HANG_CYCLES (timer) is aborted as hung.
 
+A slot holding a command-stream image (format v2) runs through `stream` instead of this plan; job records,
+events and aborts stay here for both.
+
 Usage:
     job_id = engine_run(slot, rows)     # RUN (checks done by the caller)
     engine_poll()                       # main loop; True when it made progress
@@ -30,6 +33,8 @@ from tensor import tc_start, tc_status, tc_clear, tc_abort, st_busy, st_done, st
 from models import Layer, layer_read, slot_base, slot_layer_count, slot_generation, slot_image_size
 from frames import small_u8, small_u16, small_u32, send_event, resp_u8, resp_u16, resp_u32
 from log import log_line, LOG_JOB, LOG_FAULT
+from models_v2 import slot_is_v2
+from stream import stream_start, stream_poll, stream_layer, stream_abort, sf, STREAM_WAITING, STREAM_DONE, STREAM_FAILED
 from firmware.protocol_v1 import (JOB_HISTORY, JOB_RUNNING, JOB_DONE, JOB_FAILED, JOB_CANCELLED, ERRSRC_NONE, ERRSRC_DMA,
                          ERRSRC_TENSOR, ERRSRC_FIRMWARE, ERRSRC_WATCHDOG, EVT_JOB_DONE, EVT_FAULT, FAULT_DMA,
                          FAULT_TENSOR, LAYER_FLAG_RAW32, LAYER_FLAG_BIAS)
@@ -57,6 +62,7 @@ EVT_FAULT_SIZE = const(16)
 @record
 class Engine:
     busy: bool
+    v2: bool              # the job runs a command stream (stream.py), not the GEMM plan below
     job_idx: u32          # history index of the running job
     slot: u32
     base: u32
@@ -271,6 +277,9 @@ def finish(state: u32, err: u32, src: u32) -> None:
 
 def abort_all() -> None:
     """Stop whatever is in flight and clear every status (level interrupts drop)."""
+    if es.v2:
+        stream_abort()
+        return
     if es.gemm_i != es.gemm_d:
         tc_abort()
     tc_clear()
@@ -321,6 +330,11 @@ def engine_run(slot: u32, rows: u32) -> u32:
     es.rows = rows
     es.layers = slot_layer_count(slot)
     es.layer = 0
+    es.v2 = slot_is_v2(slot)
+    es.w_res = False
+    if es.v2:
+        stream_start(slot, rows)
+        return job_id
     es.nch = prof.dma_channels if prof.dma_channels < MAX_CHANNELS else MAX_CHANNELS
     if es.nch == 0:
         es.nch = 1
@@ -661,6 +675,8 @@ def engine_poll() -> bool:
     engine_check()
     if not es.busy:
         return False
+    if es.v2:
+        return v2_poll()
     if not completions():
         return True
     progress: bool = issue()
@@ -675,3 +691,15 @@ def engine_poll() -> bool:
             fail(ERRSRC_FIRMWARE, ERR_SHAPE, FAULT_TENSOR, ERR_SHAPE)
         return True
     return progress
+
+
+def v2_poll() -> bool:
+    """Advance a command-stream job (stream.py); the job record is kept here as for v1."""
+    st: u32 = stream_poll()
+    es.layer = stream_layer()
+    if st == STREAM_DONE:
+        es.layer = 0
+        finish(JOB_DONE, ERR_NONE, ERRSRC_NONE)
+    elif st == STREAM_FAILED:
+        fail(sf.src, sf.err, sf.fault, sf.detail)
+    return st != STREAM_WAITING
