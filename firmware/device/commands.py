@@ -19,8 +19,8 @@ from hw import Pair, prof, perf_read, mtime_read, boot_count, reset_cause, core_
 from log import log_first, log_cursor, log_at, log_line, LOG_RESET
 from uart import uart_overruns
 from models import window_ok, window_fault, window_size, models_load, models_unload, ld, slot_max_rows_or_zero
-from engine import (engine_busy, engine_running_job, engine_run, job_find, job_to_resp, job_cancel, es,
-                    engine_mem_written, JOB_NONE)
+from engine import engine_busy, engine_running_job, engine_run, job_cancel, es, engine_mem_written
+from jobs import job_find, job_to_resp, JOB_NONE
 from firmware.protocol_v1 import (PROTOCOL_VERSION, RESPONSE_BIT, MAX_PAYLOAD, MEM_CHUNK, MAX_MODELS, HOST_WINDOW_BASE,
                          LOG_CHUNK, TLM_COUNT, REQ_PING, REQ_INFO, REQ_MEM_WRITE, REQ_MEM_READ, REQ_LOAD_MODEL,
                          REQ_RUN, REQ_JOB_STATUS, REQ_CANCEL, REQ_TELEMETRY, REQ_RESET, REQ_LOG, REQ_UNLOAD_MODEL,
