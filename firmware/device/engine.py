@@ -246,8 +246,9 @@ def engine_run(slot: u32, rows: u32) -> u32:
     es.layers = slot_layer_count(slot)
     es.layer = 0
     es.v2 = slot_is_v2(slot)
-    es.w_res = False
-    if es.v2:
+    if es.v2:                             # a stream may write anywhere in SRAM: resident weights are gone
+        es.w_res = False
+        es.res_valid = False
         stream_start(slot, rows)
         return job_id
     es.nch = prof.dma_channels if prof.dma_channels < MAX_CHANNELS else MAX_CHANNELS
