@@ -13,7 +13,7 @@ Usage:
 
 from firmware.rt import u32, const, record, mem_read8, mem_write8, mem_read32, mem_write32, wrapping_sub, wrapping_add
 from firmware.rt import build_id
-from frames import (rx, rx_u8, rx_u16, rx_u32, rx_ident, resp_u8, resp_u16, resp_u32, send_resp, nack_resp,
+from frames import (rx, rx_u8, rx_u16, rx_u32, rx_ident, resp_u8, resp_u16, resp_u32, resp_echo, send_resp, nack_resp,
                     is_replay, replay, ls)
 from hw import Pair, prof, perf_read, mtime_read, boot_count, reset_cause, core_clock_hz, PERF_COUNT
 from log import log_first, log_cursor, log_at, log_line, LOG_RESET
@@ -65,8 +65,7 @@ def handle_request() -> None:
     t: u32 = rx.type
     n: u32 = rx.plen
     if t == REQ_PING:
-        for i in range(n):
-            resp_u8(i, rx_u8(i))
+        resp_echo(n)
         answer(n, ident)
     elif t == REQ_INFO:
         if expect(n, 0, ident):

@@ -63,7 +63,8 @@ def test_load_model_validation_order(dev):
     entry1 = entry + P.LAYER_ENTRY_SIZE
     cases = [
         (patched(m, 0, "<I", 0x1234), ModelErr.MAGIC, 0),
-        (patched(m, 4, "<H", 2), ModelErr.VERSION, 0),
+        (patched(m, 4, "<H", 3), ModelErr.VERSION, 0),
+        (patched(m, 4, "<H", P.MODEL_FORMAT_V2), ModelErr.SIZE, 0),     # a v1 table read as v2: entry size 48
         (patched(m, 6, "<H", 95), ModelErr.SIZE, 0),
         (patched(m, 16, "<I", 100), ModelErr.SIZE, 0),                  # footprint < image
         (patched(m, entry1 + 0, "<B", 2), ModelErr.OP, 1),
