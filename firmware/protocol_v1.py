@@ -85,6 +85,7 @@ ERRSRC_DMA = const(1)
 ERRSRC_TENSOR = const(2)
 ERRSRC_FIRMWARE = const(3)
 ERRSRC_WATCHDOG = const(4)
+ERRSRC_VECTOR = const(5)            # v2 streams: the VECTOR unit
 
 # ---------------------------------------------------------------- faults (EVT_FAULT code)
 FAULT_ECC = const(1)                # detail: ECC_ADDR
@@ -94,6 +95,7 @@ FAULT_WDT_WARN = const(4)           # watchdog pre-timeout warning
 FAULT_TRAP = const(5)               # unexpected trap (detail: mcause, addr: mepc)
 FAULT_UART_OVERRUN = const(6)       # received bytes were dropped (detail: bytes lost so far)
 FAULT_PANIC = const(7)              # firmware panic (detail: panic code, addr: location id); a watchdog reset follows
+FAULT_VECTOR = const(8)             # vector-unit error or hang (detail: ERR_*), v2 streams
 
 # ---------------------------------------------------------------- telemetry counter indices (u64 each)
 TLM_CYCLES = const(0)               # 0..14: the PERF block counters, in soc_map PERF order
@@ -165,3 +167,11 @@ RELOC_OUTPUT = const(3)
 WAIT_TENSOR = const(0x10)
 WAIT_VECTOR = const(0x20)
 WAIT_MASK_VALID = const(0x3F)       # DMA channels 0..3, TENSOR, VECTOR
+
+# ---------------------------------------------------------------- the VECTOR unit's register block (v2 streams write it)
+# TODO(register map): once asic_model/soc_map.py declares the VECTOR block, use firmware.regs VECTOR.base,
+# VECTOR.size, VECTOR.STATUS / VECTOR.CTRL.ABORT.mask and its IRQ_VECTOR line instead of these.
+VECTOR_BASE = const(0x10040000)
+VECTOR_SIZE = const(0x1000)
+VECTOR_STATUS_OFFSET = const(4)     # STATUS follows CTRL, as in every unit (docs/model-format.md, VECTOR contract)
+VECTOR_CTRL_ABORT = const(0x04)     # CTRL: START bit 0, IRQ_EN bit 1, ABORT bit 2

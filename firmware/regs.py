@@ -11,6 +11,7 @@ emitter maps them to the macros of `docs/generated/tessera_regs.h`
 Usage:
     from firmware.regs import UART, SYSCTL, IRQ_UART
     mmio_write(UART.DATA, b); field_get(UART.STATUS.TX_FULL, mmio_read(UART.STATUS))
+    DMA.base, DMA.size, DMA.CH0_STATUS.addr                # compile-time constants (command-stream checks)
 """
 
 from __future__ import annotations
@@ -46,10 +47,10 @@ class RegRef:
 
 
 class BlockRef:
-    """One peripheral block: `base` and its registers as attributes."""
+    """One peripheral block: `base`, `size` (bytes of its window) and its registers as attributes."""
 
     def __init__(self, block):
-        self.name, self.base = block.name, block.base
+        self.name, self.base, self.size = block.name, block.base, block.size
         self.regs = {r.name: RegRef(block.name, r) for r in block}
         for rname, rref in self.regs.items():
             setattr(self, rname, rref)

@@ -46,7 +46,7 @@ from __future__ import annotations
 
 import builtins
 
-from asic_model.soc_map import CONSTANTS, SYSCTL
+from asic_model.soc_map import CONSTANTS, MEMORY, SYSCTL
 from firmware import regs as _regs
 
 # ---------------------------------------------------------------- named values
@@ -65,6 +65,7 @@ _POWEROFF_KEY = CONSTANTS["SYSCTL_POWEROFF_KEY"].value
 _POWEROFF_KEY_SHIFT = SYSCTL.reg("POWEROFF").field("KEY").lo
 # firmware may touch only these regions through mem_read*/mem_write*: SRAM and DRAM with their real sizes
 DATA_WINDOWS = tuple(_regs.MEMORY_REGIONS[name] for name in ("SRAM", "DRAM"))
+MMIO_WINDOW = next((r.base, r.max_size) for r in MEMORY if r.name == "MMIO")
 
 
 class FirmwarePanic(Exception):
@@ -267,6 +268,23 @@ def mem_write16(addr: int, value: int, _loc: int = 0) -> None:
 
 def mem_write32(addr: int, value: int, _loc: int = 0) -> None:
     _p().write32(_mem_check(addr, 4, _loc), _conv(value, u32, _loc))
+
+
+def _mmio_check(addr: int, loc: int) -> int:
+    if addr % 4:
+        panic(PANIC_ALIGN, loc)
+    if not MMIO_WINDOW[0] <= addr <= MMIO_WINDOW[0] + MMIO_WINDOW[1] - 4:
+        panic(PANIC_BOUNDS, loc)
+    return addr
+
+
+def mmio_read_at(addr: int, _loc: int = 0) -> int:
+    """32-bit register read at a run-time address (a validated command stream); checked against the MMIO window."""
+    return _p().read32(_mmio_check(addr, _loc))
+
+
+def mmio_write_at(addr: int, value: int, _loc: int = 0) -> None:
+    _p().write32(_mmio_check(addr, _loc), _conv(value, u32, _loc))
 
 
 def wfi() -> None:

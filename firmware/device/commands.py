@@ -13,14 +13,14 @@ Usage:
 
 from firmware.rt import u32, const, record, mem_read8, mem_write8, mem_read32, mem_write32, wrapping_sub, wrapping_add
 from firmware.rt import build_id
-from frames import (rx, rx_u8, rx_u16, rx_u32, rx_ident, resp_u8, resp_u16, resp_u32, send_resp, nack_resp,
+from frames import (rx, rx_u8, rx_u16, rx_u32, rx_ident, resp_u8, resp_u16, resp_u32, resp_echo, send_resp, nack_resp,
                     is_replay, replay, ls)
 from hw import Pair, prof, perf_read, mtime_read, boot_count, reset_cause, core_clock_hz, PERF_COUNT
 from log import log_first, log_cursor, log_at, log_line, LOG_RESET
 from uart import uart_overruns
 from models import window_ok, window_fault, window_size, models_load, models_unload, ld, slot_max_rows_or_zero
-from engine import (engine_busy, engine_running_job, engine_run, job_find, job_to_resp, job_cancel, es,
-                    engine_mem_written, JOB_NONE)
+from engine import engine_busy, engine_running_job, engine_run, job_cancel, es, engine_mem_written
+from jobs import job_find, job_to_resp, JOB_NONE
 from firmware.protocol_v1 import (PROTOCOL_VERSION, RESPONSE_BIT, MAX_PAYLOAD, MEM_CHUNK, MAX_MODELS, HOST_WINDOW_BASE,
                          LOG_CHUNK, TLM_COUNT, REQ_PING, REQ_INFO, REQ_MEM_WRITE, REQ_MEM_READ, REQ_LOAD_MODEL,
                          REQ_RUN, REQ_JOB_STATUS, REQ_CANCEL, REQ_TELEMETRY, REQ_RESET, REQ_LOG, REQ_UNLOAD_MODEL,
@@ -31,6 +31,8 @@ FW_VERSION = const(0x000100)        # 0x00MMmmpp: 0.1.0
 INFO_SIZE = const(52)
 MEM_ADDR_BYTES = const(4)
 MEM_READ_SIZE = const(6)
+MEM_WRITE_MAX = const(MEM_ADDR_BYTES + MEM_CHUNK)   # largest MEM_WRITE payload (BAD_PAYLOAD detail)
+RUN_FLAGS_MAX = const(0)            # RUN flags: no bit defined (BAD_PAYLOAD detail: the largest valid value)
 LOAD_SIZE = const(12 + MODEL_HASH_SIZE)
 RUN_SIZE = const(4)
 JOB_ID_SIZE = const(4)
@@ -63,8 +65,7 @@ def handle_request() -> None:
     t: u32 = rx.type
     n: u32 = rx.plen
     if t == REQ_PING:
-        for i in range(n):
-            resp_u8(i, rx_u8(i))
+        resp_echo(n)
         answer(n, ident)
     elif t == REQ_INFO:
         if expect(n, 0, ident):
@@ -143,14 +144,11 @@ def do_info(ident: u32) -> None:
 
 def do_mem_write(ident: u32) -> None:
     n: u32 = rx.plen
-    if n < MEM_ADDR_BYTES:
-        nack(NACK_BAD_PAYLOAD, 0, ident)
+    if n <= MEM_ADDR_BYTES or n > MEM_WRITE_MAX:
+        nack(NACK_BAD_PAYLOAD, MEM_WRITE_MAX, ident)      # variable size: the largest valid payload
         return
     count: u32 = n - MEM_ADDR_BYTES
     addr: u32 = rx_u32(0)
-    if count == 0 or count > MEM_CHUNK:
-        nack(NACK_BAD_PAYLOAD, MEM_CHUNK, ident)
-        return
     if not window_ok(addr, count):
         nack(NACK_OUT_OF_WINDOW, window_fault(), ident)
         return
@@ -223,13 +221,14 @@ def do_unload(ident: u32) -> None:
 
 
 def do_run(ident: u32) -> None:
+    """Checks in the documented order: payload fields (flags), BUSY, NO_MODEL, BAD_ROWS."""
+    if rx_u8(1) != 0:
+        nack(NACK_BAD_PAYLOAD, RUN_FLAGS_MAX, ident)
+        return
     if engine_busy():
         nack(NACK_BUSY, engine_running_job(), ident)
         return
     slot: u32 = rx_u8(0)
-    if rx_u8(1) != 0:
-        nack(NACK_BAD_PAYLOAD, RUN_SIZE, ident)
-        return
     rows: u32 = rx_u16(2)
     max_rows: u32 = slot_max_rows_or_zero(slot)
     if max_rows == 0:

@@ -1,13 +1,15 @@
 """CRC-32 (IEEE 802.3, reflected, as zlib.crc32): a 256-entry const table built at compile time.
 
 Written by hand: firmware has no library. `crc32_step` folds one byte into a
-running CRC (start with CRC_INIT, finish with `^ CRC_XOROUT`); `crc32_mem`
-computes the CRC of a range of SRAM/DRAM with 32-bit reads.
+running CRC (start with CRC_INIT, finish with `^ CRC_XOROUT`); `crc32_update`
+folds a range of SRAM/DRAM into it with 32-bit reads, so a long range can be
+folded in pieces (the model check kicks the watchdog in between).
 
 Usage:
-    from crc32 import crc32_step, crc32_mem, CRC_INIT, CRC_XOROUT
+    from crc32 import crc32_step, crc32_update, CRC_INIT, CRC_XOROUT
     c: u32 = CRC_INIT
     c = crc32_step(c, b)
+    c = crc32_update(c, addr, n)
     crc = c ^ CRC_XOROUT
 """
 
@@ -36,9 +38,9 @@ def crc32_step(crc: u32, b: u32) -> u32:
     return CRC_TABLE[(crc ^ b) & 0xFF] ^ (crc >> 8)
 
 
-def crc32_mem(addr: u32, n: u32) -> u32:
-    """zlib.crc32 of n bytes at addr (SRAM or DRAM); word reads where aligned."""
-    c: u32 = CRC_INIT
+def crc32_update(crc: u32, addr: u32, n: u32) -> u32:
+    """The running CRC after n more bytes at addr (SRAM or DRAM); word reads where aligned."""
+    c: u32 = crc
     i: u32 = 0
     while i < n and (addr + i) & 3 != 0:
         c = crc32_step(c, mem_read8(addr + i))
@@ -53,4 +55,4 @@ def crc32_mem(addr: u32, n: u32) -> u32:
     while i < n:
         c = crc32_step(c, mem_read8(addr + i))
         i += 1
-    return c ^ CRC_XOROUT
+    return c

@@ -16,25 +16,31 @@ buffers, so the DMA of tile t+1 runs while the tensor core computes tile t
 (PERF.OVERLAP). The job advances from the main loop (`engine_poll`), woken by
 DMA/tensor interrupts; a GEMM running longer than HANG_CYCLES (timer) is aborted as hung.
 
+A slot holding a command-stream image (format v2) runs through `stream` instead
+of this plan; the job's life (records in `jobs`, events, cancel, failures) is
+handled here for both.
+
 Usage:
     job_id = engine_run(slot, rows)     # RUN (checks done by the caller)
     engine_poll()                       # main loop; True when it made progress
-    idx = job_find(job_id); job_to_resp(idx); job_cancel(idx); engine_fail_ecc()
+    job_cancel(idx); engine_fail_ecc()  # idx from jobs.job_find(job_id)
 """
 
-from firmware.rt import u8, u16, u32, array, const, record, wrapping_add, wrapping_sub, panic
+from firmware.rt import u8, u32, array, const, record, wrapping_add, wrapping_sub, panic
 from firmware.regs import ERR_NONE, ERR_ABORTED, ERR_SHAPE, ERR_ECC
-from hw import SRAM_BASE, Pair, prof, perf_read, now_lo, PERF_CYCLES, PERF_MACS, PERF_ENERGY_NJ
+from hw import SRAM_BASE, prof, now_lo
 from dma import dma_start, dma_status, dma_clear, dma_abort, dma_write_desc, DESC_BYTES
 from tensor import tc_start, tc_status, tc_clear, tc_abort, st_busy, st_done, st_err, st_code
 from models import Layer, layer_read, slot_base, slot_layer_count, slot_generation, slot_image_size
-from frames import small_u8, small_u16, small_u32, send_event, resp_u8, resp_u16, resp_u32
-from log import log_line, LOG_JOB, LOG_FAULT
-from firmware.protocol_v1 import (JOB_HISTORY, JOB_RUNNING, JOB_DONE, JOB_FAILED, JOB_CANCELLED, ERRSRC_NONE, ERRSRC_DMA,
-                         ERRSRC_TENSOR, ERRSRC_FIRMWARE, ERRSRC_WATCHDOG, EVT_JOB_DONE, EVT_FAULT, FAULT_DMA,
+from frames import small_u8, small_u16, small_u32, send_event
+from log import log_line, LOG_FAULT
+from jobs import jobs_init, job_id_at, job_begin, job_record_end, job_event
+from models_v2 import slot_is_v2
+from stream import stream_start, stream_poll, stream_layer, stream_abort, sf, STREAM_WAITING, STREAM_DONE, STREAM_FAILED
+from firmware.protocol_v1 import (JOB_DONE, JOB_FAILED, JOB_CANCELLED, ERRSRC_NONE, ERRSRC_DMA,
+                         ERRSRC_TENSOR, ERRSRC_FIRMWARE, ERRSRC_WATCHDOG, EVT_FAULT, FAULT_DMA,
                          FAULT_TENSOR, LAYER_FLAG_RAW32, LAYER_FLAG_BIAS)
 
-JOB_NONE = const(0xFFFFFFFF)
 MAX_CHANNELS = const(4)
 ALIGN = const(64)                     # SRAM buffers start on bank-interleave lines
 DESC_AREA = const(256)                # 2 B buffers x 3 chained descriptors (bias, mult, shift)
@@ -50,13 +56,13 @@ OP_LOADA = const(1)
 OP_LOADB = const(2)
 OP_STORE = const(3)
 OP_PREFETCH = const(4)                # the next layer's first weight tile (all of it when resident)
-EVT_JOB_SIZE = const(36)
 EVT_FAULT_SIZE = const(16)
 
 
 @record
 class Engine:
     busy: bool
+    v2: bool              # the job runs a command stream (stream.py), not the GEMM plan below
     job_idx: u32          # history index of the running job
     slot: u32
     base: u32
@@ -120,20 +126,7 @@ canary: u32 = CANARY
 es = Engine()
 cl = Layer()
 tl = Layer()
-p0 = Pair()
-p1 = Pair()
 ch_op = array(u8, MAX_CHANNELS)
-ch_idx = array(u32, MAX_CHANNELS)
-h_id = array(u32, JOB_HISTORY)
-h_slot = array(u8, JOB_HISTORY)
-h_state = array(u8, JOB_HISTORY)
-h_err = array(u8, JOB_HISTORY)
-h_src = array(u8, JOB_HISTORY)
-h_layer = array(u16, JOB_HISTORY)
-h_rows = array(u16, JOB_HISTORY)
-h_cyc = array(u32, 2 * JOB_HISTORY)       # lo, hi; at RUN: the start snapshot
-h_nj = array(u32, 2 * JOB_HISTORY)
-h_macs = array(u32, 2 * JOB_HISTORY)
 
 
 def engine_init() -> None:
@@ -142,8 +135,7 @@ def engine_init() -> None:
     es.busy = False
     es.res_valid = False
     es.next_id = 1
-    for i in range(JOB_HISTORY):
-        h_id[i] = 0
+    jobs_init()
 
 
 def align(n: u32) -> u32:
@@ -166,7 +158,7 @@ def engine_busy() -> bool:
 
 def engine_running_job() -> u32:
     if es.busy:
-        return h_id[es.job_idx]
+        return job_id_at(es.job_idx)
     return 0
 
 
@@ -178,44 +170,7 @@ def engine_mem_written(addr: u32, n: u32) -> None:
             es.res_valid = False
 
 
-# ------------------------------------------------------------ job records
-def job_find(job_id: u32) -> u32:
-    idx: u32 = job_id % JOB_HISTORY
-    if job_id == 0 or h_id[idx] != job_id:
-        return JOB_NONE
-    return idx
-
-
-def job_to_resp(idx: u32) -> None:
-    resp_u32(0, h_id[idx])
-    resp_u8(4, h_slot[idx])
-    resp_u8(5, h_state[idx])
-    resp_u8(6, h_err[idx])
-    resp_u8(7, h_src[idx])
-    resp_u16(8, h_layer[idx])
-    resp_u16(10, h_rows[idx])
-    running: bool = h_state[idx] == JOB_RUNNING
-    for w in range(2):
-        resp_u32(12 + 4 * w, 0 if running else h_cyc[2 * idx + w])
-        resp_u32(20 + 4 * w, 0 if running else h_nj[2 * idx + w])
-        resp_u32(28 + 4 * w, 0 if running else h_macs[2 * idx + w])
-
-
-def job_event(idx: u32) -> None:
-    small_u32(0, h_id[idx])
-    small_u8(4, h_slot[idx])
-    small_u8(5, h_state[idx])
-    small_u8(6, h_err[idx])
-    small_u8(7, h_src[idx])
-    small_u16(8, h_layer[idx])
-    small_u16(10, h_rows[idx])
-    for w in range(2):
-        small_u32(12 + 4 * w, h_cyc[2 * idx + w])
-        small_u32(20 + 4 * w, h_nj[2 * idx + w])
-        small_u32(28 + 4 * w, h_macs[2 * idx + w])
-    send_event(EVT_JOB_DONE, EVT_JOB_SIZE)
-
-
+# ------------------------------------------------------------ job end
 def fault_event(code: u32, detail: u32, addr: u32) -> None:
     small_u8(0, code)
     small_u8(1, 0)
@@ -227,31 +182,9 @@ def fault_event(code: u32, detail: u32, addr: u32) -> None:
     log_line(LOG_FAULT, code, detail, 2)
 
 
-def snapshot(idx: u32, counter: u32, arr: array(u32, 2 * JOB_HISTORY)) -> None:
-    perf_read(counter, p0)
-    arr[2 * idx] = p0.lo
-    arr[2 * idx + 1] = p0.hi
-
-
-def delta(idx: u32, counter: u32, arr: array(u32, 2 * JOB_HISTORY)) -> None:
-    """arr[idx] = counter now - the snapshot taken at RUN (64-bit)."""
-    perf_read(counter, p1)
-    lo: u32 = wrapping_sub(p1.lo, arr[2 * idx])
-    borrow: u32 = u32(1) if p1.lo < arr[2 * idx] else 0
-    arr[2 * idx + 1] = wrapping_sub(wrapping_sub(p1.hi, arr[2 * idx + 1]), borrow)
-    arr[2 * idx] = lo
-
-
 def finish(state: u32, err: u32, src: u32) -> None:
     """End the running job: record, counters, residency, JOB_DONE event."""
-    idx: u32 = es.job_idx
-    h_state[idx] = u8(state)
-    h_err[idx] = u8(err)
-    h_src[idx] = u8(src)
-    h_layer[idx] = u16(es.layer & 0xFFFF)
-    delta(idx, PERF_CYCLES, h_cyc)
-    delta(idx, PERF_ENERGY_NJ, h_nj)
-    delta(idx, PERF_MACS, h_macs)
+    job_record_end(es.job_idx, state, err, src, es.layer)
     if state == JOB_DONE:
         es.jobs_done += 1
         if es.w_res:
@@ -265,12 +198,14 @@ def finish(state: u32, err: u32, src: u32) -> None:
         else:
             es.jobs_failed += 1
     es.busy = False
-    log_line(LOG_JOB, h_id[idx], state, 2)
-    job_event(idx)
+    job_event(es.job_idx)
 
 
 def abort_all() -> None:
     """Stop whatever is in flight and clear every status (level interrupts drop)."""
+    if es.v2:
+        stream_abort()
+        return
     if es.gemm_i != es.gemm_d:
         tc_abort()
     tc_clear()
@@ -303,24 +238,19 @@ def engine_run(slot: u32, rows: u32) -> u32:
     """Start a job (the caller checked slot, rows and that no job runs); returns its id."""
     job_id: u32 = es.next_id
     es.next_id = wrapping_add(es.next_id, 1) if es.next_id != 0xFFFFFFFF else u32(1)
-    idx: u32 = job_id % JOB_HISTORY
-    h_id[idx] = job_id
-    h_slot[idx] = u8(slot)
-    h_state[idx] = JOB_RUNNING
-    h_err[idx] = ERR_NONE
-    h_src[idx] = ERRSRC_NONE
-    h_layer[idx] = 0
-    h_rows[idx] = u16(rows)
-    snapshot(idx, PERF_CYCLES, h_cyc)
-    snapshot(idx, PERF_ENERGY_NJ, h_nj)
-    snapshot(idx, PERF_MACS, h_macs)
     es.busy = True
-    es.job_idx = idx
+    es.job_idx = job_begin(job_id, slot, rows)
     es.slot = slot
     es.base = slot_base(slot)
     es.rows = rows
     es.layers = slot_layer_count(slot)
     es.layer = 0
+    es.v2 = slot_is_v2(slot)
+    if es.v2:                             # a stream may write anywhere in SRAM: resident weights are gone
+        es.w_res = False
+        es.res_valid = False
+        stream_start(slot, rows)
+        return job_id
     es.nch = prof.dma_channels if prof.dma_channels < MAX_CHANNELS else MAX_CHANNELS
     if es.nch == 0:
         es.nch = 1
@@ -661,6 +591,8 @@ def engine_poll() -> bool:
     engine_check()
     if not es.busy:
         return False
+    if es.v2:
+        return v2_poll()
     if not completions():
         return True
     progress: bool = issue()
@@ -675,3 +607,15 @@ def engine_poll() -> bool:
             fail(ERRSRC_FIRMWARE, ERR_SHAPE, FAULT_TENSOR, ERR_SHAPE)
         return True
     return progress
+
+
+def v2_poll() -> bool:
+    """Advance a command-stream job (stream.py); the job record is kept here as for v1."""
+    st: u32 = stream_poll()
+    es.layer = stream_layer()
+    if st == STREAM_DONE:
+        es.layer = 0
+        finish(JOB_DONE, ERR_NONE, ERRSRC_NONE)
+    elif st == STREAM_FAILED:
+        fail(sf.src, sf.err, sf.fault, sf.detail)
+    return st != STREAM_WAITING

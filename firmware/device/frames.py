@@ -3,7 +3,9 @@
 Portable logic over the UART driver. Received bytes are COBS-decoded as they
 arrive into the static `rxf` buffer (at most MAX_ENCODED - 1 encoded bytes; a
 longer run without a delimiter is NACKed BAD_FRAMING once and discarded up to
-the next 0x00, so no input can grow a buffer or wedge the parser). Once the
+the next 0x00, so no input can grow a buffer or wedge the parser), and their
+CRC is folded in as they come (four bytes behind, so at the delimiter it covers
+header and payload and the check costs nothing more). Once the
 header is in, `frame_rx_need()` tells the UART driver how many more bytes the
 frame needs at least, so its coalesced RX poll lands on the frame's end. A
 complete frame is checked in the documented order (COBS, length, CRC, version,
@@ -39,6 +41,7 @@ COBS_RUN = const(254)        # longest run of non-zero bytes one COBS code byte 
 COBS_FULL = const(0xFF)
 SRC_RESP = const(0)
 SRC_SMALL = const(1)
+EARLY_KICK = const(8)        # cobs_out starts the line after this many source bytes
 ENC_SLACK = const(3)         # code byte of the first block, the last one and the delimiter
 TX_RESERVE = const(MAX_ENCODED + 2 * (SMALL_MAX + 2 * ENC_SLACK))   # free TX bytes needed to handle one request
 
@@ -50,6 +53,7 @@ class RxFrame:
     code_left: u32       # data bytes left in the current COBS block (0: the next byte is a code byte)
     zero_owed: bool      # the current block ends with a zero (its code was not COBS_FULL)
     crc: u32             # CRC32 of the checked frame (its identity when flags is 0)
+    crc_run: u32         # running CRC of rxf[0 : len - CRC_SIZE]
     overflow: bool       # discarding up to the next delimiter
     type: u32
     flags: u32
@@ -90,6 +94,7 @@ def frames_init() -> None:
 # ------------------------------------------------------------ receive
 def rx_restart() -> None:
     rx.len = 0
+    rx.crc_run = CRC_INIT
     rx.enc = 0
     rx.code_left = 0
     rx.zero_owed = False
@@ -112,24 +117,33 @@ def frame_rx_byte(b: u32) -> u32:
         return RX_OVERFLOW
     rx.enc += 1
     if rx.code_left != 0:
-        rxf[rx.len] = u8(b)
-        rx.len += 1
+        rx_put(b)
         rx.code_left -= 1
         return RX_NONE
     if rx.zero_owed:                 # a code byte: the previous block stood for a zero
-        rxf[rx.len] = 0
-        rx.len += 1
+        rx_put(0)
     rx.code_left = b - 1
     rx.zero_owed = b != COBS_FULL
     return RX_NONE
 
 
+def rx_put(b: u32) -> None:
+    """Append one decoded byte; the CRC runs CRC_SIZE bytes behind, so at the end it covers header + payload."""
+    n: u32 = rx.len
+    rxf[n] = u8(b)
+    if n >= CRC_SIZE:
+        rx.crc_run = crc32_step(rx.crc_run, rxf[n - CRC_SIZE])
+    rx.len = n + 1
+
+
 def frame_rx_need() -> u32:
     """A lower bound of the encoded bytes (delimiter included) that still have to arrive to end this frame."""
+    if rx.overflow:
+        return RX_CAP                    # discarding: no byte is urgent, the driver polls at its slowest rate
     want: u32 = MIN_FRAME
     if rx.len >= HEADER_SIZE:
         want = MIN_FRAME + (u32(rxf[6]) | (u32(rxf[7]) << 8))
-    if rx.overflow or want <= rx.len:
+    if want <= rx.len:
         return 1
     return want - rx.len + 1
 
@@ -163,6 +177,7 @@ def frame_check() -> bool:
     n: u32 = rx.enc
     m: u32 = rx.len
     bad_cobs: bool = rx.code_left != 0    # the last block runs past the delimiter
+    run: u32 = rx.crc_run                 # CRC of rxf[0 : m - CRC_SIZE], folded as the bytes arrived
     rx_restart()
     ls.frames_rx += 1
     if bad_cobs:
@@ -174,7 +189,7 @@ def frame_check() -> bool:
         nack_small(0, 0, NACK_BAD_LENGTH, m)
         return False
     body: u32 = m - CRC_SIZE
-    crc: u32 = rx_crc_range(0, body, CRC_INIT) ^ CRC_XOROUT
+    crc: u32 = run ^ CRC_XOROUT
     rx.crc = crc
     got: u32 = rx_u32(body - HEADER_SIZE)
     rx.type = rxf[1]
@@ -228,7 +243,9 @@ def emit(b: u32, polled: bool) -> None:
 
 
 def cobs_out(src: u32, n: u32, polled: bool) -> None:
-    """COBS-encode the raw frame src[0:n], then the delimiter, into the TX ring (or polled to the UART)."""
+    """COBS-encode the raw frame src[0:n], then the delimiter, into the TX ring (or polled to the UART). The
+    line starts once the first block's first bytes are in the ring, so a long frame's first byte does not wait
+    for the whole encoding (the ring fills far faster than the line drains it)."""
     p: u32 = 0
     while True:
         r: u32 = 0
@@ -237,6 +254,8 @@ def cobs_out(src: u32, n: u32, polled: bool) -> None:
         emit(r + 1, polled)
         for k in range(p, p + r):
             emit(src_byte(src, k), polled)
+            if k == EARLY_KICK and not polled:
+                uart_tx_kick()
         p += r
         if p == n:
             break
@@ -289,6 +308,12 @@ def seal(src: u32, plen: u32) -> u32:
 # payload writers (offsets relative to the payload)
 def resp_u8(off: u32, v: u32) -> None:
     resp[HEADER_SIZE + off] = u8(v & 0xFF)
+
+
+def resp_echo(n: u32) -> None:
+    """The request's n payload bytes as the response's payload (PING), in one tight loop."""
+    for i in range(HEADER_SIZE, HEADER_SIZE + n):
+        resp[i] = rxf[i]
 
 
 def resp_u16(off: u32, v: u32) -> None:

@@ -3,9 +3,12 @@
 Portable logic over DRAM reads. A model image lives in the host window of
 DRAM; LOAD_MODEL checks it (window, magic, version, sizes, footprint window,
 CRC32, hash, layer count, then per layer op/flags, shape and chain, operand
-ranges) and binds it to one of MAX_MODELS static slots. Every range check is
-written so that no u32 arithmetic can overflow on hostile values. The engine
-reads layer entries back with `layer_read`.
+ranges) and binds it to one of MAX_MODELS static slots. Format version 2
+(command streams) shares the checks up to the hash and continues in
+`models_v2`. Every range check is written so that no u32 arithmetic can
+overflow on hostile values. A cached reload whose re-check fails unloads its
+slot. The image CRC kicks the watchdog every 64 KiB. The engine reads layer
+entries back with `layer_read`.
 
 Usage:
     models_load(base, image_size, image_crc)   # payload hash read from the request; result in `ld`
@@ -13,12 +16,15 @@ Usage:
     layer_read(slot, i, lay); slot_base(slot)
 """
 
-from firmware.rt import u8, u32, array, const, record, mem_read8, wrapping_add
-from crc32 import crc32_mem
+from firmware.rt import u8, u32, array, const, record, wrapping_add
+from dram import rd8, rd16, rd32
+from crc32 import crc32_update, CRC_INIT, CRC_XOROUT
 from frames import rx_u8
-from hw import prof
-from log import log_line, LOG_MODEL
+from hw import prof, wdt_kick
+from log import log_line, LOG_MODEL, LOG_UNLOAD
+from models_v2 import v2_validate, v2_bind, v2_unbind
 from firmware.protocol_v1 import (HOST_WINDOW_BASE, HOST_WINDOW_SIZE, MAX_MODELS, MODEL_MAGIC, MODEL_FORMAT_VERSION,
+                         MODEL_FORMAT_V2, CMD_SIZE,
                          MODEL_HEADER_SIZE, MODEL_HASH_SIZE, LAYER_ENTRY_SIZE, MAX_LAYERS, LAYER_OP_GEMM,
                          LAYER_FLAGS_VALID, LAYER_FLAG_RAW32, LAYER_FLAG_BIAS, NACK_OUT_OF_WINDOW, NACK_BAD_MODEL,
                          NACK_NO_SLOT, MODEL_ERR_MAGIC, MODEL_ERR_VERSION, MODEL_ERR_SIZE, MODEL_ERR_CRC,
@@ -29,6 +35,8 @@ HASH_WORDS = const(MODEL_HASH_SIZE // 4)
 LOAD_HASH_OFFSET = const(12)         # LOAD_MODEL payload: base, image_size, image_crc, hash
 INT32_BYTES = const(4)
 LAYER_SHIFT = const(16)              # BAD_MODEL detail = layer << 16 | MODEL_ERR_*
+CRC_CHUNK = const(0x10000)           # image CRC in 64 KiB pieces, the watchdog kicked after each (~0.5 M cycles)
+NO_SLOT = const(0xFFFFFFFF)
 
 
 @record
@@ -40,6 +48,7 @@ class LoadResult:
     layers: u32
     max_rows: u32
     footprint: u32
+    v2: bool             # a command-stream image (format version 2)
 
 
 @record
@@ -100,18 +109,6 @@ def window_ok(addr: u32, n: u32) -> bool:
 
 def window_fault() -> u32:
     return bad_addr[0]
-
-
-def rd8(a: u32) -> u32:
-    return mem_read8(a)
-
-
-def rd16(a: u32) -> u32:
-    return rd8(a) | (rd8(a + 1) << 8)
-
-
-def rd32(a: u32) -> u32:
-    return rd16(a) | (rd16(a + 2) << 16)
 
 
 def fail(reason: u32, detail: u32) -> None:
@@ -177,28 +174,41 @@ def validate(base: u32, image_size: u32, image_crc: u32) -> bool:
     if rd32(base) != MODEL_MAGIC:
         bad_model(0, MODEL_ERR_MAGIC)
         return False
-    if rd16(base + 4) != MODEL_FORMAT_VERSION:
+    version: u32 = rd16(base + 4)
+    if version != MODEL_FORMAT_VERSION and version != MODEL_FORMAT_V2:
         bad_model(0, MODEL_ERR_VERSION)
         return False
+    v2: bool = version == MODEL_FORMAT_V2
     layers: u32 = rd16(base + 8)
     img: u32 = rd32(base + 12)
     footprint: u32 = rd32(base + 16)
     max_rows: u32 = rd16(base + 20)
-    table_end: u32 = MODEL_HEADER_SIZE + layers * LAYER_ENTRY_SIZE
-    if (rd16(base + 6) != MODEL_HEADER_SIZE or rd16(base + 10) != LAYER_ENTRY_SIZE or img > footprint
+    table_end: u32 = u32(MODEL_HEADER_SIZE) if v2 else MODEL_HEADER_SIZE + layers * LAYER_ENTRY_SIZE
+    entry: u32 = u32(CMD_SIZE) if v2 else LAYER_ENTRY_SIZE
+    if (rd16(base + 6) != MODEL_HEADER_SIZE or rd16(base + 10) != entry or img > footprint
             or img < table_end or img != image_size):
         bad_model(0, MODEL_ERR_SIZE)
         return False
     if not window_ok(base, footprint):
         fail(NACK_OUT_OF_WINDOW, window_fault())
         return False
-    if crc32_mem(base, img) != image_crc:
+    if image_crc32(base, img) != image_crc:
         bad_model(0, MODEL_ERR_CRC)
         return False
     for w in range(MODEL_HASH_SIZE):
         if rd8(base + HASH_OFFSET + w) != rx_u8(LOAD_HASH_OFFSET + w):
             bad_model(0, MODEL_ERR_HASH)
             return False
+    ld.v2 = v2
+    ld.layers = layers
+    ld.max_rows = max_rows
+    ld.footprint = footprint
+    if v2:
+        code: u32 = v2_validate(base, img, footprint)
+        if code != 0:
+            fail(NACK_BAD_MODEL, code)
+            return False
+        return True
     if layers == 0 or layers > MAX_LAYERS:
         bad_model(0, MODEL_ERR_LAYERS)
         return False
@@ -231,30 +241,49 @@ def validate(base: u32, image_size: u32, image_crc: u32) -> bool:
             return False
         prev_n = vl.n
         prev_c = vl.c
-    ld.layers = layers
-    ld.max_rows = max_rows
-    ld.footprint = footprint
     return True
 
 
-def same_hash(s: u32, base: u32) -> bool:
-    for w in range(HASH_WORDS):
-        if slot_hash[s * HASH_WORDS + w] != rd32(base + HASH_OFFSET + 4 * w):
-            return False
-    return True
+def image_crc32(base: u32, n: u32) -> u32:
+    """CRC32 of the image in CRC_CHUNK pieces with a watchdog kick after each: any image the host window
+    holds (8 MiB: about 1 s of core time) is checked without a watchdog reset."""
+    c: u32 = CRC_INIT
+    done: u32 = 0
+    while done < n:
+        k: u32 = n - done if n - done < CRC_CHUNK else CRC_CHUNK
+        c = crc32_update(c, base + done, k)
+        done += k
+        wdt_kick()
+    return c ^ CRC_XOROUT
+
+
+def cached_slot(base: u32) -> u32:
+    """The slot bound to this base with the hash the LOAD_MODEL request names (NO_SLOT when none)."""
+    for s in range(MAX_MODELS):
+        if slot_used[s] != 0 and slot_base_a[s] == base:
+            same: bool = True
+            for w in range(MODEL_HASH_SIZE):
+                if rx_u8(LOAD_HASH_OFFSET + w) != (slot_hash[s * HASH_WORDS + w // 4] >> (8 * (w % 4))) & 0xFF:
+                    same = False
+            if same:
+                return s
+    return NO_SLOT
 
 
 def models_load(base: u32, image_size: u32, image_crc: u32) -> None:
     ld.reason = 0
     ld.detail = 0
     ld.cached = 0
+    cached: u32 = cached_slot(base)
     if not validate(base, image_size, image_crc):
+        if cached != NO_SLOT:            # the re-check of a bound model failed: DRAM changed, never run it
+            slot_used[cached] = 0
+            log_line(LOG_UNLOAD, cached, base, 2)
         return
-    for s in range(MAX_MODELS):
-        if slot_used[s] != 0 and slot_base_a[s] == base and same_hash(s, base):
-            ld.slot = s
-            ld.cached = 1
-            return
+    if cached != NO_SLOT:                # validated: the header hash is the request's, so the slot's
+        ld.slot = cached
+        ld.cached = 1
+        return
     for s in range(MAX_MODELS):
         if slot_used[s] == 0:
             slot_used[s] = 1
@@ -267,6 +296,10 @@ def models_load(base: u32, image_size: u32, image_crc: u32) -> None:
             slot_gen[s] = gen_counter[0]
             for w in range(HASH_WORDS):
                 slot_hash[s * HASH_WORDS + w] = rd32(base + HASH_OFFSET + 4 * w)
+            if ld.v2:
+                v2_bind(s, base)
+            else:
+                v2_unbind(s)
             ld.slot = s
             log_line(LOG_MODEL, s, base, 2)
             return

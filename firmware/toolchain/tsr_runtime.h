@@ -102,6 +102,15 @@ static inline void tsr_mem_write8(uint32_t a, uint8_t v, uint32_t loc) { *(volat
 static inline void tsr_mem_write16(uint32_t a, uint16_t v, uint32_t loc) { *(volatile uint16_t *)tsr_mem_check(a, 2, loc) = v; }
 static inline void tsr_mem_write32(uint32_t a, uint32_t v, uint32_t loc) { *(volatile uint32_t *)tsr_mem_check(a, 4, loc) = v; }
 
+/* MMIO at a run-time address (a validated command stream), checked against the MMIO window and alignment */
+static inline uintptr_t tsr_mmio_check(uint32_t addr, uint32_t loc) {
+    if (TSR_UNLIKELY(addr & 3u)) tsr_fail_align(loc);
+    if (!(addr >= TESSERA_MMIO_BASE && addr - TESSERA_MMIO_BASE <= TESSERA_MMIO_MAX_SIZE - 4u)) tsr_fail_bounds(loc);
+    return (uintptr_t)addr;
+}
+static inline uint32_t tsr_mmio_read_at(uint32_t a, uint32_t loc) { return *(volatile uint32_t *)tsr_mmio_check(a, loc); }
+static inline void tsr_mmio_write_at(uint32_t a, uint32_t v, uint32_t loc) { *(volatile uint32_t *)tsr_mmio_check(a, loc) = v; }
+
 /* core intrinsics */
 static inline void tsr_wfi(void) { __asm__ volatile("wfi" ::: "memory"); }
 static inline void tsr_interrupts_enable(void) { __asm__ volatile("csrsi mstatus, 8" ::: "memory"); }

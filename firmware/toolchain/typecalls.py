@@ -3,7 +3,7 @@
 Part of `Typer` (mixed in as `Typer.e_Call`). Sets `_kind` on the Call node:
 "func" (with `_target` the Func), "conv" (T(x)), "wrap", "wrapping" (with `_op`,
 `_opty`), "len", "const", "mmio_read", "mmio_write", "field_get", "field_set",
-"mem_read", "mem_write", "intrinsic" (wfi, interrupts_*, set_interrupt_mask),
+"mem_read", "mem_write" (also mmio_read_at/mmio_write_at: checked run-time MMIO addresses), "intrinsic" (wfi, interrupts_*, set_interrupt_mask),
 "panic", "poweroff", "build_id" (a compile-time u32: `source_sha256(prog.modules)`),
 "abs"/"min"/"max" (with `_opty`).
 
@@ -18,8 +18,8 @@ import hashlib
 from firmware import rt
 from firmware.toolchain.types import BOOL, COMPTIME, VOID, WRAPPING, ArrayType, RecordType, RefType, common_type, is_int, tname
 
-MEM_READS = {"mem_read8": rt.u8, "mem_read16": rt.u16, "mem_read32": rt.u32}
-MEM_WRITES = {"mem_write8": rt.u8, "mem_write16": rt.u16, "mem_write32": rt.u32}
+MEM_READS = {"mem_read8": rt.u8, "mem_read16": rt.u16, "mem_read32": rt.u32, "mmio_read_at": rt.u32}
+MEM_WRITES = {"mem_write8": rt.u8, "mem_write16": rt.u16, "mem_write32": rt.u32, "mmio_write_at": rt.u32}
 INT_BUILTINS = {"abs": abs, "min": min, "max": max}
 BUILTIN_HINTS = {
     "print": "firmware has no stdout: write bytes to UART.DATA with mmio_write",

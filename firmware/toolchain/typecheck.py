@@ -22,8 +22,6 @@ from firmware.toolchain.typeexpr import ExprTyper
 from firmware.toolchain.types import (BINOPS, BOOL, COMPTIME, VOID, ArrayType, RecordType, common_type, error_at,
                                       tname)
 
-MEM_READS = {"mem_read8": rt.u8, "mem_read16": rt.u16, "mem_read32": rt.u32}
-MEM_WRITES = {"mem_write8": rt.u8, "mem_write16": rt.u16, "mem_write32": rt.u32}
 VOID_INTRINSICS = ("wfi", "interrupts_enable", "interrupts_disable")
 
 

@@ -120,6 +120,9 @@ class ExprTyper:
             if bt.kind == "block" and n.attr in obj.regs:
                 n._ref = RefType("reg", obj.regs[n.attr])
                 return n._ref
+            if (bt.kind == "block" and n.attr in ("base", "size")) or (bt.kind == "reg" and n.attr == "addr"):
+                n._cv = getattr(obj, n.attr)
+                return COMPTIME
             if bt.kind == "reg" and n.attr in obj.fields:
                 n._ref = RefType("field", obj.fields[n.attr])
                 return n._ref
@@ -127,7 +130,8 @@ class ExprTyper:
                 n._cv = getattr(obj, n.attr)
                 return COMPTIME
             raise self.err(n, f"`{ast.unparse(n)}` is not in the register map",
-                           "use BLOCK.REG, BLOCK.REG.FIELD or BLOCK.REG.FIELD.mask/.shift/.width")
+                           "use BLOCK.REG, BLOCK.REG.FIELD, BLOCK.REG.FIELD.mask/.shift/.width, BLOCK.base/.size "
+                           "or BLOCK.REG.addr")
         if isinstance(bt, RecordType):
             if n.attr not in bt.fields:
                 raise self.err(n, f"record {bt.name} has no field `{n.attr}`", f"use one of {', '.join(bt.fields)}")

@@ -234,3 +234,30 @@ def test_import_outside_the_firmware_package_is_rejected(tmp_path):
     src.write_text("from firmware.toolchain.build import build\ndef main() -> None:\n    pass\n")
     with pytest.raises(FirmwareError, match=r"t.py:1:1: error: import of `firmware.toolchain.build`; firmware imports only"):
         check_program(src)
+
+
+MMIO_AT = textwrap.dedent('''
+    from firmware.rt import u32, mmio_read_at, mmio_write_at
+    from firmware.regs import UART, SYSCTL
+
+    def main() -> None:
+        data: u32 = UART.DATA.addr
+        mmio_write_at(data, 0x41 + mmio_read_at(SYSCTL.BOOT_COUNT.addr))
+        mmio_write_at(UART.base + UART.size - 4 * 1024, 0x42)
+        mmio_write_at(0x20000000 + mmio_read_at(SYSCTL.BOOT_COUNT.addr), 1)
+''')
+
+
+def test_mmio_at_a_run_time_address_is_checked_in_both_modes(tmp_path):
+    """mmio_read_at/mmio_write_at reach registers by run-time address (BLOCK.REG.addr, BLOCK.base/.size are
+    constants); an address outside the MMIO window panics with PANIC_BOUNDS at its location in both modes."""
+    src = tmp_path / "mm.py"
+    src.write_text(MMIO_AT)
+    res = build(src, out=tmp_path / "mm.elf")
+    results = [run_session(fw, hosted) for fw, hosted in ((res.elf, False), (src, True))]
+    (ci, cout, ctrace), (hi, hout, htrace) = results
+    loc = next(i for i, where in res.locations.items() if where == f"{src}:9:5")
+    assert (ci.reason, ci.code) == (hi.reason, hi.code) == ("poweroff", rt.PANIC_EXIT_CODE)
+    assert scratch_writes(ctrace) == scratch_writes(htrace) == [
+        (SYSCTL.addr("SCRATCH0"), rt.PANIC_BOUNDS), (SYSCTL.addr("SCRATCH1"), loc)]
+    assert cout == hout == b"AB"

@@ -30,10 +30,10 @@ def download(dev, addr: int, n: int) -> bytes:
     return out
 
 
-def load_request(dev, base: int, model, crc=None, hash_=None, image_size=None):
+def load_request(dev, base: int, model, crc=None, hash_=None, image_size=None, timeout: float = 30.0):
     return dev.request(MsgType.REQ_LOAD_MODEL, {"base": base, "image_size": len(model.image) if image_size is None
                                                 else image_size, "image_crc": model.crc if crc is None else crc,
-                                                "hash": model.hash if hash_ is None else hash_})
+                                                "hash": model.hash if hash_ is None else hash_}, timeout=timeout)
 
 
 def load_model(dev, base: int, model) -> int:

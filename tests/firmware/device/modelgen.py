@@ -50,7 +50,9 @@ class Model:
         return run_image(self.image, x)
 
 
-def make_model(rng, dims, max_rows: int, relu: bool = True, bias: bool = True, raw32_last: bool = False) -> Model:
+def make_model(rng, dims, max_rows: int, relu: bool = True, bias: bool = True, raw32_last: bool = False,
+               pad: int = 0) -> Model:
+    """`pad` random constant bytes no layer reads are appended to the image (a big image with a small plan)."""
     nl = len(dims) - 1
     consts = bytearray()
     cbase = table_size(nl)
@@ -69,6 +71,7 @@ def make_model(rng, dims, max_rows: int, relu: bool = True, bias: bool = True, r
             consts += arr.tobytes()
         params.append(offs)
     consts += bytes(_al(len(consts)) - len(consts))
+    consts += rng.integers(0, 256, _al(pad), dtype=np.uint8).tobytes()
     image_size = cbase + len(consts)
     ws = _al(image_size)
     in_off = ws

@@ -12,7 +12,8 @@ import pytest
 from elftools.elf.elffile import ELFFile
 
 import firmware.rt as rt
-from asic_model.soc_map import CONSTANTS
+from asic_model.profiles import load_profile
+from asic_model.soc_map import CONSTANTS, region
 from firmware import protocol_v1 as P
 from compiler.model_format import HASH_OFFSET
 from hostd.protocol import ErrSource, Fault, JobState, ModelErr, MsgType, Nack
@@ -23,6 +24,9 @@ from tests.firmware.device.modelgen import make_model
 
 ERR = {name: CONSTANTS[name].value for name in ("ERR_NONE", "ERR_ECC", "ERR_CHANNEL", "ERR_ABORTED")}
 SRAM_W_BASE = 0x2000_0000 + 256          # engine: resident weights start after the descriptor area
+WINDOW = min(P.HOST_WINDOW_SIZE, load_profile("tiny").dram_size)
+LARGE_SLACK = 0x10000                     # the big image leaves this much of the window for its workspace
+LARGE_TIMEOUT = 120.0                     # wall seconds for LOAD_MODEL of an 8 MiB image
 
 
 def nack_of(frame):
@@ -59,7 +63,8 @@ def test_load_model_validation_order(dev):
     entry1 = entry + P.LAYER_ENTRY_SIZE
     cases = [
         (patched(m, 0, "<I", 0x1234), ModelErr.MAGIC, 0),
-        (patched(m, 4, "<H", 2), ModelErr.VERSION, 0),
+        (patched(m, 4, "<H", 3), ModelErr.VERSION, 0),
+        (patched(m, 4, "<H", P.MODEL_FORMAT_V2), ModelErr.SIZE, 0),     # a v1 table read as v2: entry size 48
         (patched(m, 6, "<H", 95), ModelErr.SIZE, 0),
         (patched(m, 16, "<I", 100), ModelErr.SIZE, 0),                  # footprint < image
         (patched(m, entry1 + 0, "<B", 2), ModelErr.OP, 1),
@@ -92,6 +97,54 @@ def test_load_model_validation_order(dev):
     assert again.payload["slot"] == 0 and again.payload["cached"] == 1
 
 
+def test_failed_recheck_unloads_the_slot(dev):
+    """A cached LOAD_MODEL whose CRC re-check fails answers BAD_MODEL and unloads the slot: RUN gets NO_MODEL."""
+    m = small_model(seed=21)
+    slot = load_model(dev, MODEL_BASE, m)
+    x = inputs(m, 4, seed=3)
+    assert np.array_equal(infer(dev, slot, MODEL_BASE, m, x)[0], m.reference(x))
+    assert load_request(dev, MODEL_BASE, m).payload["cached"] == 1
+    stale = bytearray(m.image)
+    stale[-1] ^= 0x5A                                    # DRAM under the bound model changed (the last constant)
+    upload(dev, MODEL_BASE, bytes(stale))
+    assert nack_of(load_request(dev, MODEL_BASE, m)) == (Nack.BAD_MODEL, ModelErr.CRC)
+    assert nack_of(dev.request(MsgType.REQ_RUN, {"slot": slot, "flags": 0, "rows": 1})) == (Nack.NO_MODEL, slot)
+    assert nack_of(dev.request(MsgType.REQ_UNLOAD_MODEL, {"slot": slot})) == (Nack.NO_MODEL, slot)
+    log = dev.request(MsgType.REQ_LOG, {"cursor": 0, "max_bytes": 512}).payload["data"]
+    assert f"unload {slot:08x} {MODEL_BASE:08x}".encode() in log
+    upload(dev, MODEL_BASE, m.image)                     # the host's caching protocol: upload, load again
+    again = load_request(dev, MODEL_BASE, m)
+    assert again.payload["cached"] == 0
+    assert np.array_equal(infer(dev, again.payload["slot"], MODEL_BASE, m, x)[0], m.reference(x))
+
+
+def test_image_near_the_window_size_loads_without_a_watchdog_reset(firmware_elf):
+    """An image filling the 8 MiB host window (its CRC takes longer than the watchdog period) loads, runs and
+    loads again from the cache, with no reset and no watchdog warning. Placed in DRAM by the harness. Compiled
+    only: hosted runs the same modules, but two 8 MiB CRCs in CPython take a minute."""
+    from tests.firmware.device.conftest import open_device
+    dev = open_device("compiled", firmware_elf)
+    try:
+        _near_window_image(dev)
+    finally:
+        dev.close()
+
+
+def _near_window_image(dev):
+    m = small_model(seed=22, dims=(32, 16), rows=4, pad=WINDOW - LARGE_SLACK)
+    base = P.HOST_WINDOW_BASE
+    assert len(m.image) > WINDOW - LARGE_SLACK and base + m.footprint <= P.HOST_WINDOW_BASE + WINDOW
+    dev.soc.memories["DRAM"].write_bytes(base - region("DRAM").base, m.image)
+    r = load_request(dev, base, m, timeout=LARGE_TIMEOUT)
+    assert r.type == MsgType.RSP_LOAD_MODEL, r
+    x = inputs(m, 4, seed=5)
+    assert np.array_equal(infer(dev, r.payload["slot"], base, m, x)[0], m.reference(x))
+    assert load_request(dev, base, m, timeout=LARGE_TIMEOUT).payload["cached"] == 1
+    assert [e.type for e in dev.events].count(MsgType.EVT_BOOT) == 1
+    assert not [e for e in dev.events if e.type == MsgType.EVT_FAULT], dev.events
+    assert dev.request(MsgType.REQ_INFO).payload["boot_count"] == 0
+
+
 def test_slots_unload_and_run_nacks(dev):
     models = [small_model(seed=s) for s in range(5)]
     bases = [MODEL_BASE + i * 0x10000 for i in range(5)]
@@ -106,7 +159,10 @@ def test_slots_unload_and_run_nacks(dev):
     assert nack_of(dev.request(MsgType.REQ_RUN, {"slot": 7, "flags": 0, "rows": 1})) == (Nack.NO_MODEL, 7)
     assert nack_of(dev.request(MsgType.REQ_RUN, {"slot": 0, "flags": 0, "rows": 0})) == (Nack.BAD_ROWS, 16)
     assert nack_of(dev.request(MsgType.REQ_RUN, {"slot": 0, "flags": 0, "rows": 17})) == (Nack.BAD_ROWS, 16)
-    assert nack_of(dev.request(MsgType.REQ_RUN, {"slot": 0, "flags": 1, "rows": 1})) == (Nack.BAD_PAYLOAD, 4)
+    assert nack_of(dev.request(MsgType.REQ_RUN, {"slot": 0, "flags": 1, "rows": 1})) == (Nack.BAD_PAYLOAD, 0)
+    # RUN's checks in order: payload fields (flags) -> BUSY (see the busy test) -> NO_MODEL -> BAD_ROWS
+    assert nack_of(dev.request(MsgType.REQ_RUN, {"slot": 7, "flags": 2, "rows": 0})) == (Nack.BAD_PAYLOAD, 0)
+    assert nack_of(dev.request(MsgType.REQ_RUN, {"slot": 7, "flags": 0, "rows": 0})) == (Nack.NO_MODEL, 7)
     assert nack_of(dev.request(MsgType.REQ_JOB_STATUS, {"job_id": 1})) == (Nack.UNKNOWN_JOB, 1)
     assert nack_of(dev.request(MsgType.REQ_CANCEL, {"job_id": 0})) == (Nack.UNKNOWN_JOB, 0)
 
@@ -211,6 +267,8 @@ def _busy_job_status_and_cancel(dev):
     job_id = dev.request(MsgType.REQ_RUN, {"slot": slot, "flags": 0, "rows": 16}).payload["job_id"]
     st = dev.request(MsgType.REQ_JOB_STATUS, {"job_id": job_id}).payload
     assert st["state"] == JobState.RUNNING and st["cycles"] == 0
+    assert nack_of(dev.request(MsgType.REQ_RUN, {"slot": slot, "flags": 1, "rows": 1})) == (Nack.BAD_PAYLOAD, 0)
+    assert nack_of(dev.request(MsgType.REQ_RUN, {"slot": 3, "flags": 0, "rows": 0})) == (Nack.BUSY, job_id)
     for req, payload in ((MsgType.REQ_RUN, {"slot": slot, "flags": 0, "rows": 1}),
                          (MsgType.REQ_UNLOAD_MODEL, {"slot": slot}),
                          (MsgType.REQ_LOAD_MODEL, {"base": MODEL_BASE, "image_size": len(m.image),

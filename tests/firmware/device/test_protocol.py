@@ -21,6 +21,9 @@ from tests.firmware.device.conftest import MODES, open_device
 from tests.firmware.device.hostops import download, telemetry, upload
 
 WINDOW = min(P.HOST_WINDOW_SIZE, load_profile("tiny").dram_size)
+MEM_WRITE_MAX = 4 + P.MEM_CHUNK          # largest MEM_WRITE payload: addr u32 + MEM_CHUNK bytes
+FLOOD_IRQS_PER_BYTE = 1 / 8              # discarding a flood: one poll per half FIFO, two irq traces each (was ~1.9 per byte)
+RESYNC_BYTE_TIMES = 40                   # PING after a flood: the poll interval (32 byte times) plus the handling
 
 
 def nack_of(frame):
@@ -108,8 +111,10 @@ def test_frame_level_nacks_in_check_order(dev):
     (P.REQ_INFO, b"\0", 0), (P.REQ_TELEMETRY, b"12", 0), (P.REQ_MEM_READ, b"12345", 6),
     (P.REQ_LOAD_MODEL, bytes(10), 44), (P.REQ_RUN, bytes(3), 4), (P.REQ_JOB_STATUS, bytes(5), 4),
     (P.REQ_CANCEL, b"", 4), (P.REQ_RESET, b"\0", 0), (P.REQ_LOG, bytes(4), 6), (P.REQ_UNLOAD_MODEL, b"", 1),
-    (P.REQ_MEM_WRITE, b"\0\0\0", 0)])
+    (P.REQ_MEM_WRITE, b"\0\0\0", MEM_WRITE_MAX), (P.REQ_MEM_WRITE, bytes(4), MEM_WRITE_MAX),
+    (P.REQ_MEM_WRITE, bytes(MEM_WRITE_MAX + 1), MEM_WRITE_MAX), (P.REQ_MEM_WRITE, bytes(P.MAX_PAYLOAD), MEM_WRITE_MAX)])
 def test_bad_payload_sizes(dev, rtype, payload, expected):
+    """Fixed-size types: detail = the expected size; variable-size (MEM_WRITE): the largest valid size."""
     send_raw(dev, raw_frame(mtype=rtype, payload=payload, seq=33))
     f = dev.take(lambda f: f.seq == 33)
     assert nack_of(f) == (Nack.BAD_PAYLOAD, expected)
@@ -134,7 +139,8 @@ def test_memory_window(dev):
     assert nack_of(dev.request(MsgType.REQ_MEM_READ, {"addr": base, "length": 0})) == (Nack.BAD_PAYLOAD, P.MEM_CHUNK)
     assert nack_of(dev.request(MsgType.REQ_MEM_READ, {"addr": base, "length": P.MEM_CHUNK + 1})) == \
         (Nack.BAD_PAYLOAD, P.MEM_CHUNK)
-    assert nack_of(dev.request(MsgType.REQ_MEM_WRITE, {"addr": base, "data": b""})) == (Nack.BAD_PAYLOAD, P.MEM_CHUNK)
+    assert nack_of(dev.request(MsgType.REQ_MEM_WRITE, {"addr": base, "data": b""})) == (Nack.BAD_PAYLOAD,
+                                                                                       MEM_WRITE_MAX)
     assert download(dev, end - 4, 4) == bytes(4)         # the last bytes of the window are reachable
 
 
@@ -152,6 +158,51 @@ def test_repeated_seq_is_replayed_not_reexecuted(dev):
     n1 = dev.request(MsgType.REQ_RUN, {"slot": 3, "flags": 0, "rows": 1}, seq=700)
     n2 = dev.request(MsgType.REQ_RUN, {"slot": 3, "flags": 0, "rows": 1}, seq=700, flags=P.FLAG_RETRY)
     assert nack_of(n1) == nack_of(n2) == (Nack.NO_MODEL, 3) and n2.flags == P.FLAG_REPLAY
+
+
+def test_replay_survives_frames_rejected_at_checks_4_to_7(dev):
+    """Frame-level NACKs (checks 1-7) are not remembered: a retry after them still gets the stored answer.
+    A check-8 NACK (payload) is an answer to an understood request and is remembered like any response."""
+    first = dev.request(MsgType.REQ_PING, {"data": b"kept"}, seq=900)
+    rejected = [raw_frame(version=2, seq=900), raw_frame(reserved=1, seq=900),
+                raw_frame(payload=b"abc", length=2, seq=900), raw_frame(mtype=0x30, seq=900)]
+    for raw in rejected:
+        send_raw(dev, raw)
+        assert dev.take(lambda f: f.seq == 900).type == MsgType.NACK
+    again = dev.request(MsgType.REQ_PING, {"data": b"kept"}, seq=900, flags=P.FLAG_RETRY)
+    assert again.flags == P.FLAG_REPLAY and again.payload == first.payload
+    send_raw(dev, raw_frame(mtype=P.REQ_RUN, payload=bytes(3), seq=901))
+    n1 = dev.take(lambda f: f.seq == 901)
+    send_raw(dev, raw_frame(mtype=P.REQ_RUN, payload=bytes(3), seq=901, flags=P.FLAG_RETRY))
+    n2 = dev.take(lambda f: f.seq == 901)
+    assert nack_of(n1) == nack_of(n2) == (Nack.BAD_PAYLOAD, 4) and (n1.flags, n2.flags) == (0, P.FLAG_REPLAY)
+    assert telemetry(dev)[P.TLM_REPLAYS] == 2
+
+
+def test_flood_without_delimiter_is_discarded_cheaply(dev):
+    """A flood with no 0x00 is discarded at about one interrupt per half FIFO (it was about two per byte: the
+    poll came every byte while discarding), and a PING after it is answered within a poll interval of its last
+    byte; all in virtual time and bytes, from the emulator's trace."""
+    flood = 20_000
+    irqs, rx_end, tx_start = [], [], []
+
+    def trace(kind, name, start, end, args=None):
+        if kind == "irq":
+            irqs.append(start)
+        elif name.startswith("uart rx"):
+            rx_end.append(end)
+        elif name.startswith("uart tx"):
+            tx_start.append(start)
+
+    dev.soc.trace = trace
+    dev.send(b"\x07" * flood + b"\0")
+    r = dev.request(MsgType.REQ_PING, {"data": b"awake"}, timeout=120)
+    assert r.type == MsgType.RSP_PING and r.payload["data"] == b"awake"
+    assert len(rx_end) == flood + 1 + len(encode_frame(MsgType.REQ_PING, r.seq, {"data": b"awake"}))
+    assert len(irqs) < FLOOD_IRQS_PER_BYTE * flood, (len(irqs), flood)
+    answer = [t for t in tx_start if t >= rx_end[-1]]
+    assert answer and answer[0] - rx_end[-1] < RESYNC_BYTE_TIMES * dev.soc.uart.byte_cycles()
+    assert nack_of(dev.take(lambda f: f.seq == 0)) == (Nack.BAD_FRAMING, P.MAX_ENCODED)     # once per flood
 
 
 def test_truncated_and_oversized_frames_then_ping(dev):
