@@ -168,10 +168,3 @@ WAIT_TENSOR = const(0x10)
 WAIT_VECTOR = const(0x20)
 WAIT_MASK_VALID = const(0x3F)       # DMA channels 0..3, TENSOR, VECTOR
 
-# ---------------------------------------------------------------- the VECTOR unit's register block (v2 streams write it)
-# TODO(register map): once asic_model/soc_map.py declares the VECTOR block, use firmware.regs VECTOR.base,
-# VECTOR.size, VECTOR.STATUS / VECTOR.CTRL.ABORT.mask and its IRQ_VECTOR line instead of these.
-VECTOR_BASE = const(0x10040000)
-VECTOR_SIZE = const(0x1000)
-VECTOR_STATUS_OFFSET = const(4)     # STATUS follows CTRL, as in every unit (docs/model-format.md, VECTOR contract)
-VECTOR_CTRL_ABORT = const(0x04)     # CTRL: START bit 0, IRQ_EN bit 1, ABORT bit 2

@@ -14,7 +14,7 @@ Usage:
 from firmware.rt import u32, const, record, mmio_read, mmio_write, field_get, wrapping_add
 from firmware.regs import TIMER, WDT, INTC, PERF, ACCEL, SYSCTL
 from firmware.regs import WDT_KICK_KEY, IRQ_UART, IRQ_DMA0, IRQ_DMA1, IRQ_DMA2, IRQ_DMA3, IRQ_DMA_ERR, IRQ_TENSOR
-from firmware.regs import IRQ_ECC, IRQ_WDT
+from firmware.regs import IRQ_ECC, IRQ_WDT, IRQ_VECTOR
 
 SRAM_BASE = const(0x20000000)         # = asic_model.soc_map MEMORY["SRAM"].base (pinned by a test)
 TICK_CYCLES = const(1000000)          # 10 ms at 100 MHz: main-loop heartbeat
@@ -22,7 +22,7 @@ WDT_TIMEOUT = const(50000000)         # 0.5 s at 100 MHz without a kick resets t
 WDT_PANIC_TIMEOUT = const(20000)      # after a panic: reset soon
 NEVER = const(0xFFFFFFFF)
 IRQ_ACCEL_MASK = const((1 << IRQ_DMA0) | (1 << IRQ_DMA1) | (1 << IRQ_DMA2) | (1 << IRQ_DMA3) | (1 << IRQ_DMA_ERR)
-                       | (1 << IRQ_TENSOR) | (1 << IRQ_ECC) | (1 << IRQ_WDT))
+                       | (1 << IRQ_TENSOR) | (1 << IRQ_VECTOR) | (1 << IRQ_ECC) | (1 << IRQ_WDT))
 IRQ_ALL_MASK = const(IRQ_ACCEL_MASK | (1 << IRQ_UART))
 # PERF counter indices, soc_map PERF order (= TLM_* 0..14)
 PERF_CYCLES = const(0)

@@ -19,13 +19,12 @@ Usage:
 """
 
 from firmware.rt import u8, u32, array, const
-from firmware.regs import DMA, TENSOR
+from firmware.regs import DMA, TENSOR, VECTOR
 from dram import rd8, rd16, rd32
 from hw import prof, wdt_kick
 from firmware.protocol_v1 import (MAX_MODELS, MODEL_HEADER_SIZE, MAX_LAYERS_V2, MAX_CMDS, CMD_SIZE, CMD_WRITE,
                                   CMD_WAIT, CMD_LAYER, RELOC_OUTPUT, WAIT_MASK_VALID, MODEL_ERR_LAYERS,
-                                  MODEL_ERR_PROFILE, MODEL_ERR_RANGE, MODEL_ERR_OP, MODEL_ERR_CMD, VECTOR_BASE,
-                                  VECTOR_SIZE)
+                                  MODEL_ERR_PROFILE, MODEL_ERR_RANGE, MODEL_ERR_OP, MODEL_ERR_CMD)
 
 # v2 header fields (docs/model-format.md "Version 2")
 HDR_LAYERS = const(8)
@@ -48,7 +47,7 @@ WAIT_DMA_BITS = const(0x0F)
 DMA_CH_STRIDE = const(DMA.CH1_SRC.addr - DMA.CH0_SRC.addr)
 DMA_CH_REGS = const(DMA.CH0_STATUS.addr + 4 - DMA.CH0_SRC.addr)    # bytes of one channel's registers
 DMA_FIRST = const(DMA.CH0_SRC.addr)
-TENSOR_REGS = const(TENSOR.ZP_OUT.addr + 4 - TENSOR.base)          # bytes of the TENSOR registers
+TENSOR_REGS = const(TENSOR.size)                                 # the whole block: writes to its gaps are ignored
 WORD_MASK = const(3)
 CHECK_KICK = const(4096)                          # commands checked between two watchdog kicks
 INDEX_MASK = const(0xFFFF)
@@ -72,7 +71,7 @@ def write_ok(addr: u32, channels: u32) -> bool:
         return (addr - DMA_FIRST) % DMA_CH_STRIDE < DMA_CH_REGS
     if addr >= TENSOR.base and addr - TENSOR.base < TENSOR_REGS:
         return True
-    return addr >= VECTOR_BASE and addr - VECTOR_BASE < VECTOR_SIZE
+    return addr >= VECTOR.base and addr - VECTOR.base < VECTOR.size
 
 
 def cmd_check(c: u32, layers: u32, channels: u32) -> u32:

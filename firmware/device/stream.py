@@ -7,8 +7,7 @@ CMD_WRITE writes a unit register with its value relocated (RELOC_IMAGE: model
 base, RELOC_INPUT / RELOC_OUTPUT: this row's input / output row), CMD_WAIT waits
 until every unit of its mask is idle, CMD_LAYER names the layer for
 `failed_layer`. While waiting the main loop sleeps in wfi (the compiler sets
-IRQ_EN in every START, so DMA and TENSOR completions wake it); the VECTOR unit
-has no interrupt line yet, so a wait on it polls its STATUS once per pass. Each
+IRQ_EN in every START, so DMA, TENSOR and VECTOR completions wake it). Each
 pass reads every unit's STATUS, remembers an ERR per unit and clears DONE/ERR
 (the lines are level-triggered); a wait that finds a remembered ERR on one of
 its units fails the job with that unit's error and fault, as v1 does, and a unit
@@ -26,7 +25,7 @@ Usage:
 
 from firmware.rt import u8, u32, array, const, record, mmio_read_at, mmio_write_at, wrapping_add, wrapping_mul
 from firmware.rt import wrapping_sub
-from firmware.regs import ERR_ABORTED, ERR_SHAPE
+from firmware.regs import ERR_ABORTED, ERR_SHAPE, VECTOR
 from dram import rd8, rd16, rd32
 from hw import now_lo
 from dma import dma_status, dma_clear, dma_abort
@@ -36,8 +35,7 @@ from models_v2 import (cmd_check, v2_cmds, v2_count, v2_input, v2_in_row, v2_out
                        CMD_RELOC, CMD_ARG, CMD_ADDR, CMD_VALUE)
 from firmware.protocol_v1 import (CMD_SIZE, CMD_WRITE, CMD_WAIT, RELOC_IMAGE, RELOC_INPUT, RELOC_OUTPUT,
                                   WAIT_TENSOR, WAIT_VECTOR, ERRSRC_DMA, ERRSRC_TENSOR, ERRSRC_VECTOR,
-                                  ERRSRC_FIRMWARE, ERRSRC_WATCHDOG, FAULT_DMA, FAULT_TENSOR, FAULT_VECTOR,
-                                  VECTOR_BASE, VECTOR_SIZE, VECTOR_STATUS_OFFSET, VECTOR_CTRL_ABORT)
+                                  ERRSRC_FIRMWARE, ERRSRC_WATCHDOG, FAULT_DMA, FAULT_TENSOR, FAULT_VECTOR)
 
 STREAM_WAITING = const(0)     # a wait is pending on a unit with an interrupt: the main loop may sleep
 STREAM_PROGRESS = const(1)
@@ -49,8 +47,9 @@ UNITS = const(6)              # WAIT bits: DMA channels 0..3, TENSOR (4), VECTOR
 UNIT_TENSOR = const(4)
 UNIT_VECTOR = const(5)
 CHANNEL_SHIFT = const(8)      # FAULT_DMA detail: channel << 8 | ERR_*
-VECTOR_STATUS = const(VECTOR_BASE + VECTOR_STATUS_OFFSET)   # TODO(register map): VECTOR.STATUS
-VECTOR_CTRL = const(VECTOR_BASE)                            # TODO(register map): VECTOR.CTRL
+VECTOR_STATUS = const(VECTOR.STATUS.addr)
+VECTOR_CTRL = const(VECTOR.CTRL.addr)
+VECTOR_CTRL_ABORT = const(VECTOR.CTRL.ABORT.mask)
 
 
 @record
@@ -219,7 +218,7 @@ def stream_poll() -> u32:
         if w == STREAM_FAILED:
             return w
         if w == STREAM_WAITING:
-            if n > 0 or busy & ss.wait & WAIT_VECTOR != 0:    # no VECTOR interrupt yet: poll every pass
+            if n > 0:
                 return STREAM_PROGRESS
             return STREAM_WAITING
         if n >= CMD_BUDGET:
@@ -243,7 +242,7 @@ def stream_poll() -> u32:
         op: u32 = rd8(c)
         if op == CMD_WRITE:
             addr: u32 = rd32(c + CMD_ADDR)
-            if addr >= VECTOR_BASE and addr - VECTOR_BASE < VECTOR_SIZE:
+            if addr >= VECTOR.base and addr - VECTOR.base < VECTOR.size:
                 ss.vector = True
             mmio_write_at(addr, relocate(c))
         elif op == CMD_WAIT:

@@ -43,14 +43,15 @@ def load_model(dev, base: int, model) -> int:
     return r.payload["slot"]
 
 
-def run_job(dev, slot: int, rows: int) -> dict:
-    """RUN, then wait for this job's EVT_JOB_DONE; returns its payload."""
+def run_job(dev, slot: int, rows: int, timeout: float | None = None) -> dict:
+    """RUN, then wait for this job's EVT_JOB_DONE (within `timeout` wall seconds, default devlink's); its payload."""
     r = dev.request(MsgType.REQ_RUN, {"slot": slot, "flags": 0, "rows": rows})
     assert r.type == MsgType.RSP_RUN, r
     job_id = r.payload["job_id"]
     n = 1
     while True:
-        ev = dev.wait_event(MsgType.EVT_JOB_DONE, n)
+        ev = dev.wait_event(MsgType.EVT_JOB_DONE, n) if timeout is None else \
+            dev.wait_event(MsgType.EVT_JOB_DONE, n, timeout=timeout)
         if ev.payload["job_id"] == job_id:
             return ev.payload
         n += 1

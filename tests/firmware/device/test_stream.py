@@ -11,8 +11,8 @@ import numpy as np
 
 from asic_model.soc_map import CONSTANTS
 from firmware import protocol_v1 as P
-from firmware.regs import DMA, SYSCTL, TENSOR
-from hostd.model_format import model_hash
+from firmware.regs import DMA, SYSCTL, TENSOR, VECTOR
+from compiler.model_format import model_hash
 from hostd.protocol import ErrSource, Fault, Frame, FrameDecoder, JobState, ModelErr, MsgType, Nack, encode_frame
 
 from tests.firmware.device.hostops import MODEL_BASE, download, load_model, load_request, run_job, upload
@@ -123,8 +123,8 @@ def test_v2_validation_errors_in_order(dev):
         (_with_cmd(m.image, first_write, addr=SYSCTL.RESET.addr), first_write, ModelErr.CMD),     # not a unit
         (_with_cmd(m.image, first_write, addr=DMA.CH1_SRC.addr), first_write, ModelErr.CMD),      # undeclared channel
         (_with_cmd(m.image, first_write, addr=DMA.CH0_STATUS.addr + 4), first_write, ModelErr.CMD),   # channel gap
-        (_with_cmd(m.image, first_write, addr=TENSOR.ZP_OUT.addr + 4), first_write, ModelErr.CMD),    # past TENSOR
-        (_with_cmd(m.image, first_write, addr=P.VECTOR_BASE + P.VECTOR_SIZE), first_write, ModelErr.CMD),
+        (_with_cmd(m.image, first_write, addr=TENSOR.base + TENSOR.size), first_write, ModelErr.CMD),  # past TENSOR
+        (_with_cmd(m.image, first_write, addr=VECTOR.base + VECTOR.size), first_write, ModelErr.CMD),
         (_with_cmd(m.image, first_write, reloc=4), first_write, ModelErr.CMD),
         (_with_cmd(m.image, wait_idx, arg=0), wait_idx, ModelErr.CMD),
         (_with_cmd(m.image, wait_idx, arg=0x40), wait_idx, ModelErr.CMD),
@@ -133,8 +133,8 @@ def test_v2_validation_errors_in_order(dev):
     ]
     for image, index, code in cases:
         assert nack_of(_try(dev, image)) == (Nack.BAD_MODEL, index << 16 | code), (index, code)
-    # the VECTOR block and its WAIT bit are accepted now (the unit arrives with the register map)
-    vec = _with_cmd(_with_cmd(m.image, first_write, addr=P.VECTOR_BASE + P.VECTOR_SIZE - 4), wait_idx,
+    # the VECTOR block and its WAIT bit are accepted
+    vec = _with_cmd(_with_cmd(m.image, first_write, addr=VECTOR.base + VECTOR.size - 4), wait_idx,
                     arg=P.WAIT_VECTOR | P.WAIT_TENSOR | 1)
     ok = _try(dev, vec)
     assert ok.type == MsgType.RSP_LOAD_MODEL and ok.payload["layers"] == 2, ok

@@ -26,7 +26,7 @@ import numpy as np
 
 from firmware import protocol_v1 as P
 from firmware.regs import DMA, TENSOR
-from hostd.model_format import model_hash
+from compiler.model_format import model_hash
 
 V2Header = cs.Struct(
     "magic" / cs.Const(P.MODEL_MAGIC, cs.Int32ul),
