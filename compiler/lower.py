@@ -33,11 +33,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from asic_model.soc_map import region
+from asic_model.soc_map import CONSTANTS, region
 from compiler import ir
 from compiler.errors import CompileError
 from compiler.image import build_image_v2
-from compiler.stream import Ref, StreamBuilder
+from compiler.stream import Ref, StreamBuilder, span
 from firmware import protocol_v1 as P
 from native.tfl_math import wrap_int32 as wrap32
 
@@ -49,6 +49,7 @@ WORK_SHARE = 2                  # the work area gets 1/WORK_SHARE of SRAM, activ
 MIN_M_TILES = 4                 # aim for at least this many M tiles per GEMM layer (overlap)
 DEFAULT_MAX_ROWS = 1
 NO_HALO = ir.Padding()
+DESC_BYTES = CONSTANTS["DMA_DESC_WORDS"].value * INT32_BYTES
 
 
 def _align(n: int, a: int = ALIGN) -> int:
@@ -146,8 +147,9 @@ class _Constants:
 
 
 class Lowerer:
-    def __init__(self, model: ir.Model, profile, max_rows: int = DEFAULT_MAX_ROWS):
+    def __init__(self, model: ir.Model, profile, max_rows: int = DEFAULT_MAX_ROWS, chains: bool = True):
         self.m = model
+        self.use_chains = chains
         self.p = profile
         self.max_rows = max_rows
         self.sb = StreamBuilder(profile)
@@ -367,13 +369,14 @@ class Lowerer:
             off, wbytes, total = blobs[j]
             self.dma(self.k.image_ref(off), b_refs[j % b_bufs], total)
 
-        def gather(s):
+        def segments(s):
+            """The gather of step s as DMA segments (src, dst, length, rows, src_stride, dst_stride)."""
             i = steps[s][0]
             p0, mtj = m_tiles[i]
             dst = a_refs[s % 2]
             if isinstance(layer, ir.FullyConnected):
-                self.dma(x.pixel(0, 0), dst, kc, 1, 0, 0, x.spill)
-                return
+                return [(x.pixel(0, 0), dst, kc, 1, 0, 0)]
+            segs = []
             p = p0
             while p < p0 + mtj:
                 oy, ox = divmod(p, ow)
@@ -383,12 +386,63 @@ class Lowerer:
                     iy = oy * stride[0] + ky * dil[0] - pad.top
                     if dil[1] == 1:
                         src = x.pixel(iy, ox * stride[1] - pad.left)
-                        self.dma(src, row_dst + ky * kw * cin, kw * cin, cnt, stride[1] * cin, kc, x.spill)
+                        segs.append((src, row_dst + ky * kw * cin, kw * cin, cnt, stride[1] * cin, kc))
                     else:
                         for kx in range(kw):
                             src = x.pixel(iy, ox * stride[1] + kx * dil[1] - pad.left)
-                            self.dma(src, row_dst + (ky * kw + kx) * cin, cin, cnt, stride[1] * cin, kc, x.spill)
+                            segs.append((src, row_dst + (ky * kw + kx) * cin, cin, cnt, stride[1] * cin, kc))
                 p += cnt
+            return segs
+
+        # Descriptor chains: when the input is in SRAM every gather address is absolute, so the segments after
+        # the first of each gather are stored as in-memory descriptors (one image blob per layer, DMA'd into
+        # the work area once) and a gather is one channel start instead of one per segment.
+        chains: dict[tuple[int, int], list[tuple[int, int, Ref, int]]] = {}
+        chain_blob = bytearray()
+        chain_base = Ref(P.RELOC_NONE, _align(at))
+        per_block = kh if dil[1] == 1 else kh * kw          # segments per output-row block of a gather
+
+        def groups(segs):
+            """Split a gather's segments at row-block boundaries, one group per DMA channel."""
+            blocks = -(-len(segs) // per_block)
+            n = min(self.p.dma_channels, blocks)
+            cuts = [per_block * (blocks * g // n) for g in range(n)] + [len(segs)]
+            return [(cuts[g], cuts[g + 1]) for g in range(n) if cuts[g] < cuts[g + 1]]
+
+        if not direct_a and x.in_sram and self.use_chains and not isinstance(layer, ir.FullyConnected):
+            for s in range(len(steps)):
+                key = (steps[s][0], s % 2)
+                if key in chains:
+                    continue
+                segs = segments(s)
+                chains[key] = []
+                for lo, hi in groups(segs):
+                    start = len(chain_blob)
+                    for n_i in range(lo + 1, hi):
+                        src, dst, length, rows, ss, ds = segs[n_i]
+                        nxt = 0 if n_i == hi - 1 else chain_base.offset + len(chain_blob) + DESC_BYTES
+                        chain_blob += np.array([src.offset, dst.offset, length, rows, ss, ds, 0, nxt],
+                                               "<u4").tobytes()
+                    chains[key].append((lo, hi, chain_base + start, hi - lo - 1))
+            if chain_base.offset + len(chain_blob) > base + budget:
+                chains, chain_blob = {}, bytearray()
+        if chain_blob:
+            self.work_used = max(self.work_used, chain_base.offset + len(chain_blob) - self.work_base)
+            chain_off = self.k.add(bytes(chain_blob))
+
+        def gather(s):
+            segs = segments(s)
+            key = (steps[s][0], s % 2)
+            if key not in chains:
+                for seg in segs:
+                    self.dma(*seg, spill=x.spill)
+                return
+            for lo, hi, ref, n in chains[key]:
+                if n == 0:
+                    self.dma(*segs[lo])
+                else:
+                    self.sb.dma(*segs[lo], next_ref=ref, chain=tuple(segs[lo + 1:hi]),
+                                chain_span=span(ref, n * DESC_BYTES))
 
         # A and C staging buffers alternate by step (so the next gather and the previous write-back
         # never touch the buffers the running GEMM uses)
@@ -429,6 +483,8 @@ class Lowerer:
             self.fill_halo(y, rq.zp_out)
             if not state["prefetched"]:
                 load_b(0)
+            if chain_blob:
+                self.dma(self.k.image_ref(chain_off), chain_base, len(chain_blob))
             if not direct_a:
                 gather(0)
             run_steps(after_first_gemm)
@@ -556,6 +612,7 @@ class Lowerer:
             self.dma(y.pixel(0, 0), Ref(P.RELOC_OUTPUT, 0), w * c, h, y.row_stride, w * c, y.spill)
 
 
-def lower(model: ir.Model, profile, max_rows: int = DEFAULT_MAX_ROWS) -> LoweredModel:
-    """Compile the IR for `profile` into a version-2 image (see the module docstring)."""
-    return Lowerer(model, profile, max_rows).run()
+def lower(model: ir.Model, profile, max_rows: int = DEFAULT_MAX_ROWS, chains: bool = True) -> LoweredModel:
+    """Compile the IR for `profile` into a version-2 image (see the module docstring); chains=False issues
+    every gather segment as its own command instead of through in-memory descriptor chains."""
+    return Lowerer(model, profile, max_rows, chains).run()

@@ -74,7 +74,7 @@ class StreamBuilder:
         self._shadow: dict[int, tuple[int, int]] = {}
         self._inflight: dict[int, _Op] = {}
         self._seq = 0
-        self.stats = {"dma": 0, "gemm": 0, "vector": 0, "waits": 0, "writes_elided": 0}
+        self.stats = {"dma": 0, "gemm": 0, "vector": 0, "waits": 0, "writes_elided": 0, "chained": 0}
 
     # ------------------------------------------------------------ primitives
     def layer(self, index: int) -> None:
@@ -121,18 +121,32 @@ class StreamBuilder:
 
     # ------------------------------------------------------------ units
     def dma(self, src: Ref, dst: Ref, length: int, rows: int = 1, src_stride: int = 0, dst_stride: int = 0,
-            spill: bool = False) -> None:
-        """One 2-D DMA segment: rows x length bytes, rows src_stride / dst_stride apart."""
+            spill: bool = False, next_ref: Ref | None = None, chain: tuple = (), chain_span=None) -> None:
+        """One 2-D DMA segment: rows x length bytes, rows src_stride / dst_stride apart.
+
+        With `next_ref`, the channel continues with the in-memory descriptor chain there; `chain` lists the
+        chained segments as (src, dst, length, rows, src_stride, dst_stride) and `chain_span` the descriptors'
+        own range, so that hazards cover everything the chain reads and writes.
+        """
         ch = self._pick_channel()
-        self._issue(1 << ch, [span(src, length, rows, src_stride)], [span(dst, length, rows, dst_stride)])
+        reads = [span(src, length, rows, src_stride)] + [span(c[0], c[2], c[3], c[4]) for c in chain]
+        writes = [span(dst, length, rows, dst_stride)] + [span(c[1], c[2], c[3], c[5]) for c in chain]
+        if chain_span is not None:
+            reads.append(chain_span)
+        self._issue(1 << ch, reads, writes)
         p = f"CH{ch}_"
         self._write_ref(DMA.addr(p + "SRC"), src)
         self._write_ref(DMA.addr(p + "DST"), dst)
-        for reg, v in (("LEN", length), ("ROWS", rows), ("SRC_STRIDE", src_stride), ("DST_STRIDE", dst_stride),
-                       ("NEXT", 0)):
+        for reg, v in (("LEN", length), ("ROWS", rows), ("SRC_STRIDE", src_stride), ("DST_STRIDE", dst_stride)):
             self._write(DMA.addr(p + reg), v)
+        self._write_ref(DMA.addr(p + "NEXT"), next_ref or Ref(P.RELOC_NONE, 0))
         self._write(DMA.addr(p + "CTRL"), DMA_START | DMA_IRQ_EN | (DMA_SPILL if spill else 0), force=True)
         self.stats["dma"] += 1
+        self.stats["chained"] += len(chain)
+        if next_ref is not None:
+            # the channel loads each chained descriptor into its registers: what the stream wrote is gone
+            for reg in ("SRC", "DST", "LEN", "ROWS", "SRC_STRIDE", "DST_STRIDE", "NEXT"):
+                self._shadow.pop(DMA.addr(p + reg), None)
 
     def gemm(self, *, a: Ref, lda: int, b: Ref, ldb: int, c: Ref, ldc: int, m: int, n: int, k: int,
              bias: Ref, mult: Ref, shift: Ref, zp_out: int, act_min: int, act_max: int) -> None:

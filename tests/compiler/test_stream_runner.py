@@ -292,3 +292,20 @@ def test_streams_keep_the_device_contract(mlperf_dir, profile):
                 assert c.arg and not c.arg & ~P.WAIT_MASK_VALID and not c.arg & ~present
             else:
                 assert c.op == P.CMD_LAYER and (c.reloc, c.addr, c.value) == (0, 0, 0) and c.arg < h.layer_count
+
+
+@pytest.mark.parametrize("profile", PROFILE_NAMES)
+def test_descriptor_chains_cut_commands_not_results(mlperf_dir, profile):
+    """Gathers from SRAM run as in-memory descriptor chains (one per DMA channel): far fewer commands, same bytes
+    (a later DMA on a channel that ran a chain rewrites every register the chain replaced)."""
+    model = import_tflite(mlperf_dir / MODEL_FILES["resnet8"])
+    x = random_inputs(model.tensors[model.input].shape, count=1)
+    outs, counts = [], []
+    for chains in (False, True):
+        lowered = lower(model, load_profile(profile), chains=chains)
+        runner = StreamRunner(load_profile(profile))
+        runner.load(lowered.image)
+        outs.append(runner.run(x[0].reshape(1, -1)))
+        counts.append((lowered.stats["commands"], lowered.stats["chained"]))
+    assert np.array_equal(outs[0], outs[1]) and np.array_equal(outs[1].reshape(-1), run_model(model, x[0]).reshape(-1))
+    assert counts[0][1] == 0 and counts[1][1] > 0 and counts[1][0] < counts[0][0]
