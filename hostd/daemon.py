@@ -342,7 +342,7 @@ class Daemon:
                 timing["queue_wait"] = clock() - timing.pop("_accepted")
         cm = self.models[job["model"]]
         t0 = clock()
-        if job.pop("_need_start"):
+        if job.pop("_need_start", False):
             if job["attempts"] >= self.cfg.max_attempts:
                 return self._finish(job, "failed", error=f"failed after {job['attempts']} attempts; "
                                                          f"last: {job['_reason']}")
