@@ -88,6 +88,7 @@ def test_stale_api_socket_of_a_dead_daemon_is_reused(tmp_path, device):
     dead.close()                                                  # a socket file nobody listens on
     with run_daemon(tmp_path, device.url) as d:
         c = Client(d.api, timeout=WAIT)
+        wait_until(lambda: c.stats()["health"]["device_connected"])
         assert c.ping()["ok"] is True
         c.close()
 
