@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import tempfile
 import threading
+import time
 
 from tessera.bench import Record
 
@@ -70,6 +71,12 @@ def measure(quick: bool = False) -> dict:
     per = JOBS_PER_CLIENT_QUICK if quick else JOBS_PER_CLIENT
     digits = digits_workload()
     totals = dict.fromkeys(("submitted", "completed", "lost", "duplicated", "wrong"), 0)
+    spent: dict[str, float] = {}
+    clock = [time.perf_counter()]
+
+    def lap(name: str) -> None:
+        now = time.perf_counter()
+        spent[name], clock[0] = now - clock[0], now
     with tempfile.TemporaryDirectory(prefix="bench-reliability-") as tmp:
         emu = EmulatorProcess(FIRMWARE_ELF, f"{tmp}/emu", profile="tiny")
         dmn = DaemonProcess(emu.url, f"{tmp}/hostd", link_timeout=LINK_TIMEOUT, job_timeout=JOB_TIMEOUT)
@@ -80,6 +87,7 @@ def measure(quick: bool = False) -> dict:
             c = dmn.client()
             h, cm = load_workload(c, digits, max_rows=1)
             c.close()
+            lap("start")
 
             def ledgers_for(phase: int) -> list:
                 out = []
@@ -97,12 +105,14 @@ def measure(quick: bool = False) -> dict:
             dmn.start()
             _parallel(lambda lg: (lg.resubmit_all(), lg.wait_all(WAIT)), led)
             rss_before = _rss_bytes(dmn.pid)
+            lap(PHASES[0])
             # 2. kill -9 of the emulator with jobs queued, then a new emulator behind the same link
             led = ledgers_for(1)
             _parallel(lambda lg: lg.submit_all(), led)
             emu.kill9()
             emu.start()
             _parallel(lambda lg: lg.wait_all(WAIT), led)
+            lap(PHASES[1])
             # 3. line faults while the jobs run
             emu.control({"line_faults": {"flip": LINE_FAULT_RATE, "drop": LINE_FAULT_RATE, "seed": LINE_FAULT_SEED}})
             try:
@@ -110,10 +120,12 @@ def measure(quick: bool = False) -> dict:
                 _parallel(lambda lg: (lg.submit_all(), lg.wait_all(WAIT)), led)
             finally:
                 emu.control({"line_faults": None})
+            lap(PHASES[2])
             # 4. no fault, same daemon process
             led = ledgers_for(3)
             _parallel(lambda lg: (lg.submit_all(), lg.wait_all(WAIT)), led)
             rss_after = _rss_bytes(dmn.pid)
+            lap(PHASES[3])
             for lg in ledgers:
                 rep = lg.report("reliability")
                 for key in ("submitted", "completed", "lost", "duplicated"):
@@ -124,14 +136,15 @@ def measure(quick: bool = False) -> dict:
                 lg.close()
             dmn.stop()
             emu.stop()
-    return dict(totals, rss_before=rss_before, rss_after=rss_after, launches=dmn.launches)
+    return dict(totals, rss_before=rss_before, rss_after=rss_after, launches=dmn.launches, spent=spent)
 
 
 def run(quick: bool = False) -> list[Record]:
     m = measure(quick)
     n = m["submitted"]
     where = (f"{CLIENTS} concurrent clients, {n} one-row digits jobs over phases: {', '.join(PHASES)} "
-             f"(line faults {LINE_FAULT_RATE:g}/byte flips and drops)")
+             f"(line faults {LINE_FAULT_RATE:g}/byte flips and drops); wall s per phase: "
+             + ", ".join(f"{k} {v:.1f}" for k, v in m["spent"].items()))
     return [
         Record("reliability: jobs completed bit-exact / submitted", "jobs", "higher", m["completed"],
                "jobs submitted", n, goal=1.0, note=where),

@@ -161,7 +161,8 @@ class Daemon:
         """Is the daemon able to run jobs: worker alive, its restarts, queue, device link, job in flight."""
         return {"worker_alive": self._worker_alive(), "worker_restarts": self.worker_restarts,
                 "queue_depth": len(self.queue), "queue_limit": self.cfg.queue_depth,
-                "device_connected": self._connected, "last_connect_error": getattr(self, "last_connect_error", None),
+                "device_connected": self._connected and self.device.link.connected,
+                "last_connect_error": getattr(self, "last_connect_error", None),
                 "job_in_flight": self._in_flight["id"] if self._in_flight else None,
                 "models": len(self.models), "broken_models": dict(self.broken_models), "stopping": self._stopping}
 
@@ -219,7 +220,8 @@ class Daemon:
         if self._stopped:
             return
         self._stopped = self._stopping = True
-        self.server.close()
+        if getattr(self, "server", None) is not None:
+            self.server.close()
         self._remove_socket()
         if self._maintainer:
             self._maintainer.cancel()

@@ -74,6 +74,7 @@ class Link:
         self.url, self.timeout, self.retries, self.baudrate = url, timeout, retries, baudrate
         self.on_event = on_event or (lambda frame: None)
         self.stats = Counter()
+        self.last_error: str | None = None
         self.boot_count: int | None = None
         self._port = None
         self._port_lock = threading.Lock()
@@ -158,7 +159,8 @@ class Link:
                 self._connect()
                 self.stats["reconnects"] += 1
                 return
-            except (serial.SerialException, OSError, ValueError):
+            except (serial.SerialException, OSError, ValueError, PortBusy) as exc:
+                self.last_error = str(exc)                  # e.g. another process took the port meanwhile
                 self._stop.wait(delay)
                 delay = min(delay * 2, BACKOFF_MAX)
 
