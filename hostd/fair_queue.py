@@ -1,7 +1,7 @@
 """The daemon's fair queue: per-client FIFOs served round robin, one turn of at most a slice of rows each.
 
-Device time is shared by rows, not by jobs: the worker runs a job in slices of at most `slice_rows` rows
-(`slice_rows_for`) and puts an unfinished job back at the head of its client's FIFO with `put_front`, its client
+Device time is shared by rows, not by jobs: the worker runs a job in slices of at most `slice_rows` rows, or one
+device chunk of the model's `max_rows` when that is larger (`slice_rows_for`), and puts an unfinished job back at the head of its client's FIFO with `put_front`, its client
 at the back of the round. So a 1500-row job of one client delays another client's 1-row job by one slice, not by
 the whole job. `depth` bounds the queued jobs (recovered and resumed jobs may exceed it).
 
@@ -24,9 +24,10 @@ class QueueFull(Exception):
 
 
 def slice_rows_for(max_rows: int, slice_rows: int = DEFAULT_SLICE_ROWS) -> int:
-    """Rows per turn for a model: a whole number of its device chunks (`max_rows`) when they are smaller than the
-    slice, else the slice (a chunk may hold fewer rows than max_rows)."""
-    return slice_rows if max_rows >= slice_rows else (slice_rows // max_rows) * max_rows
+    """Rows per turn for a model: the most whole device chunks (`max_rows` rows each, the unit the device runs
+    without interruption) within `slice_rows`, at least one chunk. A model's chunks are never split: a job runs
+    the same device jobs as without slicing, and a turn lasts at most max(slice_rows, max_rows) rows."""
+    return max(1, slice_rows // max_rows) * max_rows
 
 
 class FairQueue:

@@ -237,3 +237,20 @@ def test_journal_prune_by_age_and_count(tmp_path):
     assert j.prune(max_age_s=None, keep=0) == 1                      # j2; queued jobs are never pruned
     assert [r["id"] for r in j.jobs()] == ["j3"]
     j.close()
+
+
+def test_fair_queue_resumes_a_sliced_job_after_other_clients():
+    import asyncio
+
+    from hostd.fair_queue import FairQueue, slice_rows_for
+
+    async def scenario():
+        q = FairQueue(depth=8)
+        q.put("big", "B1")
+        q.put("big", "B2")
+        q.put("small", "s1")
+        first = await q.get()                                      # B1's first slice runs
+        q.put_front("big", first)                                  # the rest of B1: after the other client, before B2
+        return [first] + [await q.get() for _ in range(3)]
+    assert asyncio.run(scenario()) == ["B1", "s1", "B1", "B2"]
+    assert [slice_rows_for(m) for m in (1, 16, 48, 64, 100, 65535)] == [64, 64, 48, 64, 100, 65535]
