@@ -488,11 +488,7 @@ class Daemon:
             raise HttpError(422, "unsupported_model", str(exc)) from exc
         except Exception as exc:  # noqa: BLE001 - onnx/onnxruntime raise many types on bad models
             raise HttpError(422, "bad_model", f"{type(exc).__name__}: {exc}") from exc
-        window = self.device.window_size
-        if cm.footprint > window:
-            raise HttpError(422, "model_too_large", f"model footprint {cm.footprint} bytes (image, inputs, outputs and "
-                            f"activations for max_rows {cm.max_rows}) exceeds the device's host window of {window} "
-                            "bytes; lower max_rows")
+        self.check_model_fits(cm)
         h = cm.hash.hex()
         self.journal.put_model(h, str(body.get("name", "")), cm.image)
         self.models[h] = cm
@@ -501,6 +497,26 @@ class Daemon:
 
     async def api_models(self, req):
         return 200, {"models": self.model_list()}
+
+    def check_model_fits(self, cm: CompiledModel) -> None:
+        """422 `model_too_large` for a model that can never fit the device's host window (refused at load)."""
+        window = self.device.window_size
+        if cm.footprint > window:
+            raise HttpError(422, "model_too_large", f"model footprint {cm.footprint} bytes (image, inputs, outputs and "
+                            f"activations for max_rows {cm.max_rows}) exceeds the device's host window of {window} "
+                            "bytes; lower max_rows")
+
+    def check_model_usable(self, model: str) -> None:
+        """422 `bad_model` for a journaled model whose stored image cannot be used."""
+        if model in self.broken_models and model not in self.models:
+            raise HttpError(422, "bad_model", f"model {model} in the journal cannot be used "
+                            f"({self.broken_models[model]}); POST /v1/models to load it again")
+
+    def check_job_rows(self, rows: int, field: str) -> None:
+        """400 `too_many_rows` beyond --max-job-rows."""
+        if rows > self.cfg.max_job_rows:
+            raise HttpError(400, "too_many_rows", f"field {field!r} has {rows} rows; a job may have at most "
+                            f"{self.cfg.max_job_rows} rows (--max-job-rows)")
 
     def model_list(self) -> list[dict]:
         """Every journaled model; one whose stored image cannot be used says why (`broken`)."""
@@ -511,10 +527,8 @@ class Daemon:
     async def api_submit(self, req):
         body = req.json()
         model = _field(body, "model", str)
+        self.check_model_usable(model)
         cm = self.models.get(model)
-        if cm is None and model in self.broken_models:
-            raise HttpError(422, "bad_model", f"model {model} in the journal cannot be used "
-                            f"({self.broken_models[model]}); POST /v1/models to load it again")
         if cm is None:
             raise HttpError(404, "unknown_model", f"model {model!r} is not loaded; POST /v1/models first")
         if "inputs" in body:
@@ -526,10 +540,7 @@ class Daemon:
             x = raw.astype(np.int8)
         else:
             raise HttpError(400, "missing_field", "one of the fields 'inputs' or 'inputs_int8' is required")
-        if len(x) > self.cfg.max_job_rows:
-            field = "inputs" if "inputs" in body else "inputs_int8"
-            raise HttpError(400, "too_many_rows", f"field {field!r} has {len(x)} rows; a job may have at most "
-                            f"{self.cfg.max_job_rows} rows (--max-job-rows)")
+        self.check_job_rows(len(x), "inputs" if "inputs" in body else "inputs_int8")
         key = body.get("idempotency_key")
         if key is not None and (not isinstance(key, str) or not 1 <= len(key) <= 200):
             raise HttpError(400, "bad_field", "field 'idempotency_key' must be a string of 1..200 characters")
