@@ -33,6 +33,7 @@ import json
 import os
 import random
 import socket
+import stat
 
 MAX_COMMAND = 4096             # bytes of one command line
 LINE_FAULT_KEYS = ("flip", "drop", "seed")
@@ -104,6 +105,23 @@ def ecc_next_read(faults) -> None:
     faults.take_ecc = take
 
 
+def _claim_socket_path(path: str) -> None:
+    """Free `path` for the control socket: remove a dead socket, refuse a live one or anything not a socket."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return
+    if not stat.S_ISSOCK(st.st_mode):
+        raise ControlError(f"--control {path} exists and is not a socket; refusing to replace it")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        try:
+            probe.connect(path)
+        except (ConnectionRefusedError, FileNotFoundError):
+            os.unlink(path)                            # left by an emulator that was killed
+            return
+    raise ControlError(f"--control {path} is a live socket of another process; refusing to replace it")
+
+
 class ControlledEndpoint:
     """A serial endpoint plus the control socket and optional line faults (see the module docstring)."""
 
@@ -116,8 +134,7 @@ class ControlledEndpoint:
         self.listener: socket.socket | None = None
         self.clients: dict[socket.socket, bytearray] = {}
         if control_path:
-            if os.path.exists(control_path):
-                os.unlink(control_path)
+            _claim_socket_path(control_path)
             self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             self.listener.bind(control_path)
             os.chmod(control_path, 0o600)

@@ -1,7 +1,13 @@
 """Serial endpoints: where the emulated UART's host side goes (in memory, a pty, or a TCP port).
 
 The host opens a pty or TCP endpoint exactly as a board's serial port, e.g.
-`serial.Serial("/dev/pts/5")` or `serial.serial_for_url("socket://127.0.0.1:PORT")`.
+`serial.Serial("/dev/pts/5", exclusive=True)` or `serial.serial_for_url("socket://127.0.0.1:PORT")`.
+One host at a time: hosts lock the pty with pyserial's `exclusive=True` (a flock
+on the slave; hostd/link.py does, and names the holder when it is taken). The
+emulator keeps its own slave descriptor open without a lock (so the line stays
+raw between hosts) and does not set TIOCEXCL: root bypasses that flag, and it
+would outlive a killed host while the emulator holds the slave, locking out the
+restarted one.
 The emulator side is non-blocking: `read()` returns what has arrived (b"" when
 nothing), `write()` never blocks (bytes a pty/socket cannot take right now, or
 that no TCP client is there to receive, are dropped, as on an unconnected line),

@@ -2,7 +2,8 @@
 
 Usage:
     tessera hostd --device /dev/pts/4 [--api PATH] [--db PATH] [--queue-depth 256] [--job-timeout 30] [--max-attempts 3]
-                  [--journal-sync normal|full]
+                  [--journal-sync normal|full] [--max-job-rows 65536] [--keep-jobs 10000] [--keep-days 7]
+    tessera hostd --journal-repair [--db PATH]     # keep every readable job and model, set the damaged file aside
     tessera ctl [--api PATH] ping | info | load MODEL.onnx [--calibration X.npy] | run MODEL_HASH --input X.npy
     tessera ctl jobs [--state done] | stats | reset | log | metrics
 """
@@ -12,18 +13,24 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from hostd.daemon import (DEFAULT_JOB_TIMEOUT, DEFAULT_MAX_ATTEMPTS, DEFAULT_QUEUE_DEPTH, Daemon, DaemonConfig,
-                          default_api_path)
+from hostd.daemon import (DEFAULT_JOB_TIMEOUT, DEFAULT_KEEP_AGE, DEFAULT_KEEP_JOBS, DEFAULT_MAX_ATTEMPTS,
+                          DEFAULT_MAX_JOB_ROWS, DEFAULT_QUEUE_DEPTH, Daemon, DaemonConfig, default_api_path)
+from hostd.journal import JournalDamaged
+from hostd.ownership import OwnershipError
+
+SECONDS_PER_DAY = 86400.0
+LOG_FORMAT = "tessera hostd: %(levelname)s: %(message)s"
 
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("hostd", help="run the host daemon (serial device <-> local API)")
-    p.add_argument("--device", required=True, help="pyserial URL of the device: a pty/tty path, socket://, rfc2217://")
+    p.add_argument("--device", help="pyserial URL of the device: a pty/tty path, socket://, rfc2217:// (required to run)")
     p.add_argument("--api", default=default_api_path(), help="Unix socket of the API (default: %(default)s)")
     p.add_argument("--db", default="", help="journal database (default: next to the socket)")
     p.add_argument("--queue-depth", type=int, default=DEFAULT_QUEUE_DEPTH)
@@ -33,6 +40,15 @@ def register(subparsers) -> None:
     p.add_argument("--journal-sync", choices=("normal", "full"), default="normal",
                    help="SQLite synchronous mode: normal survives kill -9 of the daemon, full also a power loss "
                         "(an fsync per commit); default %(default)s")
+    p.add_argument("--max-job-rows", type=int, default=DEFAULT_MAX_JOB_ROWS,
+                   help="most rows one job may have (default %(default)s)")
+    p.add_argument("--keep-jobs", type=int, default=DEFAULT_KEEP_JOBS,
+                   help="finished jobs kept in the journal; older ones are pruned (default %(default)s)")
+    p.add_argument("--keep-days", type=float, default=DEFAULT_KEEP_AGE / SECONDS_PER_DAY,
+                   help="days a finished job is kept in the journal (default %(default)g)")
+    p.add_argument("--journal-repair", action="store_true",
+                   help="repair a damaged journal (--db, or the default): keep every readable job and model, move "
+                        "the damaged file aside, then exit")
     p.set_defaults(func=_run_daemon)
 
     c = subparsers.add_parser("ctl", help="talk to a running host daemon")
@@ -89,12 +105,32 @@ def _ctl(action):
 
 
 def _run_daemon(args) -> int:
-    cfg = DaemonConfig(device=args.device, api=args.api, db=args.db, queue_depth=args.queue_depth,
-                       job_timeout=args.job_timeout, max_attempts=args.max_attempts, link_timeout=args.link_timeout,
-                       journal_sync=args.journal_sync.upper())
-    print(f"tessera hostd: device {cfg.device}, API {cfg.api}, journal {cfg.db}", flush=True)
+    """Run the daemon until SIGTERM/SIGINT (exit 0); a refusal to start is one line on stderr (exit 1)."""
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT, stream=sys.stderr)
     try:
-        asyncio.run(Daemon(cfg).serve_forever())
-    except KeyboardInterrupt:
+        if args.journal_repair:
+            return _repair(args)
+        if not args.device:
+            print("tessera hostd: error: --device is required", file=sys.stderr)
+            return 2
+        cfg = DaemonConfig(device=args.device, api=args.api, db=args.db, queue_depth=args.queue_depth,
+                           job_timeout=args.job_timeout, max_attempts=args.max_attempts,
+                           link_timeout=args.link_timeout, journal_sync=args.journal_sync.upper(),
+                           max_job_rows=args.max_job_rows, keep_jobs=args.keep_jobs,
+                           keep_age=args.keep_days * SECONDS_PER_DAY)
+        daemon = Daemon(cfg)
+        print(f"tessera hostd: device {cfg.device}, API {cfg.api}, journal {cfg.db}", flush=True)
+        asyncio.run(daemon.serve_forever())
+    except (OwnershipError, JournalDamaged, FileNotFoundError) as exc:
+        print(f"tessera hostd: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:                          # SIGINT before the daemon's own handler was installed
         pass
+    return 0
+
+
+def _repair(args) -> int:
+    from hostd.journal_repair import repair_journal
+    db = args.db or DaemonConfig(device="", api=args.api).db
+    print(f"tessera hostd: {repair_journal(db).summary()}")
     return 0

@@ -2,20 +2,32 @@
 
 Clients submit jobs over the Unix-socket API (docs/hostd-api.md). Jobs are
 journaled (hostd/journal.py) before they are acknowledged, queued per client and
-served round robin (`FairQueue`), and run one at a time on the device by a
-single worker (`hostd/device.py` in a thread). A client waiting for a job
+served round robin by rows (hostd/fair_queue.py: each turn runs at most a slice
+of a job's rows), and run one slice at a time on the device by a single worker
+(`hostd/device.py` on one device thread). A client waiting for a job
 (`POST /v1/jobs?wait=S`, `GET /v1/jobs/{id}?wait=S`) holds a future that the
 worker resolves with the finished job, so no one polls. Each job keeps wall
 times per stage (`timing_ms` in its JSON, in memory for the last TIMING_KEEP
 jobs): HTTP parse, validation, journal commit, queue wait, device steps
-(hostd/device.py STAGES), finish commit. A job attempt that times out or
-loses the link resets the device and is retried, at most `max_attempts` times,
-then fails with the last reason. A device reset noticed from the boot banner
-reloads models on the next use and retries the job in flight.
+(hostd/device.py STAGES), finish commit. A slice that times out or loses the
+link resets the device and is retried, the job at most `max_attempts` times,
+then it fails with the last reason. A device reset noticed from the boot banner
+reloads models on the next use and retries the slice in flight.
+
+The worker never dies: any exception while running a job fails that job (reason
+in the journal, the job JSON and the log); if the worker task ends anyway it is
+restarted, logged and counted (`health()`, /metrics). The daemon owns its
+resources alone: the journal and the API socket path are locked for its life
+(hostd/ownership.py), the serial port is opened exclusively (hostd/link.py), a
+live socket or a regular file at the API path is refused. SIGTERM and SIGINT stop
+it cleanly: the slice in flight ends (or its job is journaled `queued`), every
+answered outcome is committed, the socket is removed, exit status 0. A periodic
+maintenance prunes finished jobs (age, count) and checkpoints the WAL.
 
 Usage:
-    d = Daemon(DaemonConfig(device="/dev/pts/3", api="/tmp/hostd.sock", db="/tmp/hostd.db"))
-    asyncio.run(d.serve_forever())
+    d = Daemon(DaemonConfig(device="/dev/pts/3", api="/run/user/1000/hostd.sock", db="/run/user/1000/hostd.db"))
+    asyncio.run(d.serve_forever())          # until SIGTERM/SIGINT
+    d.health() -> {"worker_alive": True, "worker_restarts": 0, "queue_depth": 0, "device_connected": True, ...}
 """
 
 from __future__ import annotations
@@ -24,36 +36,50 @@ import asyncio
 import base64
 import binascii
 import hashlib
+import logging
 import os
+import signal
 import time
 import uuid
-from collections import OrderedDict, deque
+from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 
-from hostd.device import Device, DeviceError
+from hostd.device import Device, DeviceError, ModelTooLarge
+from hostd.fair_queue import DEFAULT_SLICE_ROWS, FairQueue, QueueFull, slice_rows_for  # noqa: F401 - QueueFull: API
 from hostd.http_api import HttpError, Routes, serve_unix
 from hostd.journal import DEFAULT_SYNC, Journal
-from hostd.link import Link, LinkError
+from hostd.link import Link, LinkError, PortBusy
 from hostd.metrics import CONTENT_TYPE, Metrics
 from compiler.model_compiler import CompileError, CompiledModel, compile_model
+from hostd.ownership import LockFile, OwnershipError, claim_socket_path, ensure_private_dir, user_runtime_dir
 from hostd.protocol import MsgType
 
 DEFAULT_QUEUE_DEPTH = 256
 DEFAULT_JOB_TIMEOUT = 30.0
 DEFAULT_MAX_ATTEMPTS = 3
+DEFAULT_MAX_JOB_ROWS = 65536   # rows one job may have (POST /v1/jobs answers 400 beyond)
+DEFAULT_KEEP_JOBS = 10000      # finished jobs kept in the journal (older ones are pruned)
+DEFAULT_KEEP_AGE = 7 * 86400.0  # seconds a finished job is kept
+DEFAULT_MAINTENANCE_PERIOD = 60.0   # seconds between prune + WAL checkpoint passes
 MAX_WAIT = 300.0               # longest ?wait= on GET /v1/jobs/{id}
 TELEMETRY_MAX_AGE = 1.0        # seconds a scrape may reuse the last TELEMETRY answer
 CONNECT_BACKOFF = (0.1, 5.0)
 TIMING_KEEP = 1024             # jobs whose per-stage times are kept in memory
 MS_PER_S = 1e3
 PING_DATA = b"tessera"
+STOP_GRACE = 2.0               # seconds beyond the job timeout a stop waits for the slice in flight
+WORKER_RESTART_DELAY = 0.1     # seconds before a worker that ended is started again
+
+log = logging.getLogger("tessera.hostd")
 
 
 def default_api_path() -> str:
-    run = os.environ.get("XDG_RUNTIME_DIR")
-    return os.path.join(run, "tessera-hostd.sock") if run else f"/tmp/tessera-hostd-{os.getuid()}.sock"
+    """$XDG_RUNTIME_DIR/tessera-hostd.sock, else /tmp/tessera-$UID/tessera-hostd.sock (a private directory, mode
+    0700: never the shared /tmp itself)."""
+    return os.path.join(user_runtime_dir(), "tessera-hostd.sock")
 
 
 @dataclass
@@ -67,55 +93,35 @@ class DaemonConfig:
     link_timeout: float = 2.0
     link_retries: int = 5
     journal_sync: str = DEFAULT_SYNC   # "NORMAL": survives kill -9; "FULL": also power loss (docs/hostd-api.md)
+    max_job_rows: int = DEFAULT_MAX_JOB_ROWS
+    slice_rows: int = DEFAULT_SLICE_ROWS
+    keep_jobs: int | None = DEFAULT_KEEP_JOBS
+    keep_age: float | None = DEFAULT_KEEP_AGE
+    maintenance_period: float = DEFAULT_MAINTENANCE_PERIOD
 
     def __post_init__(self):
-        self.api = self.api or default_api_path()
+        if not self.api:
+            self.api = default_api_path()
+            ensure_private_dir(os.path.dirname(self.api))     # created 0700 (and checked) when it is ours to make
         self.db = self.db or os.path.splitext(self.api)[0] + ".db"
-
-
-class QueueFull(Exception):
-    pass
-
-
-class FairQueue:
-    """Per-client FIFOs served round robin; `depth` bounds the total (recovered jobs may exceed it)."""
-
-    def __init__(self, depth: int):
-        self.depth = depth
-        self._queues: OrderedDict[str, deque] = OrderedDict()
-        self._ready = asyncio.Event()
-        self._len = 0
-
-    def __len__(self) -> int:
-        return self._len
-
-    def put(self, client: str, item, force: bool = False) -> None:
-        if self._len >= self.depth and not force:
-            raise QueueFull(f"queue full: {self._len} jobs queued (limit {self.depth}); retry later")
-        self._queues.setdefault(client, deque()).append(item)
-        self._len += 1
-        self._ready.set()
-
-    async def get(self):
-        while not self._len:
-            self._ready.clear()
-            await self._ready.wait()
-        client, q = next(iter(self._queues.items()))
-        item = q.popleft()
-        del self._queues[client]
-        if q:
-            self._queues[client] = q                    # back of the round
-        self._len -= 1
-        return item
 
 
 class Daemon:
     def __init__(self, config: DaemonConfig):
         self.cfg = config
         self.metrics = Metrics()
-        self.journal = Journal(config.db, config.journal_sync)
+        self.journal = Journal(config.db, config.journal_sync, exclusive=True)
+        try:
+            self._api_owner = LockFile(config.api + ".lock", what=f"API socket {config.api}",
+                                       hint="stop that daemon or choose another --api").acquire()
+        except BaseException:
+            self.journal.close()
+            raise
         self.queue = FairQueue(config.queue_depth)
-        self.models: dict[str, CompiledModel] = {h: CompiledModel.from_image(img) for h, _, img in self.journal.models()}
+        self.models: dict[str, CompiledModel] = {}
+        self.broken_models: dict[str, str] = {}             # model hash -> why its journaled image cannot be used
+        for h, _, img in self.journal.models():
+            self._adopt_model(h, img)
         self.device = Device(Link(config.device, timeout=config.link_timeout, retries=config.link_retries))
         self.device.on_reset = self._on_reset
         self._waiters: dict[str, list[asyncio.Future]] = {}   # job id -> futures of the finished job dict
@@ -123,40 +129,133 @@ class Daemon:
         self._unflushed: list[tuple] = []                  # outcomes answered, not yet committed (_flush_outcomes)
         self._telemetry: tuple[float, dict] = (0.0, {})
         self._connected = False
+        self._stopping = False
+        self._stopped = False
+        self._worker: asyncio.Task | None = None
+        self._maintainer: asyncio.Task | None = None
+        self._in_flight: dict | None = None                # the job whose slice the worker runs now
+        self._device_thread = ThreadPoolExecutor(1, thread_name_prefix="hostd-device")   # one device call at a time
+        self._socket_id: tuple[int, int] | None = None
+        self.worker_restarts = 0
         self.metrics.link_source = lambda: self.device.link.stats
         self.metrics.device_source = lambda: (self._telemetry[1], self.device.info or {})
+        self.metrics.worker_alive.set_function(lambda: 1 if self._worker_alive() else 0)
         self.routes = self._routes()
+
+    def _adopt_model(self, h: str, image: bytes) -> None:
+        """A journaled model; one whose image no longer decodes is set aside with its reason (its jobs fail)."""
+        try:
+            cm = CompiledModel.from_image(image)
+            if cm.hash.hex() != h:
+                raise ValueError(f"image hash {cm.hash.hex()} differs from its journal key")
+        except Exception as exc:  # noqa: BLE001 - any decoding failure of one stored image must not stop the daemon
+            self.broken_models[h] = f"{type(exc).__name__}: {exc}"
+            log.error("model %s in the journal cannot be used: %s", h, self.broken_models[h])
+            return
+        self.models[h] = cm
 
     def _on_reset(self, boot: int) -> None:
         self.metrics.device_resets += 1
 
+    def health(self) -> dict:
+        """Is the daemon able to run jobs: worker alive, its restarts, queue, device link, job in flight."""
+        return {"worker_alive": self._worker_alive(), "worker_restarts": self.worker_restarts,
+                "queue_depth": len(self.queue), "queue_limit": self.cfg.queue_depth,
+                "device_connected": self._connected and self.device.link.connected,
+                "last_connect_error": getattr(self, "last_connect_error", None),
+                "job_in_flight": self._in_flight["id"] if self._in_flight else None,
+                "models": len(self.models), "broken_models": dict(self.broken_models), "stopping": self._stopping}
+
+    def _worker_alive(self) -> bool:
+        return self._worker is not None and not self._worker.done()
+
     # ------------------------------------------------------------ lifecycle
     async def start(self) -> None:
         for job in self.journal.recover():
-            self.queue.put(job["client"], job, force=True)
+            problem = self._undecodable(job)
+            if problem:
+                log.error("job %s from the journal cannot run: %s", job["id"], problem)
+                self.journal.fail_queued(job["id"], problem)
+                self.metrics.jobs.labels("failed").inc()
+            else:
+                self.queue.put(job["client"], job, force=True)
         self.metrics.queue_depth.set(len(self.queue))
-        self.server = await serve_unix(self.routes, self.cfg.api)
-        self._worker = asyncio.create_task(self._work())
+        try:
+            await asyncio.get_running_loop().run_in_executor(self._device_thread, self.device.link.open)
+        except PortBusy as exc:
+            self._release()
+            raise OwnershipError(str(exc)) from None
+        except (LinkError, OSError, ValueError) as exc:
+            self.last_connect_error = str(exc)               # no device yet: the worker keeps trying
+        try:
+            claim_socket_path(self.cfg.api)
+            self.server = await serve_unix(self.routes, self.cfg.api)
+        except BaseException:
+            await asyncio.to_thread(self.device.close)
+            self._release()
+            raise
+        st = os.stat(self.cfg.api)
+        self._socket_id = (st.st_dev, st.st_ino)
+        self._spawn_worker()
+        self._maintainer = asyncio.create_task(self._maintain(), name="hostd-maintenance")
 
     async def serve_forever(self) -> None:
+        """Serve until SIGTERM or SIGINT, then stop cleanly (the job in flight finished or journaled, socket gone)."""
         await self.start()
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
         try:
-            await self.server.serve_forever()
+            await stop.wait()
+            log.info("signal received: stopping")
         finally:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(sig)
             await self.stop()
 
     async def stop(self) -> None:
-        self._worker.cancel()
-        self.server.close()
-        await asyncio.to_thread(self.device.close)
+        """Stop accepting, let the worker end its slice (bounded by the job timeout), put unfinished jobs back to
+        `queued` in the journal, commit every answered outcome, remove the socket, release the locks."""
+        if self._stopped:
+            return
+        self._stopped = self._stopping = True
+        if getattr(self, "server", None) is not None:
+            self.server.close()
+        self._remove_socket()
+        if self._maintainer:
+            self._maintainer.cancel()
+        if self._worker is not None:
+            if self._in_flight is not None:
+                await asyncio.wait({self._worker}, timeout=self.cfg.job_timeout + STOP_GRACE)
+            self._worker.cancel()
+            await asyncio.gather(self._worker, return_exceptions=True)
         self._flush_outcomes()
+        released = self.journal.release_running()
+        if released:
+            log.info("%d unfinished jobs journaled as queued; they run after the restart", released)
+        await asyncio.to_thread(self.device.close)
+        self._device_thread.shutdown(wait=False)
+        self._release()
+
+    def _release(self) -> None:
         self.journal.close()
+        self._api_owner.release()
+
+    def _remove_socket(self) -> None:
+        """Unlink the API socket if it is still the one this daemon created."""
+        try:
+            st = os.stat(self.cfg.api)
+        except FileNotFoundError:
+            return
+        if (st.st_dev, st.st_ino) == self._socket_id:
+            os.unlink(self.cfg.api)
 
     async def _ensure_connected(self) -> None:
         delay = CONNECT_BACKOFF[0]
         while not self._connected:
             try:
-                await asyncio.to_thread(self.device.open)
+                await self._on_device(self.device.open)
                 self._connected = True
             except (LinkError, OSError, ValueError) as exc:
                 self.device.link.stats["connect_failures"] += 1
@@ -164,55 +263,133 @@ class Daemon:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, CONNECT_BACKOFF[1])
 
+    async def _on_device(self, fn, *args):
+        """Run a blocking device call on the device thread (one at a time, also across worker restarts)."""
+        return await asyncio.get_running_loop().run_in_executor(self._device_thread, fn, *args)
+
+    async def _maintain(self) -> None:
+        """Retention: prune finished jobs (age, count) and checkpoint the WAL, at start and every period."""
+        while True:
+            try:
+                pruned = self.journal.prune(self.cfg.keep_age, self.cfg.keep_jobs)
+                self.journal.checkpoint()
+                self.metrics.pruned.inc(pruned)
+            except Exception:  # noqa: BLE001 - maintenance failing must not stop the daemon; logged, retried later
+                log.exception("journal maintenance failed")
+            await asyncio.sleep(self.cfg.maintenance_period)
+
     # ------------------------------------------------------------ worker
+    def _spawn_worker(self) -> None:
+        self._worker = asyncio.create_task(self._work(), name="hostd-worker")
+        self._worker.add_done_callback(self._worker_ended)
+
+    def _worker_ended(self, task: asyncio.Task) -> None:
+        """The worker ended while the daemon runs (a bug, or cancelled from outside): log, count, restart it."""
+        if self._stopping:
+            return
+        why = "cancelled" if task.cancelled() else repr(task.exception())
+        self.worker_restarts += 1
+        self.metrics.worker_restarts.inc()
+        log.error("worker ended unexpectedly (%s); restarting it (restart %d)", why, self.worker_restarts)
+        job, self._in_flight = self._in_flight, None
+        if job is not None:                                  # its slice never finished: run it again
+            job["_need_start"] = True
+            self.queue.put_front(job["client"], job)
+        asyncio.get_running_loop().call_later(WORKER_RESTART_DELAY, self._restart_worker)
+
+    def _restart_worker(self) -> None:
+        if not self._stopping and not self._worker_alive():
+            self._spawn_worker()
+
     async def _work(self) -> None:
         await self._ensure_connected()
-        while True:
+        while not self._stopping:
             job = await self.queue.get()
             self.metrics.queue_depth.set(len(self.queue))
-            await self._run_job(job)
+            self._in_flight = job
+            try:
+                await self._run_slice(job)
+            except Exception as exc:  # noqa: BLE001 - a job's failure of any kind fails that job, never the worker
+                log.exception("job %s failed with an internal error", job["id"])
+                self._finish(job, "failed", error=f"internal error: {type(exc).__name__}: {exc}")
+            self._in_flight = None
 
-    async def _run_job(self, job: dict) -> None:
-        job_id = job["id"]
-        clock = time.perf_counter
-        timing = self._timing.get(job_id)
-        if timing is not None:
-            timing["queue_wait"] = clock() - timing.pop("_accepted")
+    def _undecodable(self, job: dict) -> str | None:
+        """Why a journaled job cannot run (unknown or broken model, input not matching its rows), else None."""
+        if job["model"] in self.broken_models:
+            return f"model {job['model']} in the journal cannot be used: {self.broken_models[job['model']]}"
         cm = self.models.get(job["model"])
         if cm is None:
-            return self._finish(job, "failed", error=f"model {job['model']} is not known to this daemon")
-        x = np.frombuffer(job["input"], np.int8).reshape(job["rows"], cm.input_features)
-        reason = job["error"] or ""
-        while job["attempts"] < self.cfg.max_attempts:
+            return f"model {job['model']} is not known to this daemon"
+        want = job["rows"] * cm.input_features
+        if not isinstance(job["input"], bytes) or job["rows"] < 1 or len(job["input"]) != want:
+            size = len(job["input"]) if isinstance(job["input"], bytes) else 0
+            return (f"job input has {size} bytes, expected {job['rows']} rows x {cm.input_features} features = "
+                    f"{want} bytes (damaged journal row)")
+        return None
+
+    async def _run_slice(self, job: dict) -> None:
+        """Run the job's next slice of rows; an unfinished job goes back to the queue for its client's next turn."""
+        clock = time.perf_counter
+        timing = self._timing.get(job["id"])
+        if "_x" not in job:                                  # first turn of this job in this daemon run
+            problem = self._undecodable(job)
+            if problem:
+                return self._finish(job, "failed", error=problem)
+            cm = self.models[job["model"]]
+            job.update(_x=np.frombuffer(job["input"], np.int8).reshape(job["rows"], cm.input_features), _outs=[],
+                       _done=0, _need_start=True, _reason=job["error"] or "",
+                       _summary={"cycles": 0, "energy_nj": 0, "macs": 0, "device_jobs": 0})
+            if timing is not None and "_accepted" in timing:
+                timing["queue_wait"] = clock() - timing.pop("_accepted")
+        cm = self.models[job["model"]]
+        t0 = clock()
+        if job.pop("_need_start", False):
+            if job["attempts"] >= self.cfg.max_attempts:
+                return self._finish(job, "failed", error=f"failed after {job['attempts']} attempts; "
+                                                         f"last: {job['_reason']}")
             if job["attempts"]:
                 self.metrics.retries.inc()
-            t0 = clock()
-            job["started"], job["state"] = self.journal.start(job_id), "running"
+            job["started"], job["state"] = self.journal.start(job["id"]), "running"
             job["attempts"] += 1
-            t1 = clock()
-            stages: dict[str, float] = {}
+        t1 = clock()
+        n = slice_rows_for(cm.max_rows, self.cfg.slice_rows)
+        x = job["_x"][job["_done"]:job["_done"] + n]
+        stages: dict[str, float] = {}
+        try:
+            out, summary = await self._on_device(self._device_run, cm, x, stages)
+        except ModelTooLarge as exc:
+            return self._finish(job, "failed", error=str(exc))
+        except (DeviceError, LinkError) as exc:
+            job["_reason"] = reason = f"attempt {job['attempts']}: {type(exc).__name__}: {exc}"
+            self.journal.requeue(job["id"], reason)
             try:
-                out, summary = await asyncio.to_thread(self._device_run, cm, x, stages)
-            except (DeviceError, LinkError) as exc:
-                reason = f"attempt {job['attempts']}: {type(exc).__name__}: {exc}"
-                self.journal.requeue(job_id, reason)
-                try:
-                    await asyncio.to_thread(self.device.reset)
-                except (DeviceError, LinkError) as rexc:
-                    reason += f"; reset failed: {rexc}"
-                continue
-            t2 = clock()
-            self.metrics.run_latency.observe(t2 - t1)
-            if timing is not None:
-                stages.pop("_thread_start", None)
-                timing.update(journal_start=t1 - t0, **stages, worker_thread=t2 - t1 - sum(stages.values()))
-            self._finish(job, "done", result=out.tobytes(),
-                         record=dict(summary, attempts=job["attempts"], retried_because=reason or None))
+                await self._on_device(self.device.reset)
+            except (DeviceError, LinkError) as rexc:
+                job["_reason"] = f"{reason}; reset failed: {rexc}"
+            job["_need_start"] = True
+            self.queue.put_front(job["client"], job)          # the failed slice again (earlier slices are kept)
             return
-        self._finish(job, "failed", error=f"failed after {job['attempts']} attempts; last: {reason}")
+        t2 = clock()
+        self.metrics.run_latency.observe(t2 - t1)
+        if timing is not None:
+            stages.pop("_thread_start", None)
+            timing["journal_start"] = timing.get("journal_start", 0.0) + t1 - t0
+            for k, v in stages.items():
+                timing[k] = timing.get(k, 0.0) + v
+            timing["worker_thread"] = timing.get("worker_thread", 0.0) + t2 - t1 - sum(stages.values())
+        job["_outs"].append(out)
+        job["_done"] += len(x)
+        for k in job["_summary"]:
+            job["_summary"][k] += summary[k]
+        if job["_done"] < job["rows"]:
+            self.queue.put_front(job["client"], job)          # the rest on this client's next turn
+            return
+        self._finish(job, "done", result=np.concatenate(job["_outs"]).tobytes(),
+                     record=dict(job["_summary"], attempts=job["attempts"], retried_because=job["_reason"] or None))
 
     def _device_run(self, cm: CompiledModel, x: np.ndarray, stages: dict):
-        """Device.run on the worker thread (the hop there and back is `worker_thread` in the timing)."""
+        """Device.run on the device thread (the hop there and back is `worker_thread` in the timing)."""
         return self.device.run(cm, x, self.cfg.job_timeout, stages)
 
     def _finish(self, job: dict, state: str, result=None, record=None, error=None) -> None:
@@ -226,12 +403,15 @@ class Daemon:
         self.metrics.jobs.labels(state).inc()
         self.metrics.job_latency.observe(finished - job["created"])
         self._telemetry = (0.0, self._telemetry[1])          # stale: refresh on the next scrape
+        if error:
+            log.warning("job %s failed: %s", job["id"], error)
+        public = {k: v for k, v in job.items() if not k.startswith("_")}
         waiters = self._waiters.pop(job["id"], [])
         if waiters:
             timing = self._timing.get(job["id"])
             if timing is not None:
                 timing["_resolved"] = time.perf_counter()
-            done = dict(job, state=state, result=result, record=record, error=error, finished=finished)
+            done = dict(public, state=state, result=result, record=record, error=error, finished=finished)
             for fut in waiters:
                 _resolve(fut, done)
         if not self._unflushed:
@@ -308,17 +488,46 @@ class Daemon:
             raise HttpError(422, "unsupported_model", str(exc)) from exc
         except Exception as exc:  # noqa: BLE001 - onnx/onnxruntime raise many types on bad models
             raise HttpError(422, "bad_model", f"{type(exc).__name__}: {exc}") from exc
+        self.check_model_fits(cm)
         h = cm.hash.hex()
         self.journal.put_model(h, str(body.get("name", "")), cm.image)
         self.models[h] = cm
+        self.broken_models.pop(h, None)
         return 201, _model_json(h, str(body.get("name", "")), cm)
 
     async def api_models(self, req):
-        return 200, {"models": [_model_json(h, name, self.models[h]) for h, name, _ in self.journal.models()]}
+        return 200, {"models": self.model_list()}
+
+    def check_model_fits(self, cm: CompiledModel) -> None:
+        """422 `model_too_large` for a model that can never fit the device's host window (refused at load)."""
+        window = self.device.window_size
+        if cm.footprint > window:
+            raise HttpError(422, "model_too_large", f"model footprint {cm.footprint} bytes (image, inputs, outputs and "
+                            f"activations for max_rows {cm.max_rows}) exceeds the device's host window of {window} "
+                            "bytes; lower max_rows")
+
+    def check_model_usable(self, model: str) -> None:
+        """422 `bad_model` for a journaled model whose stored image cannot be used."""
+        if model in self.broken_models and model not in self.models:
+            raise HttpError(422, "bad_model", f"model {model} in the journal cannot be used "
+                            f"({self.broken_models[model]}); POST /v1/models to load it again")
+
+    def check_job_rows(self, rows: int, field: str) -> None:
+        """400 `too_many_rows` beyond --max-job-rows."""
+        if rows > self.cfg.max_job_rows:
+            raise HttpError(400, "too_many_rows", f"field {field!r} has {rows} rows; a job may have at most "
+                            f"{self.cfg.max_job_rows} rows (--max-job-rows)")
+
+    def model_list(self) -> list[dict]:
+        """Every journaled model; one whose stored image cannot be used says why (`broken`)."""
+        return [_model_json(h, name, self.models[h]) if h in self.models else
+                {"model": h, "name": name, "broken": self.broken_models.get(h, "not decoded")}
+                for h, name, _ in self.journal.models()]
 
     async def api_submit(self, req):
         body = req.json()
         model = _field(body, "model", str)
+        self.check_model_usable(model)
         cm = self.models.get(model)
         if cm is None:
             raise HttpError(404, "unknown_model", f"model {model!r} is not loaded; POST /v1/models first")
@@ -331,6 +540,7 @@ class Daemon:
             x = raw.astype(np.int8)
         else:
             raise HttpError(400, "missing_field", "one of the fields 'inputs' or 'inputs_int8' is required")
+        self.check_job_rows(len(x), "inputs" if "inputs" in body else "inputs_int8")
         key = body.get("idempotency_key")
         if key is not None and (not isinstance(key, str) or not 1 <= len(key) <= 200):
             raise HttpError(400, "bad_field", "field 'idempotency_key' must be a string of 1..200 characters")
@@ -411,7 +621,7 @@ class Daemon:
         return 200, {"queue_depth": len(self.queue), "queue_limit": self.cfg.queue_depth,
                      "link": dict(self.device.link.stats), "device_resets": self.metrics.device_resets,
                      "boot_count": self.device.boot_count, "device": await self._refresh_telemetry(),
-                     "connected": self._connected}
+                     "connected": self._connected, "health": self.health()}
 
     async def api_metrics(self, req):
         await self._refresh_telemetry()
@@ -432,8 +642,8 @@ class Daemon:
         out = {k: job[k] for k in ("id", "client", "idem_key", "model", "rows", "state", "attempts", "error",
                                    "created", "started", "finished")}
         out["idempotency_key"] = out.pop("idem_key")
-        if job["state"] == "done" and job["result"] is not None and not brief:
-            cm = self.models[job["model"]]
+        cm = self.models.get(job["model"])
+        if job["state"] == "done" and job["result"] is not None and not brief and cm is not None:
             q = np.frombuffer(job["result"], np.int8).reshape(job["rows"], cm.output_features)
             out.update(outputs_int8=q.tolist(), outputs=cm.dequantize_output(q).tolist(),
                        classes=q.argmax(axis=1).tolist(), device=job["record"])

@@ -46,6 +46,10 @@ class JobTimeout(DeviceError):
     pass
 
 
+class ModelTooLarge(DeviceError):
+    """The model's footprint can never fit the host window."""
+
+
 class Device:
     def __init__(self, link: Link):
         self.link = link
@@ -54,6 +58,8 @@ class Device:
         self.boot_count: int | None = None
         self.slots: dict[bytes, int] = {}          # model hash -> device slot, valid for this boot
         self.placement: dict[bytes, int] = {}      # model hash -> DRAM base
+        self._extent: dict[bytes, tuple[int, int]] = {}   # model hash -> [base, end) of its footprint
+        self.evictions = 0                         # slots unloaded because their DRAM was reused
         self._next_free = P.HOST_WINDOW_BASE
         self._cv = threading.Condition()
         self._done: dict[int, dict] = {}           # device job id -> record from EVT_JOB_DONE
@@ -75,9 +81,13 @@ class Device:
         return self.info
 
     @property
+    def window_size(self) -> int:
+        """Bytes of the DRAM host window (from INFO once connected; the protocol's upper bound before that)."""
+        return self.info["host_window_size"] if self.info else P.HOST_WINDOW_SIZE
+
+    @property
     def window_end(self) -> int:
-        size = self.info["host_window_size"] if self.info else P.HOST_WINDOW_SIZE
-        return P.HOST_WINDOW_BASE + size
+        return P.HOST_WINDOW_BASE + self.window_size
 
     # ------------------------------------------------------------ events
     def _note_boot(self, boot: int) -> None:
@@ -117,17 +127,42 @@ class Device:
 
     # ------------------------------------------------------------ models
     def _place(self, cm: CompiledModel) -> int:
+        """DRAM base of the model in the host window (bump allocation, starting over at the base when full).
+
+        Invariant: a device slot never runs over DRAM that changed since it was loaded. Every model whose bytes the
+        new placement overlaps is evicted first: its slot is unloaded on the device and its placement forgotten, so
+        its next use places, uploads and loads it again.
+        """
         base = self.placement.get(cm.hash)
-        if base is None:
-            start = -(-self._next_free // MODEL_ALIGN) * MODEL_ALIGN
-            if start + cm.footprint > self.window_end:
-                self.placement.clear()                # window full: start over (old models get reuploaded)
-                start = P.HOST_WINDOW_BASE
-                if start + cm.footprint > self.window_end:
-                    raise DeviceError(f"model footprint {cm.footprint} bytes exceeds the host window")
-            base, self._next_free = start, start + cm.footprint
-            self.placement[cm.hash] = base
-        return base
+        if base is not None:
+            return base
+        if cm.footprint > self.window_size:
+            raise ModelTooLarge(f"model footprint {cm.footprint} bytes exceeds the host window of "
+                                f"{self.window_size} bytes")
+        start = -(-self._next_free // MODEL_ALIGN) * MODEL_ALIGN
+        if start + cm.footprint > self.window_end:
+            start = P.HOST_WINDOW_BASE                   # window full: start over, evicting what is overwritten
+        end = start + cm.footprint
+        for other, (o_base, o_end) in list(self._extent.items()):
+            if o_base < end and start < o_end:
+                self.evict(other)
+        self._next_free = end
+        self.placement[cm.hash] = start
+        self._extent[cm.hash] = (start, end)
+        return start
+
+    def evict(self, model_hash: bytes) -> None:
+        """Forget a model's placement and unload its device slot (its DRAM is about to be reused)."""
+        slot = self.slots.pop(model_hash, None)
+        self.placement.pop(model_hash, None)
+        self._extent.pop(model_hash, None)
+        if slot is not None:
+            try:
+                self.link.request(MsgType.REQ_UNLOAD_MODEL, {"slot": slot})
+            except Nacked as exc:
+                if exc.reason != Nack.NO_MODEL:          # already gone (a reset): nothing to unload
+                    raise
+            self.evictions += 1
 
     def ensure_model(self, cm: CompiledModel) -> int:
         """Slot of the model on the device, loading (and uploading only if needed) as docs/protocol.md says."""

@@ -14,19 +14,32 @@ row, written once). Idempotency keys are unique; resubmitting a key returns the
 existing job. Compiled model images are stored by hash so restarts need no
 recompilation.
 
+Safety: the journal is created mode 0600 in a directory that `check_private_dir`
+accepts; a daemon opens it `exclusive=True` (a flock on `<path>.lock` for its
+life, so a second daemon refuses with the holder's pid). Opening runs SQLite's
+`quick_check`: a damaged file raises `JournalDamaged` (one line naming the
+remedy, `tessera hostd --journal-repair`, hostd/journal_repair.py). Retention:
+`prune(max_age_s, keep)` deletes finished jobs older than an age or beyond a
+count, `checkpoint()` folds the WAL back into the database and truncates it.
+
 Usage:
     j = Journal("/run/user/1000/tessera-hostd.db")                 # synchronous="FULL" for power-loss safety
     job, created = j.submit(job_id, client, key, request_hash, model, rows, input_bytes)
     j.start(job_id); j.finish(job_id, "done", result=..., record=...); j.recover() -> [queued rows]
     j.finish_many([(job_id, state, result, record, error, finished), ...])     # one commit for several outcomes
+    Journal(path, exclusive=True)      # OwnershipError if another daemon holds it; JournalDamaged if corrupt
+    j.prune(max_age_s=7 * 86400, keep=10000); j.checkpoint()
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 import time
+
+from hostd.ownership import LockFile, check_private_dir
 
 STATES = ("queued", "running", "done", "failed")
 SCHEMA = """
@@ -41,26 +54,74 @@ CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state, seq);
 """
 SYNC_MODES = ("NORMAL", "FULL")
 DEFAULT_SYNC = "NORMAL"
+JOURNAL_MODE = 0o600
+FINISHED = ("done", "failed")
+MODEL_COLUMNS = ("hash", "name", "image", "created")
 JOB_COLUMNS = ("id", "client", "idem_key", "request_hash", "model", "rows", "input", "state", "attempts", "result",
                "record", "error", "created", "started", "finished", "seq")
 
 
+class JournalDamaged(Exception):
+    """The journal file fails SQLite's integrity check; the message is one line saying what to do."""
+
+
+def repair_hint(path: str) -> str:
+    return (f"run `tessera hostd --db {path} --journal-repair` to keep every readable job and model and set the "
+            "damaged file aside")
+
+
 class Journal:
-    def __init__(self, path: str, synchronous: str = DEFAULT_SYNC):
+    def __init__(self, path: str, synchronous: str = DEFAULT_SYNC, exclusive: bool = False):
         if synchronous.upper() not in SYNC_MODES:
             raise ValueError(f"journal synchronous mode {synchronous!r} is not one of {', '.join(SYNC_MODES)}")
         self.path, self.synchronous = path, synchronous.upper()
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        check_private_dir(os.path.dirname(os.path.abspath(path)))
+        self._owner = LockFile(path + ".lock", what=f"journal {path}",
+                               hint="stop that daemon or choose another --db").acquire() if exclusive else None
+        try:
+            self._db = self._open()
+        except BaseException:
+            self.release()
+            raise
         self._lock = threading.Lock()
         self._seq: int | None = None       # last job seq, read once (this process is the only writer)
-        with self._lock:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute(f"PRAGMA synchronous={self.synchronous}")
-            self._db.executescript(SCHEMA)
+
+    def _open(self) -> sqlite3.Connection:
+        old = os.umask(0o777 & ~JOURNAL_MODE)           # the database, its WAL and shm: owner only from the start
+        try:
+            db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            try:
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute(f"PRAGMA synchronous={self.synchronous}")
+                problems = [r[0] for r in db.execute("PRAGMA quick_check").fetchall()]
+                if problems != ["ok"]:
+                    raise JournalDamaged(f"journal {self.path} is damaged ({problems[0]}); {repair_hint(self.path)}")
+                db.executescript(SCHEMA)
+            except sqlite3.DatabaseError as exc:
+                db.close()
+                raise JournalDamaged(f"journal {self.path} is damaged ({exc}); {repair_hint(self.path)}") from None
+            except BaseException:
+                db.close()
+                raise
+        finally:
+            os.umask(old)
+        for suffix in ("", "-wal", "-shm"):                 # a journal created by an older version (0644)
+            try:
+                os.chmod(self.path + suffix, JOURNAL_MODE)
+            except FileNotFoundError:
+                pass
+        return db
 
     def close(self) -> None:
         with self._lock:
             self._db.close()
+        self.release()
+
+    def release(self) -> None:
+        """Drop the exclusive lock (close() does)."""
+        if self._owner is not None:
+            self._owner.release()
+            self._owner = None
 
     def _row(self, row) -> dict | None:
         if row is None:
@@ -153,6 +214,41 @@ class Journal:
                 raise
             self._db.execute("COMMIT")
         return written
+
+    def release_running(self) -> int:
+        """Jobs left `running` (a stop while they ran) go back to `queued`; returns how many."""
+        with self._lock:
+            return self._db.execute("UPDATE jobs SET state = 'queued' WHERE state = 'running'").rowcount
+
+    def fail_queued(self, job_id: str, error: str) -> None:
+        """Fail a job that cannot run (e.g. a damaged row) with its reason."""
+        self.finish(job_id, "failed", error=error)
+
+    # ------------------------------------------------------------ retention
+    def prune(self, max_age_s: float | None, keep: int | None, now: float | None = None) -> int:
+        """Delete finished jobs finished more than `max_age_s` ago or beyond the `keep` most recent; returns how many.
+        Queued and running jobs are never pruned."""
+        now = time.time() if now is None else now
+        deleted = 0
+        with self._lock:
+            if max_age_s is not None:
+                deleted += self._db.execute("DELETE FROM jobs WHERE state IN ('done', 'failed') AND finished < ?",
+                                            (now - max_age_s,)).rowcount
+            if keep is not None:
+                deleted += self._db.execute(
+                    "DELETE FROM jobs WHERE state IN ('done', 'failed') AND seq NOT IN "
+                    "(SELECT seq FROM jobs WHERE state IN ('done', 'failed') ORDER BY seq DESC LIMIT ?)",
+                    (keep,)).rowcount
+        return deleted
+
+    def checkpoint(self) -> tuple[int, int, int]:
+        """Copy the WAL into the database and truncate it: (busy, WAL frames, frames checkpointed)."""
+        with self._lock:
+            return tuple(self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone())
+
+    def count(self) -> int:
+        with self._lock:
+            return self._db.execute("SELECT COUNT(*) FROM jobs").fetchone()[0]
 
     def recover(self) -> list[dict]:
         """After a restart: running -> queued, then every queued job in submission order."""

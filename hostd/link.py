@@ -1,7 +1,8 @@
 """Serial link to the device: framing, stop-and-wait requests with retransmission, events, reconnects, reset detection.
 
 Opens any pyserial URL (`serial.serial_for_url`: a pty or tty path, socket://,
-rfc2217://, loop://). A reader thread splits the byte stream into frames; one
+rfc2217://, loop://); a tty or pty path is opened exclusively (a flock on the
+device, `PortBusy` naming the holder when another process has it). A reader thread splits the byte stream into frames; one
 request is outstanding at a time (docs/protocol.md section 2). On a port with a
 file descriptor (tty, pty) the requesting thread reads its answer itself: after
 writing its request it pokes the reader out of its select (a pipe), takes the
@@ -25,6 +26,7 @@ Usage:
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import random
 import select
@@ -35,6 +37,7 @@ from collections import Counter
 import serial
 
 from firmware import protocol_v1 as P
+from hostd.ownership import holder_of
 from hostd.protocol import Frame, FrameDecoder, FrameError, MsgType, Nack, encode_frame, response_type
 
 DEFAULT_TIMEOUT = 2.0          # seconds per attempt
@@ -53,6 +56,10 @@ class LinkDown(LinkError):
     """No valid answer after every retransmission, or the port cannot be opened."""
 
 
+class PortBusy(LinkDown):
+    """Another process holds the serial port (its exclusive lock); the message names it."""
+
+
 class Nacked(LinkError):
     """The device rejected the request; `reason` is a Nack, `detail` its detail word."""
 
@@ -67,6 +74,7 @@ class Link:
         self.url, self.timeout, self.retries, self.baudrate = url, timeout, retries, baudrate
         self.on_event = on_event or (lambda frame: None)
         self.stats = Counter()
+        self.last_error: str | None = None
         self.boot_count: int | None = None
         self._port = None
         self._port_lock = threading.Lock()
@@ -117,7 +125,17 @@ class Link:
         return self._port is not None
 
     def _connect(self) -> None:
-        port = serial.serial_for_url(self.url, baudrate=self.baudrate, timeout=READ_TIMEOUT, write_timeout=self.timeout)
+        """Open the port; a tty or pty path exclusively (pyserial's flock), so one host owns the device at a time."""
+        local = "://" not in self.url
+        kwargs = {"exclusive": True} if local else {}
+        try:
+            port = serial.serial_for_url(self.url, baudrate=self.baudrate, timeout=READ_TIMEOUT,
+                                         write_timeout=self.timeout, **kwargs)
+        except serial.SerialException as exc:
+            if local and exc.errno in (errno.EAGAIN, errno.EACCES) and "lock" in str(exc):
+                raise PortBusy(f"serial port {self.url} is in use by {holder_of(self.url)}; stop that process "
+                               "first (one host per device)") from None
+            raise
         port.write(bytes([P.FRAME_DELIMITER]))          # resynchronize the device's decoder
         with self._port_lock:
             self._port = port
@@ -141,7 +159,8 @@ class Link:
                 self._connect()
                 self.stats["reconnects"] += 1
                 return
-            except (serial.SerialException, OSError, ValueError):
+            except (serial.SerialException, OSError, ValueError, PortBusy) as exc:
+                self.last_error = str(exc)                  # e.g. another process took the port meanwhile
                 self._stop.wait(delay)
                 delay = min(delay * 2, BACKOFF_MAX)
 

@@ -8,6 +8,7 @@ definition of docs/performance-counters.md.
 
 Usage:
     m = Metrics(); m.job_latency.observe(0.012); m.render() -> bytes (GET /metrics)
+    m.worker_restarts.inc(); m.worker_alive.set_function(lambda: 1)
     m.device_source = lambda: (telemetry_dict, info_dict); m.link_source = lambda: link.stats
 """
 
@@ -73,6 +74,11 @@ class Metrics:
         self.retries = Counter("tessera_hostd_job_retries", "job attempts retried after a timeout, reset or link failure",
                                registry=self.registry)
         self.rejected = Counter("tessera_hostd_rejected", "API requests refused", ["reason"], registry=self.registry)
+        self.worker_restarts = Counter("tessera_hostd_worker_restarts", "times the job worker ended and was restarted",
+                                       registry=self.registry)
+        self.worker_alive = Gauge("tessera_hostd_worker_alive", "1 while the job worker runs", registry=self.registry)
+        self.pruned = Counter("tessera_hostd_jobs_pruned", "finished jobs deleted from the journal by retention",
+                              registry=self.registry)
         self.device_resets = 0
         self.link_source = lambda: {}
         self.device_source = lambda: ({}, {})

@@ -35,6 +35,7 @@ REGISTRY: dict[str, str] = {
     "emulator": "emulator.bench:run",
     "toolchain": "firmware.toolchain.bench:run",
     "hostd": "hostd.bench:run",
+    "reliability": "hostd.bench_reliability:run",
 }
 
 
