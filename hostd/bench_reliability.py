@@ -7,7 +7,7 @@ progress, not by wall time:
 2. kill -9 of the emulator while jobs are queued, relaunch (a new pty behind the same device link);
 3. serial line faults (bit flips and dropped bytes, both directions) while the jobs run.
 A last fault-free phase runs on the same daemon process. Every output is checked bit-exactly against
-hostd/reference_exec (tessera/hil/ledger.py). Records: completed / submitted (goal 1), lost, duplicated and wrong /
+compiler/reference_exec (tessera/hil/ledger.py). Records: completed / submitted (goal 1), lost, duplicated and wrong /
 submitted (goal 0), and the daemon's resident memory at the end against right after its relaunch (goal <= 1.5).
 
 Usage:
@@ -153,7 +153,7 @@ def run(quick: bool = False) -> list[Record]:
         Record("reliability: jobs duplicated / submitted", "jobs", "lower", m["duplicated"], "jobs submitted", n,
                goal=0.0, note="an idempotency key answered by more than one job id"),
         Record("reliability: outputs wrong / submitted", "jobs", "lower", m["wrong"], "jobs submitted", n, goal=0.0,
-               note="done but different from hostd/reference_exec"),
+               note="done but different from compiler/reference_exec"),
         Record("reliability: daemon RSS at the end / after its relaunch", "MiB", "lower", m["rss_after"] / KB / KB,
                "RSS after the relaunch", m["rss_before"] / KB / KB, goal=RSS_GOAL,
                note=f"resident memory of the `tessera hostd` process that ran phases 2-4 "

@@ -22,10 +22,10 @@ from sklearn.neural_network import MLPClassifier
 from firmware import protocol_v1 as P
 from hostd.client import ApiError, Client
 from hostd.journal import Journal
-from hostd.model_compiler import compile_model
-from hostd.model_quantize import mlp_to_onnx
+from compiler.model_compiler import compile_model
+from compiler.model_quantize import mlp_to_onnx
 from hostd.protocol import MsgType
-from hostd.reference_exec import run_image
+from compiler.reference_exec import run_image
 from tests.hostd.conftest import WAIT, run_daemon, wait_until
 
 BIG_ROWS = 65535               # max_rows that makes the digits MLP's footprint ~5.9 MB: two exceed the 8 MiB window

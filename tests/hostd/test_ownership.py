@@ -24,9 +24,9 @@ import pytest
 from hostd.client import ApiError, Client
 from hostd.daemon import DaemonConfig, default_api_path
 from hostd.journal import Journal
-from hostd.model_compiler import compile_model
+from compiler.model_compiler import compile_model
 from hostd.ownership import OwnershipError, describe_pid
-from hostd.reference_exec import run_image
+from compiler.reference_exec import run_image
 from tessera.hil.launch import DaemonProcess, EmulatorProcess, tessera_cmd
 from tests.hostd.conftest import PROFILE, WAIT, run_daemon, wait_until
 
