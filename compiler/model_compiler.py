@@ -18,7 +18,7 @@ Usage:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +27,8 @@ from onnx import numpy_helper
 
 from compiler.errors import CompileError
 from firmware import protocol_v1 as P
-from compiler.model_format import build_image, image_crc, model_hash, parse_image
+from compiler.compiled import CompiledModel
+from compiler.model_format import build_image
 from compiler.model_quantize import is_quantized, mlp_to_onnx, quantize_float
 
 DEFAULT_MAX_ROWS = 64
@@ -50,55 +51,6 @@ class Layer:
     zp_in: int
     zp_out: int
     relu: bool
-
-
-@dataclass
-class CompiledModel:
-    """The model image plus its decoded header, for the host side."""
-
-    image: bytes
-    table: object = field(repr=False)
-
-    @classmethod
-    def from_image(cls, image: bytes) -> "CompiledModel":
-        return cls(bytes(image), parse_image(image))
-
-    @property
-    def header(self):
-        return self.table.header
-
-    @property
-    def hash(self) -> bytes:
-        return bytes(self.header.hash)
-
-    @property
-    def crc(self) -> int:
-        return image_crc(self.image)
-
-    @property
-    def footprint(self) -> int:
-        return self.header.footprint
-
-    @property
-    def max_rows(self) -> int:
-        return self.header.max_rows
-
-    @property
-    def input_features(self) -> int:
-        return self.header.input_row_bytes
-
-    @property
-    def output_features(self) -> int:
-        return self.header.output_row_bytes
-
-    def quantize_input(self, x) -> np.ndarray:
-        """float [rows, K] -> int8, as onnxruntime's QuantizeLinear (float32, round half to even, saturate)."""
-        x = np.asarray(x, dtype=np.float32)
-        q = np.rint(x / np.float32(self.header.input_scale)) + self.header.input_zp
-        return np.clip(q, -128, 127).astype(np.int8)
-
-    def dequantize_output(self, q) -> np.ndarray:
-        return (np.asarray(q, np.float32) - np.float32(self.header.output_zp)) * np.float32(self.header.output_scale)
 
 
 # ---------------------------------------------------------------- requantization parameters
@@ -395,4 +347,4 @@ def compile_model(source, calibration=None, max_rows: int = DEFAULT_MAX_ROWS, pe
     return CompiledModel.from_image(lay_out(layers, input_q, output_q, max_rows))
 
 
-__all__ = ["CompileError", "CompiledModel", "Layer", "compile_model", "lower", "requant_params", "model_hash"]
+__all__ = ["CompileError", "Layer", "compile_model", "lower", "requant_params"]

@@ -53,7 +53,8 @@ from hostd.http_api import HttpError, Routes, serve_unix
 from hostd.journal import DEFAULT_SYNC, Journal
 from hostd.link import Link, LinkError, PortBusy
 from hostd.metrics import CONTENT_TYPE, Metrics
-from compiler.model_compiler import CompileError, CompiledModel, compile_model
+from compiler.compiled import CompiledModel
+from compiler.model_compiler import CompileError, compile_model
 from hostd.ownership import LockFile, OwnershipError, claim_socket_path, ensure_private_dir, user_runtime_dir
 from hostd.protocol import MsgType
 

@@ -24,7 +24,7 @@ import numpy as np
 
 from firmware import protocol_v1 as P
 from hostd.link import Link, Nacked
-from compiler.model_compiler import CompiledModel
+from compiler.compiled import CompiledModel
 from hostd.protocol import TELEMETRY_NAMES, JobState, ModelErr, MsgType, Nack
 
 MODEL_ALIGN = 4096

@@ -170,7 +170,8 @@ class MainJob:
 
     def _run(self) -> dict:
         from compiler.model_compiler import compile_model
-        from tessera.hil.workloads import agreement, digits_workload, ort_int8
+        from compiler.onnx_reference import ort_int8
+        from tessera.hil.workloads import agreement, digits_workload
 
         with _Step(self, "firmware: " + ("hosted mode, no build" if self.hosted else "build/firmware.elf")):
             if self.hosted:

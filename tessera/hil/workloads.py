@@ -2,9 +2,8 @@
 
 Digits: scikit-learn's bundled 8x8 digits (1797 images, nothing downloaded),
 a stratified 75/25 split and an MLP trained with a fixed seed, quantized with
-onnxruntime's static quantizer (compiler/model_quantize.py). `ort_int8` runs the
-same QDQ model in onnxruntime and maps its dequantized outputs back to int8,
-the reference the device's outputs are compared with.
+onnxruntime's static quantizer (compiler/model_quantize.py). The reference the
+device's outputs are compared with is compiler/onnx_reference.py `ort_int8`.
 
 Synthetic: a ReLU MLP with seeded random weights whose first layer alone is
 larger than the tiny profile's SRAM, so the firmware must tile it, overlap DMA
@@ -12,7 +11,6 @@ with compute and spill; checked bit-exactly against compiler/reference_exec.
 
 Usage:
     d = digits_workload()          # .qmodel (QDQ ModelProto), .x_test, .y_test, .float_accuracy, .calibration
-    q_int8, ort_float = ort_int8(d.qmodel, cm, d.x_test)
     s = synthetic_workload((192, 384, 64, 10))
 """
 
@@ -89,15 +87,6 @@ def synthetic_workload(layers: tuple[int, ...] = BIG_LAYERS, rows: int = BIG_ROW
     qmodel = quantize_float(mlp_to_onnx(_Mlp(coefs, biases)), calib)
     x = rng.standard_normal((rows, layers[0])).astype(np.float32)
     return Workload("synthetic " + "-".join(map(str, layers)), qmodel, x, None, calib)
-
-
-def ort_int8(qmodel, cm, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """onnxruntime's int8 execution of the QDQ model: (int8 outputs as int64, dequantized float outputs)."""
-    import onnxruntime as ort
-    sess = ort.InferenceSession(qmodel.SerializeToString(), providers=["CPUExecutionProvider"])
-    out = sess.run(None, {qmodel.graph.input[0].name: np.asarray(x, np.float32)})[0]
-    q = np.rint(out / np.float32(cm.header.output_scale)).astype(np.int64) + cm.header.output_zp
-    return np.clip(q, -128, 127), out
 
 
 def agreement(device_q: np.ndarray, ort_q: np.ndarray) -> dict:

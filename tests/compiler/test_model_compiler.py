@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import numpy as np
 import onnx
-import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 from sklearn.datasets import load_digits
@@ -17,6 +16,7 @@ from sklearn.neural_network import MLPClassifier
 
 from firmware import protocol_v1 as P
 from compiler.model_compiler import CompileError, compile_model, requant_params
+from compiler.onnx_reference import ort_int8
 from compiler.model_format import HASH_OFFSET
 from compiler.model_quantize import mlp_to_onnx, quantize_float
 from hostd.protocol import ModelErr
@@ -33,19 +33,13 @@ def digits():
     return x, y, mlp
 
 
-def _ort_int8(qmodel, cm, x):
-    sess = ort.InferenceSession(qmodel.SerializeToString(), providers=["CPUExecutionProvider"])
-    out = sess.run(None, {qmodel.graph.input[0].name: x})[0]
-    return np.rint(out / np.float32(cm.header.output_scale)).astype(np.int64) + cm.header.output_zp, out
-
-
 @pytest.mark.parametrize("per_channel", [True, False])
 def test_digits_mlp_agrees_with_onnxruntime(digits, per_channel):
     x, y, mlp = digits
     qmodel = quantize_float(mlp_to_onnx(mlp), x[:TRAIN:7], per_channel=per_channel)
     cm = compile_model(qmodel, max_rows=32)
     test = x[TRAIN:]
-    ort_q, ort_float = _ort_int8(qmodel, cm, test)
+    ort_q, ort_float = ort_int8(qmodel, cm, test)
     ours = run_image(cm.image, cm.quantize_input(test)).astype(np.int64)
     diff = np.abs(ours - ort_q)
     off_by_one = float((diff == 1).mean())

@@ -12,7 +12,8 @@ import pytest
 from hostd.client import ApiError
 from compiler.reference_exec import run_image
 from tessera.hil.plugin import load_workload
-from tessera.hil.workloads import agreement, ort_int8
+from compiler.onnx_reference import ort_int8
+from tessera.hil.workloads import agreement
 
 ROWS = 16
 

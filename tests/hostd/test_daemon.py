@@ -24,7 +24,7 @@ from asic_model.soc_map import CONSTANTS
 from firmware import protocol_v1 as P
 from hostd.client import ApiError, Client
 from hostd.daemon import FairQueue, QueueFull
-from compiler.model_compiler import CompiledModel
+from compiler.compiled import CompiledModel
 from hostd.protocol import MsgType
 from compiler.reference_exec import run_image
 from tests.hostd.conftest import WAIT, RequestLog, run_daemon, wait_until
