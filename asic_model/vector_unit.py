@@ -46,8 +46,9 @@ DWCONV also loads its weights and int32 arrays once (ceil(bytes/L) cycles).
 Formulas, traffic and lane-op counts: `vu_cost` and docs/accelerator.md.
 
 Usage:
-    cost = vu_cost(profile, op, geometry...)   # via VectorUnit; docs/accelerator.md has the formula
     acc.vector                                  # the device, on the bus at VECTOR.base
+    drv.vector_start(VU_OP_ADD, C=16, OUT_H=8, OUT_W=8, IN_ADDR=..., ...)   # asic_model/driver.py
+    cost = vu_cost(profile.vector_lanes, VU_OP_DWCONV, {"IN_H": 5, ..., "BIAS": 1})  # cycles, lane_ops, traffic
 """
 
 from __future__ import annotations
@@ -312,7 +313,7 @@ class VectorUnit(OneShotUnit):
     def _compute(self, op: VuOp) -> np.ndarray | None:
         """The int8 output [OUT_H, OUT_W, Cout] of TFLite Micro's kernel for this op, or None when a
         C kernel computed and stored it in place."""
-        v, buf, g = self.values, self.acc.sram.buf, op.g
+        v, buf = self.values, self.acc.sram.buf
         if op.op == FILL:
             return np.int8(_i8(v["ZP_OUT"]))
         if op.op == DWCONV:
