@@ -8,9 +8,12 @@ read an IN_H x IN_W tile; the window of output (oh, ow) starts at input row
 oh*STRIDE_H - PAD_T and column ow*STRIDE_W - PAD_L, and taps outside the tile
 are padding, skipped as TFLite Micro skips them. ADD, SOFTMAX and FILL work on
 OUT_H x OUT_W pixels of C channels. The arithmetic is TFLite Micro's reference
-kernels (native/tfl_math.py; stated once in docs/accelerator.md), vectorized in
-numpy over the whole operation; results are computed from the operands as they
-are at completion and written after every operand was read (in place is fine).
+kernels (stated once in docs/accelerator.md): DWCONV, the pools and ADD run the
+C kernels of native/vu_ops.c on the SRAM buffer in place, SOFTMAX runs numpy
+(native/tfl_math.py; its rows are short). The numpy functions at the end of this
+module state the same arithmetic and are the oracle the C kernels are tested
+against. Results are computed from the operands as they are at completion and
+written after every operand was read (in place is fine).
 
 Writing CTRL.START (ignored while BUSY) validates, in this order, failing at
 once (no time, no memory touched) with:
@@ -43,8 +46,9 @@ DWCONV also loads its weights and int32 arrays once (ceil(bytes/L) cycles).
 Formulas, traffic and lane-op counts: `vu_cost` and docs/accelerator.md.
 
 Usage:
-    cost = vu_cost(profile, op, geometry...)   # via VectorUnit; docs/accelerator.md has the formula
     acc.vector                                  # the device, on the bus at VECTOR.base
+    drv.vector_start(VU_OP_ADD, C=16, OUT_H=8, OUT_W=8, IN_ADDR=..., ...)   # asic_model/driver.py
+    cost = vu_cost(profile.vector_lanes, VU_OP_DWCONV, {"IN_H": 5, ..., "BIAS": 1})  # cycles, lane_ops, traffic
 """
 
 from __future__ import annotations
@@ -54,6 +58,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+import native
 from asic_model.soc_map import CONSTANTS, VECTOR
 from asic_model.unit import OneShotUnit
 from native.tfl_math import (mbqm_smaller_than_one, multiply_by_quantized_multiplier, softmax_int8, wrap_int32)
@@ -280,18 +285,51 @@ class VectorUnit(OneShotUnit):
             self._fail(ERR["ERR_ECC"])
             return
         result = self._compute(op)
-        op.spans["out"].view(acc.sram.buf)[...] = result
+        if result is not None:                                   # the C kernels store their own output
+            op.spans["out"].view(acc.sram.buf)[...] = result
         acc.perf.count("VU_OPS", op.cost.lane_ops)
         acc.perf.count("SRAM_RD", op.cost.sram_read)
         acc.perf.count("VU_SRAM_RD", op.cost.sram_read)
         acc.perf.count("SRAM_WR", op.cost.sram_write)
         self._finish({"op": OPS[op.op], "lane_ops": op.cost.lane_ops, **{k.lower(): x for k, x in op.g.items()}})
 
-    def _compute(self, op: VuOp) -> np.ndarray:
-        """The int8 output [OUT_H, OUT_W, Cout] of TFLite Micro's kernel for this op."""
-        v, buf, g = self.values, self.acc.sram.buf, op.g
+    def _native_args(self, op: VuOp):
+        v, g, s = self.values, op.g, op.spans
+        a = native.vu_args(
+            in_h=g["IN_H"], in_w=g["IN_W"], c=g["C"], out_h=g["OUT_H"], out_w=g["OUT_W"], k_h=g["K_H"], k_w=g["K_W"],
+            stride_h=g["STRIDE_H"], stride_w=g["STRIDE_W"], pad_t=g["PAD_T"], pad_l=g["PAD_L"],
+            depth_mult=g["DEPTH_MULT"], in_off=s["in"].off, in_row=s["in"].row_stride, in_pix=s["in"].pix_stride,
+            out_off=s["out"].off, out_row=s["out"].row_stride, out_pix=s["out"].pix_stride,
+            zp_in=_i32(v["ZP_IN"]), zp_in2=_i32(v["ZP_IN2"]), zp_out=_i8(v["ZP_OUT"]), act_min=_i8(v["ACT_MIN"]),
+            act_max=_i8(v["ACT_MAX"]), in_mult=_i32(v["IN_MULT"]), in_shift=_i32(v["IN_SHIFT"]),
+            in2_mult=_i32(v["IN2_MULT"]), in2_shift=_i32(v["IN2_SHIFT"]), out_mult=_i32(v["OUT_MULT"]),
+            out_shift=_i32(v["OUT_SHIFT"]), left_shift=v["LEFT_SHIFT"], bias_off=s["bias"].off if "bias" in s else -1)
+        if "in2" in s:
+            a.in2_off, a.in2_row, a.in2_pix = s["in2"].off, s["in2"].row_stride, s["in2"].pix_stride
+        if op.op == DWCONV:
+            a.w_off, a.mult_off, a.shift_off = s["w"].off, s["mult"].off, s["shift"].off
+        return a
+
+    def _compute(self, op: VuOp) -> np.ndarray | None:
+        """The int8 output [OUT_H, OUT_W, Cout] of TFLite Micro's kernel for this op, or None when a
+        C kernel computed and stored it in place."""
+        v, buf = self.values, self.acc.sram.buf
         if op.op == FILL:
             return np.int8(_i8(v["ZP_OUT"]))
+        if op.op == DWCONV:
+            native.vu_dwconv_buf(buf, self._native_args(op))
+            return None
+        if op.op in (AVGPOOL, MAXPOOL):
+            native.vu_pool_buf(buf, self._native_args(op), op.op == MAXPOOL)
+            return None
+        if op.op == ADD:
+            native.vu_add_buf(buf, self._native_args(op))
+            return None
+        return self._compute_numpy(op)
+
+    def _compute_numpy(self, op: VuOp) -> np.ndarray:
+        """The numpy statement of every op but FILL (SOFTMAX's implementation; the others' oracle)."""
+        v, buf, g = self.values, self.acc.sram.buf, op.g
         x = op.spans["in"].view(buf).astype(np.int64)          # a copy: in-place outputs are safe
         act = (_i8(v["ACT_MIN"]), _i8(v["ACT_MAX"]))
         if op.op == DWCONV:
@@ -314,7 +352,7 @@ class VectorUnit(OneShotUnit):
         return softmax_int8(x, _i32(v["IN_MULT"]), _i32(v["IN_SHIFT"]), _i32(v["DIFF_MIN"]))
 
 
-# ---------------------------------------------------------------- the arithmetic (TFLite Micro's kernels)
+# ---------------------------------------------------------------- the arithmetic (TFLite Micro's kernels) in numpy
 def _windows(x: np.ndarray, g: dict, fill: int):
     """x padded with `fill` so every window lies inside; yields (kh, kw, [OUT_H, OUT_W, C] tap slice)."""
     H, W, C = x.shape

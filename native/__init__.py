@@ -12,6 +12,7 @@ Usage:
     with native.b_cache(False): ...            # pack B on every call (the C packed-B cache is on by default)
     native.b_cache_stats(); native.clear_caches()
     native.reference_gemm_i8(a, b, ...)        # numpy int64 statement of the semantics
+    native.vu_dwconv_buf(sram, native.vu_args(c=..., ...))   # the vector unit's TFLM kernels (vu_ops.h)
 
 Speed: repeated gemm_i8 / gemm_i8_buf calls hit Python call caches (one dict lookup + one FFI
 crossing), and the C side reuses the packing of a B whose bytes have not changed (docs/native.md).
@@ -456,8 +457,51 @@ def b_cache_stats() -> tuple[int, int]:
     return h[0], m[0]
 
 
+# ---------------- vector unit kernels (native/vu_ops.h) ----------------
+VU_ARG_FIELDS = tuple(name for name, _ in ffi.typeof("vu_args").fields)
+_VU_ERRORS = {lib.VU_ERR_BOUNDS: "vector operand does not fit in the buffer",
+              lib.VU_ERR_SHAPE: "vector operation has an empty dimension, window or invalid LEFT_SHIFT"}
+
+
+def vu_args(**fields: int):
+    """A `vu_args` struct (native/vu_ops.h) from keyword fields; unnamed fields are 0 (bias_off: pass -1
+    for no bias). Unknown names raise ValueError."""
+    unknown = set(fields) - set(VU_ARG_FIELDS)
+    if unknown:
+        raise ValueError(f"unknown vu_args fields: {', '.join(sorted(unknown))} (known: {', '.join(VU_ARG_FIELDS)})")
+    a = ffi.new("vu_args *")
+    for k, v in fields.items():
+        setattr(a, k, v)
+    return a
+
+
+def _vu_check(rc: int) -> None:
+    if rc == lib.VU_ERR_NOMEM:
+        raise MemoryError("vector unit scratch allocation failed")
+    if rc:
+        raise ValueError(_VU_ERRORS.get(rc, f"vector unit error {rc}"))
+
+
+def vu_dwconv_buf(buf, args) -> None:
+    """TFLM's per-channel depthwise convolution on a flat buffer (the SRAM), in place; see vu_ops.h."""
+    p, n = _buffer(buf)
+    _vu_check(lib.vu_dwconv(p, n, args))
+
+
+def vu_pool_buf(buf, args, is_max: bool) -> None:
+    """TFLM's int8 average (is_max False) or max pool on a flat buffer, in place."""
+    p, n = _buffer(buf)
+    _vu_check(lib.vu_pool(p, n, args, 1 if is_max else 0))
+
+
+def vu_add_buf(buf, args) -> None:
+    """TFLM's int8 Add with input rescaling on a flat buffer, in place."""
+    p, n = _buffer(buf)
+    _vu_check(lib.vu_add(p, n, args))
+
+
 from native.reference import reference_gemm_i8  # noqa: E402  (re-export)
 
-__all__ = ["gemm_i8", "clear_caches", "b_cache", "b_cache_stats", "GemmPlan", "gemm_i8_buf", "gemm_i8_packed_buf", "pack_b", "pack_b_buf", "PackedB", "paths",
+__all__ = ["vu_args", "vu_dwconv_buf", "vu_pool_buf", "vu_add_buf", "VU_ARG_FIELDS", "gemm_i8", "clear_caches", "b_cache", "b_cache_stats", "GemmPlan", "gemm_i8_buf", "gemm_i8_packed_buf", "pack_b", "pack_b_buf", "PackedB", "paths",
            "best_path", "variants", "last_variant", "force_path", "reference_gemm_i8", "RELU", "RAW32", "QTFL",
            "PATH_NAMES"]

@@ -22,14 +22,18 @@ sys.path.insert(0, HERE)
 import gen_kernels  # noqa: E402  (sibling module; the package is not importable during the build)
 
 GENERATED = "_tensorcore_gen_kernels.c"
-HAND_WRITTEN = ["tc_driver.c", "tc_pack.c", "tc_portable.c"]
+HAND_WRITTEN = ["tc_driver.c", "tc_pack.c", "tc_portable.c", "vu_ops.c"]
+PUBLIC_HEADERS = ["tensorcore.h", "vu_ops.h"]
 
 def public_cdef() -> str:
-    """cffi declarations taken from the public header tensorcore.h, so they are written once.
+    """cffi declarations taken from the public headers (tensorcore.h, vu_ops.h), so they are written once.
 
     Preprocessor lines are dropped (cffi does not run the preprocessor); cffi strips the comments."""
-    with open(os.path.join(HERE, "tensorcore.h")) as f:
-        return "\n".join(line for line in f.read().splitlines() if not line.lstrip().startswith("#"))
+    out = []
+    for name in PUBLIC_HEADERS:
+        with open(os.path.join(HERE, name)) as f:
+            out += [line for line in f.read().splitlines() if not line.lstrip().startswith("#")]
+    return "\n".join(out)
 
 
 def _rel(path: str) -> str:
@@ -47,7 +51,7 @@ def make_builder() -> FFI:
     ffi.cdef(public_cdef())
     ffi.set_source(
         "native._tensorcore",
-        '#include "tensorcore.h"',
+        '#include "tensorcore.h"\n#include "vu_ops.h"',
         sources=[_rel(os.path.join(HERE, s)) for s in HAND_WRITTEN + [GENERATED]],
         include_dirs=[_rel(HERE)],
         extra_compile_args=["-O3", "-std=gnu11", "-Wall", "-Wno-unused-function"],

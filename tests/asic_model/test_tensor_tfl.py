@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from asic_model.soc_map import CONSTANTS
-from tests.asic_model.conftest import SRAM_BASE, Rig
+from tests.asic_model.conftest import Rig
 from tests.asic_model.test_tensor_core import place, read_c
 from tests.support.tflite_ops import conv2d_model, fully_connected_model
 

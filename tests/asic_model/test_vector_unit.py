@@ -262,3 +262,47 @@ def run_vu_layer(r: Rig, m, xs: list[np.ndarray]) -> np.ndarray:
         run(r, "SOFTMAX", **io_regs(inp, out), C=hwc.shape[2], OUT_H=hwc.shape[0], OUT_W=hwc.shape[1],
             IN_MULT=p["input_multiplier"], IN_SHIFT=p["input_left_shift"], DIFF_MIN=p["diff_min"])
     return s.read(out)[0].reshape(out_shape)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(op=st.sampled_from(["DWCONV", "AVGPOOL", "MAXPOOL", "ADD"]), h=st.integers(1, 7), w=st.integers(1, 7),
+       c=st.integers(1, 40), dm=st.integers(1, 3), k=st.tuples(st.integers(1, 5), st.integers(1, 5)),
+       stride=st.tuples(st.integers(1, 3), st.integers(1, 3)), seed=st.integers(0, 2**32 - 1), bias=st.booleans())
+def test_c_kernels_equal_the_numpy_statement(op, h, w, c, dm, k, stride, seed, bias):
+    """The C kernels (native/vu_ops.c) against the numpy statement in asic_model/vector_unit.py, with
+    parameters beyond what TFLM derives: any multiplier, every shift, offsets and clamps at their limits."""
+    rng = np.random.default_rng(seed)
+    kh, kw = k
+    pad_t, pad_l = int(rng.integers(0, kh)), int(rng.integers(0, kw))
+    out_h = max(1, (h + pad_t - 1) // stride[0] + 1 if op != "ADD" else h)
+    out_w = max(1, (w + pad_l - 1) // stride[1] + 1 if op != "ADD" else w)
+    if op != "ADD":                                         # keep every window overlapping the tile
+        out_h = min(out_h, (h - 1 + pad_t) // stride[0] + 1)
+        out_w = min(out_w, (w - 1 + pad_l) // stride[1] + 1)
+    cout = c * dm if op == "DWCONV" else c
+    r = Rig("edge-v1")
+    s = Sram(r)
+    inp = s.tensor(rng.integers(-128, 128, (h, w, c), dtype=np.int8), pad_pix=int(rng.integers(0, 3)))
+    in2 = s.tensor(rng.integers(-128, 128, (h, w, c), dtype=np.int8))
+    out = s.tensor(None, (out_h, out_w, cout), pad_row=int(rng.integers(0, 4)))
+    lo, hi = sorted(int(v) for v in rng.integers(-128, 128, 2))
+    regs = dict(io_regs(inp, out), IN2_ADDR=in2["addr"], IN2_ROW_STRIDE=in2["row"], IN2_PIX_STRIDE=in2["pix"],
+                IN_H=h, IN_W=w, C=c, OUT_H=out_h, OUT_W=out_w, K_H=kh, K_W=kw, STRIDE_H=stride[0], STRIDE_W=stride[1],
+                PAD_T=pad_t, PAD_L=pad_l, DEPTH_MULT=dm, ZP_IN=int(rng.integers(-127, 129)),
+                ZP_IN2=int(rng.integers(-127, 129)), ZP_OUT=int(rng.integers(-128, 128)), ACT_MIN=lo, ACT_MAX=hi,
+                LEFT_SHIFT=int(rng.integers(0, 24)), IN_MULT=int(rng.integers(0, 2**31)),
+                IN2_MULT=int(rng.integers(0, 2**31)), OUT_MULT=int(rng.integers(0, 2**31)),
+                IN_SHIFT=int(rng.integers(-31, 1)), IN2_SHIFT=int(rng.integers(-31, 1)),
+                OUT_SHIFT=int(rng.integers(-31, 1)))
+    if op == "DWCONV":
+        regs.update(W_ADDR=s.array(rng.integers(-128, 128, kh * kw * cout, dtype=np.int8)),
+                    BIAS_ADDR=s.array(rng.integers(-2**31, 2**31, cout, dtype=np.int64).astype(np.int32)) if bias else 0,
+                    MULT_ADDR=s.array(rng.integers(0, 2**31, cout).astype(np.int32)),
+                    SHIFT_ADDR=s.array(rng.integers(-31, 32, cout).astype(np.int32)))
+    r.drv.vector_start(OP[op], **regs)
+    vu = r.acc.vector
+    assert vu.busy, r.drv.vector_status()
+    want = vu._compute_numpy(vu.op)                          # operands as they are, before completion
+    r.drv.wait_idle()
+    got, gaps_ok = s.read(out)
+    assert np.array_equal(got, want) and gaps_ok

@@ -165,7 +165,11 @@ def test_constants_are_consistent():
     assert P.HOST_WINDOW_BASE == region("DRAM").base
     assert P.MAX_FRAME == P.HEADER_SIZE + P.MAX_PAYLOAD + P.CRC_SIZE
     assert P.MAX_ENCODED == P.MAX_FRAME + P.MAX_FRAME // 254 + 1 + 1
-    assert TELEMETRY_NAMES[:len(PERF_COUNTER_NAMES)] == tuple(n.lower() for n in PERF_COUNTER_NAMES)
+    # telemetry 0..TLM_TC_SRAM_RD carries the PERF counters in PERF order; the vector-unit counters
+    # appended after TC_SRAM_RD (VU_BUSY, ...) are not in protocol v1's telemetry
+    n_perf = P.TLM_TC_SRAM_RD + 1
+    assert TELEMETRY_NAMES[:n_perf] == tuple(n.lower() for n in PERF_COUNTER_NAMES[:n_perf])
+    assert PERF_COUNTER_NAMES[n_perf:] == ("VU_BUSY", "VU_OPS", "VU_SRAM_RD", "COMPUTE_BUSY")
     assert len(TELEMETRY_NAMES) == P.TLM_COUNT
     assert payload_size(MsgType.REQ_MEM_WRITE) is None
     assert 4 + P.MEM_CHUNK <= P.MAX_PAYLOAD and 4 + P.MEM_CHUNK + 0 <= P.MAX_PAYLOAD
