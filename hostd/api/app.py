@@ -38,6 +38,9 @@ CLIENT_HEADER = "X-Tessera-Client"
 SUPPORTED_HTTP_MAJOR = 1
 CLOSE_AFTER = (408, 505)          # statuses after which the connection is closed (the stream is not trusted)
 
+RECEIVED = web.RequestKey("received", float)      # perf_counter() when the body had been read
+HTTP_PARSE = web.RequestKey("http_parse", float)  # seconds from the parsed header to the body read
+
 log = logging.getLogger("hostd.api")
 
 
@@ -149,7 +152,8 @@ class Api:
             body = None
             if route.body is not None:
                 raw = await self._read_body(request)
-                request["received"], request["http_parse"] = time.perf_counter(), time.perf_counter() - start
+                request[RECEIVED] = time.perf_counter()
+                request[HTTP_PARSE] = request[RECEIVED] - start
                 if raw or route.body_required:
                     body = await self._offload(len(raw) > INLINE_BODY_BYTES, self.decode_body, route.body, raw)
             result = await handler(request, query, body)
@@ -226,7 +230,7 @@ class Api:
         x = await self._offload(len(rows) * len(rows[0]) > INLINE_VALUES, inputs_of, cm, body)
         wait = query.wait if "wait" in request.query else body.wait
         created, job = await self.daemon.submit(body.model, x, self._client_id(request, body), body.idempotency_key,
-                                                wait, request["http_parse"], request["received"])
+                                                wait, request[HTTP_PARSE], request[RECEIVED])
         return (202 if created else 200), job
 
     async def jobs(self, request, query: JobsQuery, body):
