@@ -229,7 +229,7 @@ def reason_of(model: type[BaseModel], exc: ValidationError, query: bool) -> Http
         return HttpError(400, "missing_field", f"{where} is required")
     if kind == "extra_forbidden":
         known = ", ".join(model.model_fields)
-        return HttpError(400, code, f"unknown {where}; known: {known}")
+        return HttpError(400, code, f"unknown {where}; " + (f"known: {known}" if known else "there are none here"))
     spec = _schema_at(model, loc)
     if kind == "float_type" and type(value) is int:
         return HttpError(400, code, f"{where} must be in {_bounds(spec)}, got {_echo(value)}")
