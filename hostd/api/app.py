@@ -5,7 +5,8 @@ operation of the Daemon (hostd/daemon.py).
 Each request is checked in this order: HTTP version (505), chunked body (411), route (404/405), operator token
 (403), body size (413), query string (400), body (400, hostd/api/schemas.py), then the operation. Bodies larger than
 INLINE_BODY_BYTES are decoded, validated and converted to arrays on a worker thread (`Api.decode_body`, then
-`inputs_of`), so one client's large body does not hold up the others' requests on the event loop.
+`inputs_of`), and a job answer with many outputs is JSON-encoded there too, so one client's large request does not
+hold up the others' requests on the event loop.
 
 Usage:
     server = await serve_api(daemon)        # in Daemon.start(): listens on daemon.cfg.api; await server.close()
@@ -16,10 +17,12 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import json
 import logging
 import re
 import time
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 from aiohttp import web
@@ -102,6 +105,11 @@ def inputs_of(cm, req: SubmitRequest) -> np.ndarray:
     return np.asarray(rows, np.int8)                     # every value was checked to be in -128..127
 
 
+@cache
+def _defaults(query_schema: type):
+    return query_schema()
+
+
 class Api:
     """The handlers of ROUTES over one Daemon."""
 
@@ -148,7 +156,7 @@ class Api:
             start = time.perf_counter()
             if route.operator:
                 self._check_operator(request, route)
-            query = parse_query(route.query, request.query)
+            query = parse_query(route.query, request.query) if request.query else _defaults(route.query)
             body = None
             if route.body is not None:
                 raw = await self._read_body(request)
@@ -231,13 +239,19 @@ class Api:
         wait = query.wait if "wait" in request.query else body.wait
         created, job = await self.daemon.submit(body.model, x, self._client_id(request, body), body.idempotency_key,
                                                 wait, request[HTTP_PARSE], request[RECEIVED])
-        return (202 if created else 200), job
+        return await self._job_answer(202 if created else 200, job)
 
     async def jobs(self, request, query: JobsQuery, body):
         return {"jobs": self.daemon.jobs(query.state)}
 
     async def job(self, request, query: WaitQuery, body):
-        return await self.daemon.job(request.match_info["id"], query.wait)
+        return await self._job_answer(200, await self.daemon.job(request.match_info["id"], query.wait))
+
+    async def _job_answer(self, status: int, job: dict) -> web.Response:
+        """A job's JSON; one with many outputs is encoded on a worker thread."""
+        outputs = job.get("outputs_int8") or [[]]
+        text = await self._offload(len(outputs) * len(outputs[0]) > INLINE_VALUES, json.dumps, job)
+        return web.Response(text=text, status=status, content_type=JSON)
 
     async def stats(self, request, query, body):
         return await self.daemon.stats()
