@@ -106,6 +106,7 @@ def test_bad_input_is_a_400_naming_the_field_and_nothing_is_journaled(daemon, cl
     assert client.jobs() == []                                    # nothing refused was journaled
     job = client.run(m, inputs=digits_model[2][:2])               # and the daemon serves on
     assert job["state"] == "done" and job["outputs_int8"] == _expected(daemon, m, digits_model[2][:2])
+    assert job["client"] == f"pid:{os.getpid()}"                  # SO_PEERCRED names a client without an id
 
 
 def test_body_limit_answers_413_to_the_client(tmp_path, device, digits_model):
@@ -119,6 +120,11 @@ def test_body_limit_answers_413_to_the_client(tmp_path, device, digits_model):
             (413, "body_too_large", f"body of {length} bytes exceeds the limit of {SMALL_BODY_LIMIT}")
         assert c.stats()["queue_depth"] == 0                      # the same client goes on
         c.close()
+        at_limit = json.dumps({"model": "0" * 64, "inputs": [[0.0]]}).encode()
+        at_limit += b" " * (SMALL_BODY_LIMIT - len(at_limit))          # JSON allows trailing white space
+        assert _post(d.api, "/v1/jobs", at_limit)[0] == 404         # read and validated: the limit is inclusive
+        assert _post(d.api, "/v1/jobs", at_limit + b" ") == (413, {"error": "body_too_large", "reason": (
+            f"body of {SMALL_BODY_LIMIT + 1} bytes exceeds the limit of {SMALL_BODY_LIMIT}")})
 
 
 def test_reset_needs_the_operator_token(daemon, client, tmp_path):
