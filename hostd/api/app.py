@@ -3,7 +3,7 @@ OpenAPI document in hostd/api/openapi.py all read it), and the handlers, which v
 operation of the Daemon (hostd/daemon.py).
 
 Each request is checked in this order: HTTP version (505), chunked body (411), route (404/405), operator token
-(403), body size (413), query string (400), body (400, hostd/api/schemas.py), then the operation. Bodies larger than
+(403), query string (400), body size (413), body (400, hostd/api/schemas.py), then the operation. Bodies larger than
 INLINE_BODY_BYTES are decoded, validated and converted to arrays on a worker thread (`Api.decode_body`, then
 `inputs_of`), and a job answer with many outputs is JSON-encoded there too, so one client's large request does not
 hold up the others' requests on the event loop.
