@@ -111,6 +111,10 @@ def _query_cursor(raw: str) -> int:
     return int(raw)
 
 
+ModelName = _text(0, MAX_NAME_CHARS, "a name for people")
+ModelRef = _text(1, MODEL_HASH_CHARS, "model hash from POST /v1/models")
+IdempotencyKey = _text(1, MAX_KEY_CHARS, "maps to exactly one job forever")
+ClientId = _text(1, MAX_CLIENT_CHARS, "fair-queue client id (else X-Tessera-Client, else pid:N)")
 WaitSeconds = Annotated[float, PlainValidator(_body_wait),
                         WithJsonSchema({"anyOf": [{"type": "boolean"}, {"type": "number", "minimum": 0}],
                                         "description": f"seconds to wait for the result (true: {MAX_WAIT:g})"})]
@@ -125,17 +129,17 @@ class LoadModelRequest(_Body):
     """POST /v1/models: compile an ONNX model and register it."""
     onnx: Base64Bytes
     calibration: FloatRows = Field(None, description="float rows for quantizing a float model")
-    name: _text(0, MAX_NAME_CHARS, "a name for people") = ""
+    name: ModelName = ""
     max_rows: Annotated[int, Field(ge=1, le=MAX_ROWS_LIMIT, description="rows per device job")] = DEFAULT_MAX_ROWS
 
 
 class SubmitRequest(_Body):
     """POST /v1/jobs: run rows of inputs through a loaded model."""
-    model: _text(1, MODEL_HASH_CHARS, "model hash from POST /v1/models")
+    model: ModelRef
     inputs: FloatRows = Field(None, description="float rows, quantized with the model's input scale")
     inputs_int8: Int8Rows = Field(None, description="already quantized rows")
-    idempotency_key: _text(1, MAX_KEY_CHARS, "maps to exactly one job forever") | None = None
-    client: _text(1, MAX_CLIENT_CHARS, "fair-queue client id (else X-Tessera-Client, else pid:N)") | None = None
+    idempotency_key: IdempotencyKey | None = None
+    client: ClientId | None = None
     wait: WaitSeconds = 0.0
 
     @model_validator(mode="after")

@@ -100,6 +100,9 @@ def test_bad_input_is_a_400_naming_the_field_and_nothing_is_journaled(daemon, cl
                                + b"\r\n\r\n")
     assert (status, answer) == (431, {"error": "header_too_large",
                                       "reason": f"a request header line exceeds {MAX_HEADER_LINE} bytes"})
+    status, answer = _raw_http(api, b"GET /v1/ping HTTP/1.1\r\nConnection: close\r\n\r\n")
+    assert (status, answer) == (400, {"error": "bad_request",
+                                      "reason": "malformed request: Missing 'Host' header in request."})
     many = b"".join(b"X-%d: a\r\n" % i for i in range(MAX_HEADERS + 1))
     status, answer = _raw_http(api, b"GET /v1/ping HTTP/1.1\r\nHost: hostd\r\n" + many + b"\r\n")
     assert (status, answer["reason"]) == (431, f"more than {MAX_HEADERS} header lines")
