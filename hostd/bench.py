@@ -220,8 +220,8 @@ def digits_figures(daemon, n: int) -> dict:
 OFF_PATH = ("journal_finish",)
 WIRE_STAGES = ("input_write", "run_ack", "job_done", "output_read")   # wire + emulated device, not host work  # committed after the answer was sent: not part of the client's latency
 STAGE_NOTES = {
-    "http_parse": "daemon: HTTP request parse after the header arrived",
-    "validate": "daemon: JSON decode, input quantization, request hash",
+    "http_parse": "daemon: request body read after aiohttp parsed the header",
+    "validate": "daemon: JSON decode, schema validation, input quantization, request hash",
     "journal_submit": "daemon: journal INSERT commit before the job is acknowledged",
     "queue_wait": "daemon: accepted until the worker took the job",
     "journal_start": "daemon: journal UPDATE (running, attempts)",

@@ -3,9 +3,12 @@
 Usage:
     tessera hostd --device /dev/pts/4 [--api PATH] [--db PATH] [--queue-depth 256] [--job-timeout 30] [--max-attempts 3]
                   [--journal-sync normal|full] [--max-job-rows 65536] [--keep-jobs 10000] [--keep-days 7]
+                  [--max-body BYTES]
     tessera hostd --journal-repair [--db PATH]     # keep every readable job and model, set the damaged file aside
     tessera ctl [--api PATH] ping | info | load MODEL.onnx [--calibration X.npy] | run MODEL_HASH --input X.npy
-    tessera ctl jobs [--state done] | stats | reset | log | metrics
+    tessera ctl jobs [--state done] | stats | log | metrics
+    tessera ctl --operator reset          # operations that affect every client need the operator token
+A user mistake (a missing or malformed file, a refused request, no daemon) is one line on stderr and exit status 1.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from hostd.api.operator import TokenError, operator_token_path
+from hostd.api.server import MAX_BODY_BYTES, SocketInUse
 from hostd.daemon import (DEFAULT_JOB_TIMEOUT, DEFAULT_KEEP_AGE, DEFAULT_KEEP_JOBS, DEFAULT_MAX_ATTEMPTS,
                           DEFAULT_MAX_JOB_ROWS, DEFAULT_QUEUE_DEPTH, Daemon, DaemonConfig, default_api_path)
 from hostd.journal import JournalDamaged
@@ -49,10 +54,14 @@ def register(subparsers) -> None:
     p.add_argument("--journal-repair", action="store_true",
                    help="repair a damaged journal (--db, or the default): keep every readable job and model, move "
                         "the damaged file aside, then exit")
+    p.add_argument("--max-body", type=int, default=MAX_BODY_BYTES,
+                   help="largest request body in bytes (413 beyond; default %(default)s)")
     p.set_defaults(func=_run_daemon)
 
     c = subparsers.add_parser("ctl", help="talk to a running host daemon")
     c.add_argument("--api", default=default_api_path(), help="Unix socket of the API (default: %(default)s)")
+    c.add_argument("--operator", action="store_true",
+                   help="send the operator token (needed by reset), read from the token file next to the socket")
     sub = c.add_subparsers(dest="ctl_command", metavar="COMMAND", required=True)
     sub.add_parser("ping", help="round trip to the device").set_defaults(func=_ctl(lambda cl, a: cl.ping()))
     sub.add_parser("info", help="device and daemon information").set_defaults(func=_ctl(lambda cl, a: cl.info()))
@@ -61,8 +70,8 @@ def register(subparsers) -> None:
     ld.add_argument("--calibration", type=Path, help=".npy rows for quantizing a float model")
     ld.add_argument("--name", default="")
     ld.add_argument("--max-rows", type=int)
-    ld.set_defaults(func=_ctl(lambda cl, a: cl.load(a.model.read_bytes(), _npy(a.calibration), a.name or a.model.stem,
-                                                    a.max_rows)))
+    ld.set_defaults(func=_ctl(lambda cl, a: cl.load(_read(a.model), _npy(a.calibration, "--calibration"),
+                                                    a.name or a.model.stem, a.max_rows)))
     rn = sub.add_parser("run", help="run inputs through a model and wait for the result")
     rn.add_argument("model", help="model hash (from `ctl load`)")
     src = rn.add_mutually_exclusive_group(required=True)
@@ -70,35 +79,74 @@ def register(subparsers) -> None:
     src.add_argument("--json", help="float rows as JSON, e.g. '[[0.1, 0.2]]'")
     rn.add_argument("--key", help="idempotency key")
     rn.add_argument("--timeout", type=float, default=120.0)
-    rn.set_defaults(func=_ctl(lambda cl, a: cl.run(a.model, inputs=_npy(a.input) if a.input else json.loads(a.json),
-                                                   idempotency_key=a.key, timeout=a.timeout)))
+    rn.set_defaults(func=_ctl(lambda cl, a: cl.run(a.model, inputs=_npy(a.input, "--input") if a.input
+                                                   else _json_rows(a.json), idempotency_key=a.key,
+                                                   timeout=a.timeout)))
     jb = sub.add_parser("jobs", help="recent jobs")
     jb.add_argument("--state", choices=("queued", "running", "done", "failed"))
     jb.set_defaults(func=_ctl(lambda cl, a: cl.jobs(a.state)))
     sub.add_parser("stats", help="queue, link and device counters").set_defaults(func=_ctl(lambda cl, a: cl.stats()))
-    sub.add_parser("reset", help="reset the device").set_defaults(func=_ctl(lambda cl, a: cl.reset()))
+    sub.add_parser("reset", help="reset the device (needs --operator)").set_defaults(
+        func=_ctl(lambda cl, a: cl.reset()))
     sub.add_parser("log", help="the device's log ring").set_defaults(func=_ctl(lambda cl, a: cl.log()["text"]))
     sub.add_parser("metrics", help="Prometheus metrics").set_defaults(func=_ctl(lambda cl, a: cl.metrics()))
 
 
-def _npy(path: Path | None):
-    return None if path is None else np.load(path)
+class UsageError(Exception):
+    """A mistake in what the user gave `tessera ctl` (a file, a value): one line on stderr, exit status 1."""
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror}") from None
+
+
+def _npy(path: Path | None, option: str):
+    """Rows of numbers from a .npy file (no pickles, no strings)."""
+    if path is None:
+        return None
+    try:
+        arr = np.load(path, allow_pickle=False)
+    except OSError as exc:
+        raise UsageError(f"{option} {path}: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise UsageError(f"{option} {path} is not a .npy array of numbers: {exc}") from None
+    if not isinstance(arr, np.ndarray):
+        raise UsageError(f"{option} {path} is a .npz archive; give one .npy array")
+    if arr.dtype.kind not in "iuf":
+        raise UsageError(f"{option} {path} holds values of dtype {arr.dtype}; it must hold numbers (int or float)")
+    return arr
+
+
+def _json_rows(text: str):
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"--json is not valid JSON: {exc}") from None
 
 
 def _ctl(action):
     def run(args) -> int:
-        from hostd.client import ApiError, Client
-        client = Client(args.api)
+        from hostd.client import ApiError, Client, TokenError
+        client = None
         try:
+            client = Client(args.api, operator=args.operator)
             out = action(client, args)
-        except ApiError as exc:
+        except (UsageError, TokenError, ApiError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1
-        except (FileNotFoundError, ConnectionRefusedError) as exc:
-            print(f"error: cannot reach the daemon at {args.api}: {exc}", file=sys.stderr)
+        except ValueError as exc:                      # rows the client refuses to send (strings, ragged lists)
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        except OSError as exc:                         # no socket, refused, not ours, timed out, connection lost
+            print(f"error: cannot reach the daemon at {args.api}: {exc.strerror or exc} "
+                  "(is `tessera hostd` running?)", file=sys.stderr)
             return 1
         finally:
-            client.close()
+            if client is not None:
+                client.close()
         print(out if isinstance(out, str) else json.dumps(out, indent=2))
         return 0
     return run
@@ -117,11 +165,12 @@ def _run_daemon(args) -> int:
                            job_timeout=args.job_timeout, max_attempts=args.max_attempts,
                            link_timeout=args.link_timeout, journal_sync=args.journal_sync.upper(),
                            max_job_rows=args.max_job_rows, keep_jobs=args.keep_jobs,
-                           keep_age=args.keep_days * SECONDS_PER_DAY)
+                           keep_age=args.keep_days * SECONDS_PER_DAY, max_body=args.max_body)
         daemon = Daemon(cfg)
-        print(f"tessera hostd: device {cfg.device}, API {cfg.api}, journal {cfg.db}", flush=True)
+        print(f"tessera hostd: device {cfg.device}, API {cfg.api}, journal {cfg.db}, "
+              f"operator token {operator_token_path(cfg.api)}", flush=True)
         asyncio.run(daemon.serve_forever())
-    except (OwnershipError, JournalDamaged, FileNotFoundError) as exc:
+    except (OwnershipError, JournalDamaged, FileNotFoundError, SocketInUse, TokenError) as exc:
         print(f"tessera hostd: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:                          # SIGINT before the daemon's own handler was installed

@@ -5,7 +5,8 @@ Usage:
     m = c.load(Path("mlp.onnx").read_bytes(), calibration=rows)["model"]
     job = c.run(m, inputs=[[0.1] * 64], idempotency_key="req-42")     # submit + wait, one round trip
     job["classes"], c.stats(), c.metrics()
-Errors are `ApiError(status, error, reason)`.
+    Client(operator=True).reset()                  # operator operations send the token from the daemon's token file
+Errors are `ApiError(status, error, reason)`; `TokenError` when operator=True and the token file cannot be read.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import time
 
 import numpy as np
 
+from hostd.api.operator import TokenError, operator_token_path, read_token  # noqa: F401 - TokenError re-exported
 from hostd.daemon import default_api_path
 
 DEFAULT_TIMEOUT = 120.0
@@ -42,9 +44,13 @@ class _UnixConnection(http.client.HTTPConnection):
 
 
 class Client:
-    def __init__(self, api: str | None = None, timeout: float = DEFAULT_TIMEOUT, client_id: str | None = None):
+    def __init__(self, api: str | None = None, timeout: float = DEFAULT_TIMEOUT, client_id: str | None = None,
+                 operator: bool = False, operator_token: str | None = None):
         self.api, self.timeout, self.client_id = api or default_api_path(), timeout, client_id
         self._conn: _UnixConnection | None = None
+        if operator and operator_token is None:
+            operator_token = read_token(operator_token_path(self.api))
+        self.operator_token = operator_token
 
     @property
     def _slice(self) -> float:
@@ -61,11 +67,17 @@ class Client:
         headers = {"Content-Type": "application/json"} if data is not None else {}
         if self.client_id:
             headers["X-Tessera-Client"] = self.client_id
+        if self.operator_token:
+            headers["Authorization"] = f"Bearer {self.operator_token}"
         for attempt in range(2):                    # one reconnect for a keep-alive connection the server closed
             if self._conn is None:
                 self._conn = _UnixConnection(self.api, self.timeout)
             try:
-                self._conn.request(method, path, body=data, headers=headers)
+                try:
+                    self._conn.request(method, path, body=data, headers=headers)
+                except (BrokenPipeError, ConnectionResetError):
+                    if not data:
+                        raise               # else the server may have answered before reading it all (413): read on
                 rsp = self._conn.getresponse()
                 payload = rsp.read()
                 break
@@ -92,7 +104,7 @@ class Client:
     def load(self, onnx_bytes: bytes, calibration=None, name: str = "", max_rows: int | None = None) -> dict:
         body = {"onnx": base64.b64encode(onnx_bytes).decode(), "name": name}
         if calibration is not None:
-            body["calibration"] = np.asarray(calibration, np.float32).tolist()
+            body["calibration"] = _numbers(calibration, "calibration").astype(np.float32).tolist()
         if max_rows is not None:
             body["max_rows"] = max_rows
         return self.request("POST", "/v1/models", body)
@@ -105,9 +117,9 @@ class Client:
         """POST /v1/jobs; with `wait` > 0 the answer comes when the job finished (or after `wait` seconds)."""
         body: dict = {"model": model}
         if inputs is not None:
-            body["inputs"] = np.asarray(inputs, np.float32).tolist()
+            body["inputs"] = _numbers(inputs, "inputs").astype(np.float32).tolist()
         if inputs_int8 is not None:
-            body["inputs_int8"] = np.asarray(inputs_int8).tolist()
+            body["inputs_int8"] = _numbers(inputs_int8, "inputs_int8").tolist()
         if idempotency_key is not None:
             body["idempotency_key"] = idempotency_key
         return self.request("POST", "/v1/jobs" + (f"?wait={wait:g}" if wait else ""), body)
@@ -145,3 +157,11 @@ class Client:
 
     def log(self, cursor: int = 0) -> dict:
         return self.request("GET", f"/v1/log?cursor={cursor}")
+
+
+def _numbers(rows, name: str) -> np.ndarray:
+    """`rows` as an array of numbers; strings, booleans or objects are refused here, not converted."""
+    arr = np.asarray(rows)
+    if arr.dtype.kind not in "iuf":
+        raise ValueError(f"{name} must be numbers (int or float), got values of dtype {arr.dtype}")
+    return arr

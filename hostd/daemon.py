@@ -1,4 +1,5 @@
-"""The host daemon: a fair, bounded job queue in front of one device, a durable journal, and the local HTTP API.
+"""The host daemon: a fair, bounded job queue in front of one device, a durable journal, and the operations its
+local HTTP API calls (the API itself, routes and request schemas: hostd/api/).
 
 Clients submit jobs over the Unix-socket API (docs/hostd-api.md). Jobs are
 journaled (hostd/journal.py) before they are acknowledged, queued per client and
@@ -33,8 +34,6 @@ Usage:
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import hashlib
 import logging
 import os
@@ -47,14 +46,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hostd.device import Device, DeviceError, ModelTooLarge
-from hostd.fair_queue import DEFAULT_SLICE_ROWS, FairQueue, QueueFull, slice_rows_for  # noqa: F401 - QueueFull: API
-from hostd.http_api import HttpError, Routes, serve_unix
-from hostd.journal import DEFAULT_SYNC, Journal
-from hostd.link import Link, LinkError, PortBusy
-from hostd.metrics import CONTENT_TYPE, Metrics
 from compiler.compiled import CompiledModel
 from compiler.model_compiler import CompileError, compile_model
+from hostd.api.app import serve_api
+from hostd.api.errors import HttpError
+from hostd.api.server import MAX_BODY_BYTES
+from hostd.device import Device, DeviceError, ModelTooLarge
+from hostd.fair_queue import DEFAULT_SLICE_ROWS, FairQueue, QueueFull, slice_rows_for  # noqa: F401 - QueueFull: API
+from hostd.journal import DEFAULT_SYNC, Journal
+from hostd.link import Link, LinkError, PortBusy
+from hostd.metrics import Metrics
 from hostd.ownership import LockFile, OwnershipError, claim_socket_path, ensure_private_dir, user_runtime_dir
 from hostd.protocol import MsgType
 
@@ -65,7 +66,6 @@ DEFAULT_MAX_JOB_ROWS = 65536   # rows one job may have (POST /v1/jobs answers 40
 DEFAULT_KEEP_JOBS = 10000      # finished jobs kept in the journal (older ones are pruned)
 DEFAULT_KEEP_AGE = 7 * 86400.0  # seconds a finished job is kept
 DEFAULT_MAINTENANCE_PERIOD = 60.0   # seconds between prune + WAL checkpoint passes
-MAX_WAIT = 300.0               # longest ?wait= on GET /v1/jobs/{id}
 TELEMETRY_MAX_AGE = 1.0        # seconds a scrape may reuse the last TELEMETRY answer
 CONNECT_BACKOFF = (0.1, 5.0)
 TIMING_KEEP = 1024             # jobs whose per-stage times are kept in memory
@@ -99,6 +99,7 @@ class DaemonConfig:
     keep_jobs: int | None = DEFAULT_KEEP_JOBS
     keep_age: float | None = DEFAULT_KEEP_AGE
     maintenance_period: float = DEFAULT_MAINTENANCE_PERIOD
+    max_body: int = MAX_BODY_BYTES     # largest request body the API reads (413 beyond)
 
     def __post_init__(self):
         if not self.api:
@@ -141,7 +142,6 @@ class Daemon:
         self.metrics.link_source = lambda: self.device.link.stats
         self.metrics.device_source = lambda: (self._telemetry[1], self.device.info or {})
         self.metrics.worker_alive.set_function(lambda: 1 if self._worker_alive() else 0)
-        self.routes = self._routes()
 
     def _adopt_model(self, h: str, image: bytes) -> None:
         """A journaled model; one whose image no longer decodes is set aside with its reason (its jobs fail)."""
@@ -190,7 +190,7 @@ class Daemon:
             self.last_connect_error = str(exc)               # no device yet: the worker keeps trying
         try:
             claim_socket_path(self.cfg.api)
-            self.server = await serve_unix(self.routes, self.cfg.api)
+            self.server = await serve_api(self)
         except BaseException:
             await asyncio.to_thread(self.device.close)
             self._release()
@@ -222,7 +222,7 @@ class Daemon:
             return
         self._stopped = self._stopping = True
         if getattr(self, "server", None) is not None:
-            self.server.close()
+            await self.server.close()
         self._remove_socket()
         if self._maintainer:
             self._maintainer.cancel()
@@ -432,22 +432,7 @@ class Daemon:
             if timing is not None:
                 timing["journal_finish"] = spent
 
-    # ------------------------------------------------------------ API
-    def _routes(self) -> Routes:
-        r = Routes()
-        r.add("GET", "/v1/ping", self.api_ping)
-        r.add("GET", "/v1/info", self.api_info)
-        r.add("POST", "/v1/models", self.api_load)
-        r.add("GET", "/v1/models", self.api_models)
-        r.add("POST", "/v1/jobs", self.api_submit)
-        r.add("GET", "/v1/jobs", self.api_jobs)
-        r.add("GET", "/v1/jobs/{id}", self.api_job)
-        r.add("GET", "/v1/stats", self.api_stats)
-        r.add("POST", "/v1/reset", self.api_reset)
-        r.add("GET", "/v1/log", self.api_log)
-        r.add("GET", "/metrics", self.api_metrics)
-        return r
-
+    # ------------------------------------------------------------ operations the API calls (hostd/api/app.py)
     def _need_device(self) -> None:
         if not self._connected:
             raise HttpError(503, "device_unavailable", f"device {self.cfg.device} is not connected: "
@@ -460,44 +445,29 @@ class Daemon:
         except (DeviceError, LinkError) as exc:
             raise HttpError(503, "device_error", str(exc)) from exc
 
-    async def api_ping(self, req):
+    async def ping(self) -> dict:
         t0 = time.monotonic()
         await self._device_call(self.device.link.request, MsgType.REQ_PING, {"data": PING_DATA})
-        return 200, {"ok": True, "round_trip_s": time.monotonic() - t0, "boot_count": self.device.boot_count}
+        return {"ok": True, "round_trip_s": time.monotonic() - t0, "boot_count": self.device.boot_count}
 
-    async def api_info(self, req):
+    async def info(self) -> dict:
         info = await self._device_call(self.device.refresh_info)
-        return 200, {"device": info, "url": self.cfg.device, "queue_depth": len(self.queue),
-                     "queue_limit": self.cfg.queue_depth, "models": len(self.models)}
+        return {"device": info, "url": self.cfg.device, "queue_depth": len(self.queue),
+                "queue_limit": self.cfg.queue_depth, "models": len(self.models)}
 
-    async def api_load(self, req):
-        body = req.json()
-        onnx_b64 = _field(body, "onnx", str)
+    async def load_model(self, onnx: bytes, calibration: np.ndarray | None, max_rows: int, name: str) -> dict:
         try:
-            data = base64.b64decode(onnx_b64, validate=True)
-        except (binascii.Error, ValueError) as exc:
-            raise HttpError(400, "bad_field", f"field 'onnx' is not valid base64: {exc}") from exc
-        calib = body.get("calibration")
-        if calib is not None:
-            calib = _array(calib, "calibration", np.float32)
-        max_rows = body.get("max_rows", 64)
-        if not isinstance(max_rows, int) or not 1 <= max_rows <= 0xFFFF:
-            raise HttpError(400, "bad_field", f"field 'max_rows' must be an integer in 1..65535, got {max_rows!r}")
-        try:
-            cm = await asyncio.to_thread(compile_model, data, calib, max_rows)
+            cm = await asyncio.to_thread(compile_model, onnx, calibration, max_rows)
         except CompileError as exc:
             raise HttpError(422, "unsupported_model", str(exc)) from exc
         except Exception as exc:  # noqa: BLE001 - onnx/onnxruntime raise many types on bad models
             raise HttpError(422, "bad_model", f"{type(exc).__name__}: {exc}") from exc
         self.check_model_fits(cm)
         h = cm.hash.hex()
-        self.journal.put_model(h, str(body.get("name", "")), cm.image)
+        self.journal.put_model(h, name, cm.image)
         self.models[h] = cm
         self.broken_models.pop(h, None)
-        return 201, _model_json(h, str(body.get("name", "")), cm)
-
-    async def api_models(self, req):
-        return 200, {"models": self.model_list()}
+        return _model_json(h, name, cm)
 
     def check_model_fits(self, cm: CompiledModel) -> None:
         """422 `model_too_large` for a model that can never fit the device's host window (refused at load)."""
@@ -519,40 +489,22 @@ class Daemon:
             raise HttpError(400, "too_many_rows", f"field {field!r} has {rows} rows; a job may have at most "
                             f"{self.cfg.max_job_rows} rows (--max-job-rows)")
 
-    def model_list(self) -> list[dict]:
+    def list_models(self) -> list[dict]:
         """Every journaled model; one whose stored image cannot be used says why (`broken`)."""
         return [_model_json(h, name, self.models[h]) if h in self.models else
                 {"model": h, "name": name, "broken": self.broken_models.get(h, "not decoded")}
                 for h, name, _ in self.journal.models()]
 
-    async def api_submit(self, req):
-        body = req.json()
-        model = _field(body, "model", str)
-        self.check_model_usable(model)
-        cm = self.models.get(model)
-        if cm is None:
-            raise HttpError(404, "unknown_model", f"model {model!r} is not loaded; POST /v1/models first")
-        if "inputs" in body:
-            x = cm.quantize_input(_array(body["inputs"], "inputs", np.float32, cm.input_features))
-        elif "inputs_int8" in body:
-            raw = _array(body["inputs_int8"], "inputs_int8", np.int64, cm.input_features)
-            if raw.min() < -128 or raw.max() > 127:
-                raise HttpError(400, "bad_field", "field 'inputs_int8' has values outside -128..127")
-            x = raw.astype(np.int8)
-        else:
-            raise HttpError(400, "missing_field", "one of the fields 'inputs' or 'inputs_int8' is required")
-        self.check_job_rows(len(x), "inputs" if "inputs" in body else "inputs_int8")
-        key = body.get("idempotency_key")
-        if key is not None and (not isinstance(key, str) or not 1 <= len(key) <= 200):
-            raise HttpError(400, "bad_field", "field 'idempotency_key' must be a string of 1..200 characters")
-        client = str(body.get("client") or req.headers.get("x-tessera-client") or f"pid:{req.peer_pid}")
+    async def submit(self, model: str, x: np.ndarray, client: str, key: str | None, wait: float,
+                     http_parse: float, received: float) -> tuple[bool, dict]:
+        """Journal and queue a job of int8 rows `x` (validated by the API); (created, job JSON), the job finished
+        if it did within `wait` seconds. `http_parse`, `received`: the request's read time and end (perf_counter)."""
         data = x.tobytes()
         request_hash = hashlib.sha256(model.encode() + data).hexdigest()
         if len(self.queue) >= self.cfg.queue_depth and not (key and self.journal.has_key(key)):
             self.metrics.rejected.labels("busy").inc()
             raise HttpError(429, "busy", f"queue full: {len(self.queue)} jobs queued (limit {self.cfg.queue_depth}); "
                             "retry later")
-        wait = _wait_seconds(req, body)
         t_valid = time.perf_counter()
         job, created = self.journal.submit(uuid.uuid4().hex, client, key, request_hash, model, len(x), data)
         if not created and job["request_hash"] != request_hash:
@@ -560,13 +512,13 @@ class Daemon:
                             f"(job {job['id']})")
         if created:
             t_commit = time.perf_counter()
-            self._keep_timing(job["id"], {"http_parse": req.parse_s, "validate": t_valid - req.received,
+            self._keep_timing(job["id"], {"http_parse": http_parse, "validate": t_valid - received,
                                           "journal_submit": t_commit - t_valid, "_accepted": t_commit})
             self.queue.put(client, job, force=True)
             self.metrics.queue_depth.set(len(self.queue))
         if wait > 0 and job["state"] in ("queued", "running"):
             job = await self._wait_job(job, wait)
-        return (202 if created else 200), self._job_json(job)
+        return created, self._job_json(job)
 
     def _keep_timing(self, job_id: str, timing: dict) -> None:
         self._timing[job_id] = timing
@@ -595,20 +547,16 @@ class Daemon:
             timing["wake"] = time.perf_counter() - timing.pop("_resolved")
         return done
 
-    async def api_job(self, req):
-        job = self.journal.job(req.params["id"])
+    async def job(self, job_id: str, wait: float = 0.0) -> dict:
+        job = self.journal.job(job_id)
         if job is None:
-            raise HttpError(404, "unknown_job", f"no job {req.params['id']!r}")
-        wait = _wait_seconds(req, {})
+            raise HttpError(404, "unknown_job", f"no job {job_id!r}")
         if wait > 0 and job["state"] in ("queued", "running"):
             job = await self._wait_job(job, wait)
-        return 200, self._job_json(job)
+        return self._job_json(job)
 
-    async def api_jobs(self, req):
-        state = req.query.get("state")
-        if state is not None and state not in ("queued", "running", "done", "failed"):
-            raise HttpError(400, "bad_query", f"state={state!r}: use queued, running, done or failed")
-        return 200, {"jobs": [self._job_json(j, brief=True) for j in self.journal.jobs(state=state)]}
+    def jobs(self, state: str | None = None) -> list[dict]:
+        return [self._job_json(j, brief=True) for j in self.journal.jobs(state=state)]
 
     async def _refresh_telemetry(self) -> dict:
         if self._connected and time.monotonic() - self._telemetry[0] > TELEMETRY_MAX_AGE:
@@ -618,26 +566,23 @@ class Daemon:
                 pass
         return self._telemetry[1]
 
-    async def api_stats(self, req):
-        return 200, {"queue_depth": len(self.queue), "queue_limit": self.cfg.queue_depth,
-                     "link": dict(self.device.link.stats), "device_resets": self.metrics.device_resets,
-                     "boot_count": self.device.boot_count, "device": await self._refresh_telemetry(),
-                     "connected": self._connected, "health": self.health()}
+    async def stats(self) -> dict:
+        return {"queue_depth": len(self.queue), "queue_limit": self.cfg.queue_depth,
+                "link": dict(self.device.link.stats), "device_resets": self.metrics.device_resets,
+                "boot_count": self.device.boot_count, "device": await self._refresh_telemetry(),
+                "connected": self._connected, "health": self.health()}
 
-    async def api_metrics(self, req):
+    async def metrics_text(self) -> bytes:
         await self._refresh_telemetry()
-        return 200, self.metrics.render(), CONTENT_TYPE
+        return self.metrics.render()
 
-    async def api_reset(self, req):
+    async def reset(self) -> dict:
         await self._device_call(self.device.reset)
-        return 200, {"ok": True, "boot_count": self.device.boot_count}
+        return {"ok": True, "boot_count": self.device.boot_count}
 
-    async def api_log(self, req):
-        cursor = req.query.get("cursor", "0")
-        if not cursor.isdigit():
-            raise HttpError(400, "bad_query", f"cursor={cursor!r} is not a non-negative integer")
-        log = await self._device_call(self.device.log, int(cursor))
-        return 200, {"first": log["first"], "next": log["next"], "text": log["data"].decode("utf-8", "replace")}
+    async def log(self, cursor: int = 0) -> dict:
+        log = await self._device_call(self.device.log, cursor)
+        return {"first": log["first"], "next": log["next"], "text": log["data"].decode("utf-8", "replace")}
 
     def _job_json(self, job: dict, brief: bool = False) -> dict:
         out = {k: job[k] for k in ("id", "client", "idem_key", "model", "rows", "state", "attempts", "error",
@@ -660,48 +605,6 @@ def _resolve(fut: asyncio.Future, value) -> None:
     if not fut.done():
         fut.set_result(value)
 
-
-def _wait_seconds(req, body: dict) -> float:
-    """`?wait=SECONDS` (or `"wait"` in a JSON body: seconds, or true for the longest wait), capped at MAX_WAIT."""
-    if "wait" in req.query:
-        raw = req.query["wait"]
-        try:
-            wait = float(raw)
-        except ValueError as exc:
-            raise HttpError(400, "bad_query", f"wait={raw!r} is not a number of seconds") from exc
-    else:
-        wait = body.get("wait", 0)
-        if wait is True:
-            wait = MAX_WAIT
-        elif wait is False or wait is None:
-            wait = 0
-        elif not isinstance(wait, (int, float)):
-            raise HttpError(400, "bad_field", f"field 'wait' must be true, false or a number of seconds, got {wait!r}")
-    if wait != wait or wait < 0:
-        raise HttpError(400, "bad_query" if "wait" in req.query else "bad_field",
-                        f"wait must be a non-negative number of seconds, got {wait!r}")
-    return min(float(wait), MAX_WAIT)
-
-
-def _field(body: dict, name: str, kind):
-    if name not in body:
-        raise HttpError(400, "missing_field", f"field {name!r} is required")
-    if not isinstance(body[name], kind):
-        raise HttpError(400, "bad_field", f"field {name!r} must be a {kind.__name__}, got {type(body[name]).__name__}")
-    return body[name]
-
-
-def _array(value, name: str, dtype, width: int | None = None) -> np.ndarray:
-    try:
-        arr = np.asarray(value, dtype=dtype)
-    except (TypeError, ValueError) as exc:
-        raise HttpError(400, "bad_field", f"field {name!r} must be a list of rows of numbers: {exc}") from exc
-    if arr.ndim != 2 or arr.shape[0] == 0 or (width is not None and arr.shape[1] != width):
-        want = f"[rows, {width}]" if width else "[rows, features]"
-        raise HttpError(400, "bad_field", f"field {name!r} has shape {list(arr.shape)}, expected {want}")
-    if dtype == np.float32 and not np.isfinite(arr).all():
-        raise HttpError(400, "bad_field", f"field {name!r} contains NaN or infinity")
-    return arr
 
 
 def _model_json(h: str, name: str, cm: CompiledModel) -> dict:
