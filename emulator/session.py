@@ -70,6 +70,8 @@ class Session:
                 from emulator.elf_loader import load_elf
                 from emulator.unicorn_core import UnicornCore
                 self.core = UnicornCore(self.soc, load_elf(firmware, self.machine), self)
+                from emulator.snapshot import StateRegistry
+                self._state_registry = StateRegistry({"soc": self.soc, "trace": self.tracer})
         except BaseException:
             self.close()
             raise
@@ -170,7 +172,7 @@ class Session:
             if ahead > 0:
                 self._flush()
                 self._wait(ahead)
-        if wall - self._last_input >= INPUT_EVERY_S and not isinstance(self.endpoint, MemoryEndpoint):
+        if wall - self._last_input >= INPUT_EVERY_S and self._receives():
             self._last_input = wall
             self._take_input()
 
@@ -190,12 +192,17 @@ class Session:
                 self._last_input = 0.0
             return cycles
         self._flush()
-        if isinstance(self.endpoint, MemoryEndpoint):
+        if not self._receives():
             return None  # nothing can ever arrive: the run ends at its limit
         self._wait(None)
         if self.pace:  # virtual time follows the wall clock while asleep
             return max(0, int((time.monotonic() - self._wall_anchor) * clock.hz) - clock.now)
         return 0
+
+    def _receives(self) -> bool:
+        """False when nothing can ever arrive from the host (in-memory, file:PATH, stdio after end of input)."""
+        ep = self.endpoint
+        return not isinstance(ep, MemoryEndpoint) and getattr(ep, "receives", True)
 
     def _wait(self, timeout: float | None) -> bool:
         """select() on the endpoint and the wake-up pipe; True when something arrived."""

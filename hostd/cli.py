@@ -4,7 +4,7 @@ Usage:
     tessera hostd --device /dev/pts/4 [--api PATH] [--db PATH] [--queue-depth 256] [--job-timeout 30] [--max-attempts 3]
                   [--journal-sync normal|full]
     tessera ctl [--api PATH] ping | info | load MODEL.onnx [--calibration X.npy] | run MODEL_HASH --input X.npy
-    tessera ctl jobs [--state done] | stats | reset | log | metrics
+    tessera ctl jobs [--state done] | stats | reset | log | metrics | models | cancel JOB_ID
 """
 
 from __future__ import annotations
@@ -63,6 +63,10 @@ def register(subparsers) -> None:
     sub.add_parser("reset", help="reset the device").set_defaults(func=_ctl(lambda cl, a: cl.reset()))
     sub.add_parser("log", help="the device's log ring").set_defaults(func=_ctl(lambda cl, a: cl.log()["text"]))
     sub.add_parser("metrics", help="Prometheus metrics").set_defaults(func=_ctl(lambda cl, a: cl.metrics()))
+    sub.add_parser("models", help="registered models").set_defaults(func=_ctl(lambda cl, a: cl.models()))
+    cn = sub.add_parser("cancel", help="cancel a queued job (DELETE /v1/jobs/ID)")
+    cn.add_argument("job", help="job id")
+    cn.set_defaults(func=_ctl(lambda cl, a: cl.request("DELETE", f"/v1/jobs/{a.job}")))
 
 
 def _npy(path: Path | None):
