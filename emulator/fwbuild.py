@@ -33,6 +33,7 @@ TARGET = ["-target", "riscv32-freestanding-none", "-mcpu=generic_rv32+m+c"]
 # No -nostdlib: it would drop compiler-rt too; freestanding-none has no C library or start files to link anyway.
 CFLAGS = ["-ffreestanding", "-Os", "-g", "-Wall", "-Werror"]
 C_SUFFIXES = (".c", ".S", ".s")
+CRT0_NAME = "tessera-crt0.S"
 
 
 class FirmwareBuildError(RuntimeError):
@@ -75,10 +76,13 @@ def build_firmware(sources: list[Path], out_dir: Path, name: str, machine: Machi
     work = out_dir / f".{name}-{os.getpid()}"
     work.mkdir(exist_ok=True)
     (work / "link.ld").write_text(script)
-    (work / "crt0.S").write_text(CRT0_S)
+    crt0 = out_dir / CRT0_NAME   # a stable path: debug info, profiles and GDB name it
+    if not crt0.is_file() or crt0.read_text() != CRT0_S:
+        (work / CRT0_NAME).write_text(CRT0_S)
+        os.replace(work / CRT0_NAME, crt0)
     tmp = work / "fw.elf"
     cmd = [sys.executable, "-m", "ziglang", "cc", *TARGET, *CFLAGS, *defs, "-I", str(INCLUDE),
-           "-T", str(work / "link.ld"), "-o", str(tmp), str(work / "crt0.S"), *map(str, sources)]
+           "-T", str(work / "link.ld"), "-o", str(tmp), str(crt0), *map(str, sources)]
     try:
         res = subprocess.run(cmd, capture_output=True, text=True)
         if res.returncode != 0:
