@@ -18,7 +18,7 @@ from emulator.snapshot import SnapshotError, restore, save
 from hostd.protocol import MsgType
 
 from tests.bringup.conftest import REPO, tessera
-from tests.bringup.vhost import VirtualHost, digest
+from tessera.vhost import VirtualHost, digest
 from tests.firmware.device.hostops import MODEL_BASE, load_model, upload
 from tests.firmware.device.modelgen import make_model
 
@@ -65,7 +65,7 @@ def test_snapshot_is_taken_mid_job_with_the_accelerator_busy(mid_job):
 
 
 def test_restore_in_a_fresh_process_continues_bit_identically(device_elf, mid_job):
-    r = subprocess.run([sys.executable, "-m", "tests.bringup.vhost", str(device_elf), PROFILE, str(mid_job["snap"]),
+    r = subprocess.run([sys.executable, "-m", "tessera.vhost", str(device_elf), PROFILE, str(mid_job["snap"]),
                         str(CONTINUE_CYCLES)], cwd=REPO, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     got = json.loads(r.stdout)

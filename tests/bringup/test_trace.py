@@ -15,7 +15,7 @@ import pytest
 from emulator.session import Session
 from hostd.protocol import MsgType
 
-from tests.bringup.vhost import VirtualHost
+from tessera.vhost import VirtualHost
 from tests.firmware.device.hostops import MODEL_BASE, infer, load_model
 from tests.firmware.device.modelgen import make_model
 

@@ -11,7 +11,8 @@ restores a snapshot in a fresh process, runs on, and prints the digest as JSON.
 Usage:
     host = VirtualHost(Session(firmware=elf, profile="tiny", trace=path))
     host.wait_event(MsgType.EVT_BOOT); load_model(host, MODEL_BASE, model)
-    python -m tests.bringup.vhost ELF PROFILE SNAPSHOT CYCLES      # -> digest JSON on stdout
+    python -m tessera.vhost ELF PROFILE SNAPSHOT CYCLES      # -> digest JSON on stdout
+    session = start_job(Session(firmware=elf), compiled_model, rows)   # the device mid-job (benchmarks)
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from hostd.protocol import Frame, FrameDecoder, encode_frame
 
 STEP_CYCLES = 20_000            # virtual time between two looks at the UART output
 MAX_WAIT_CYCLES = 2_000_000_000
+MODEL_OFFSET = 0x1000           # the model image in the host window, where the device tests place it
 
 
 class VirtualHost:
@@ -77,6 +79,32 @@ class VirtualHost:
             hits = [e for e in self.events if e.type == msg_type]
             return hits[count - 1] if len(hits) >= count else None
         return self._until(found, f"{msg_type!r} #{count}")
+
+
+def start_job(session, cm, rows: int, seed: int = 0, poll_cycles: int = 500) -> VirtualHost:
+    """The device firmware with compiled model `cm` loaded and a RUN of `rows` random rows sent, stepped until the
+    accelerator is busy (a job in flight); hostd's own load sequence (MEM_WRITE chunks, LOAD_MODEL, RUN)."""
+    import numpy as np
+
+    from firmware import protocol_v1 as P
+    from hostd.protocol import MsgType
+    host = VirtualHost(session)
+    host.wait_event(MsgType.EVT_BOOT)
+    base = P.HOST_WINDOW_BASE + MODEL_OFFSET
+    for i in range(0, len(cm.image), P.MEM_CHUNK):
+        host.request(MsgType.REQ_MEM_WRITE, {"addr": base + i, "data": cm.image[i:i + P.MEM_CHUNK]})
+    r = host.request(MsgType.REQ_LOAD_MODEL, {"base": base, "image_size": len(cm.image), "image_crc": cm.crc,
+                                              "hash": cm.hash})
+    if r.type != MsgType.RSP_LOAD_MODEL:
+        raise RuntimeError(f"the device refused the model: {r}")
+    hdr = cm.header
+    x = np.random.default_rng(seed).integers(-128, 128, (rows, hdr.input_row_bytes), dtype=np.int8).tobytes()
+    for i in range(0, len(x), P.MEM_CHUNK):
+        host.request(MsgType.REQ_MEM_WRITE, {"addr": base + hdr.input_offset + i, "data": x[i:i + P.MEM_CHUNK]})
+    host.send(MsgType.REQ_RUN, {"slot": r.payload["slot"], "flags": 0, "rows": rows})
+    while not session.soc.accel.busy:
+        host.step(poll_cycles)
+    return host
 
 
 def digest(session) -> dict:
