@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tty
 
 import pytest
 
@@ -71,16 +72,23 @@ def test_panic_of_python_firmware_reports_code_and_source_location(tmp_path):
 
 
 def test_pty_keeps_the_last_bytes_at_power_off(c_fw):
-    """The hello line is written microseconds before power-off; it must reach a reader every time."""
+    """echo.c echoes the bytes and powers off on 'q': the echo is written microseconds before power-off and must
+    reach the reader (which has the pty open) every time."""
+    payload = b"0123456789"
     for _ in range(PTY_RUNS):
-        p = subprocess.Popen([sys.executable, "-m", "tessera.cli", "emu", "run", "--firmware", str(c_fw["hello"])],
+        p = subprocess.Popen([sys.executable, "-m", "tessera.cli", "emu", "run", "--firmware", str(c_fw["echo"])],
                              cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         line = p.stdout.readline()
         assert line.startswith("serial: /dev/pts/"), line
-        fd = os.open(line.split()[1], os.O_RDONLY | os.O_NOCTTY)
+        fd = os.open(line.split()[1], os.O_RDWR | os.O_NOCTTY)
+        tty.setraw(fd)
         got = b""
         try:
-            while b"\n" not in got:
+            while not got.endswith(b"echo ready\n"):
+                got += os.read(fd, 4096)
+            os.write(fd, payload + b"q")
+            got = b""
+            while len(got) < len(payload):
                 chunk = os.read(fd, 4096)
                 if not chunk:
                     break
@@ -89,8 +97,8 @@ def test_pty_keeps_the_last_bytes_at_power_off(c_fw):
             pass
         finally:
             os.close(fd)
-        assert p.wait(timeout=60) == 7
-        assert got.startswith(b"hello from tessera id=") and got.endswith(b"\n"), got
+        assert p.wait(timeout=60) == 0
+        assert got == payload
 
 
 def test_profile_accepts_any_valid_profile_file(c_fw, tmp_path):
@@ -146,3 +154,10 @@ def test_every_option_has_help_text(command):
     if command not in sub.choices:
         pytest.skip(f"tessera {command} is not part of this checkout")
     assert list(_actions_without_help(sub.choices[command], ["tessera", command])) == []
+
+
+@pytest.mark.parametrize("args", [["models"], ["cancel", "job-1"]])
+def test_ctl_models_and_cancel_reach_for_the_daemon(tmp_path, args):
+    r = tessera("ctl", "--api", tmp_path / "none.sock", *args)
+    assert r.returncode == 1
+    assert r.stderr.startswith(f"error: cannot reach the daemon at {tmp_path / 'none.sock'}: ")
