@@ -8,8 +8,8 @@ import os
 import re
 import shutil
 import subprocess
+import select
 import sys
-import tty
 
 import pytest
 
@@ -18,6 +18,7 @@ from tests.bringup.conftest import FW_DIR, REPO, tessera
 COREMARK_OUT = "q=81985283260 r=637115 s=-11712218459498127 crc=9860 pi1000=3142\n"
 COREMARK_CODE = 42
 PTY_RUNS = 4
+PTY_READ_TIMEOUT_S = 60
 
 
 def test_c_program_with_64_bit_division_builds_and_runs_with_its_output_captured(tmp_path):
@@ -71,6 +72,12 @@ def test_panic_of_python_firmware_reports_code_and_source_location(tmp_path):
     assert r.stderr.splitlines()[2] == "panic 0xe002 (PANIC_BOUNDS) at tests/bringup/fw/panic_bounds.py:11:33"
 
 
+def _read(fd: int) -> bytes:
+    ready, _, _ = select.select([fd], [], [], PTY_READ_TIMEOUT_S)
+    assert ready, "no output from the emulator's pty"
+    return os.read(fd, 4096)
+
+
 def test_pty_keeps_the_last_bytes_at_power_off(c_fw):
     """echo.c echoes the bytes and powers off on 'q': the echo is written microseconds before power-off and must
     reach the reader (which has the pty open) every time."""
@@ -80,16 +87,15 @@ def test_pty_keeps_the_last_bytes_at_power_off(c_fw):
                              cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         line = p.stdout.readline()
         assert line.startswith("serial: /dev/pts/"), line
-        fd = os.open(line.split()[1], os.O_RDWR | os.O_NOCTTY)
-        tty.setraw(fd)
+        fd = os.open(line.split()[1], os.O_RDWR | os.O_NOCTTY)   # already raw (the emulator set it)
         got = b""
         try:
             while not got.endswith(b"echo ready\n"):
-                got += os.read(fd, 4096)
+                got += _read(fd)
             os.write(fd, payload + b"q")
             got = b""
             while len(got) < len(payload):
-                chunk = os.read(fd, 4096)
+                chunk = _read(fd)
                 if not chunk:
                     break
                 got += chunk
