@@ -11,8 +11,18 @@ NATIVE := $(wildcard native/*.c native/*.h native/*.py)
 FIRMWARE_SRC := $(wildcard firmware/*.py firmware/device/*.py firmware/toolchain/*.py firmware/toolchain/*.h firmware/targets/*.toml)
 FIRMWARE_ELF := build/firmware.elf
 
-.PHONY: setup run test bench regmap clean
-setup: $(STAMP) $(FIRMWARE_ELF)
+.PHONY: setup gdb run test bench regmap clean
+setup: $(STAMP) $(FIRMWARE_ELF) gdb
+
+# gdb-multiarch for `tessera emu run --gdb` and its tests: installed only where apt-get exists and we are root;
+# anywhere else this prints why and goes on (the GDB tests then skip with that reason). Never fails the setup.
+gdb:
+	@command -v gdb-multiarch >/dev/null 2>&1 || { \
+	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	    (apt-get install -y -qq gdb-multiarch >/dev/null 2>&1 || \
+	     (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq gdb-multiarch >/dev/null 2>&1)) || \
+	    echo "gdb-multiarch could not be installed; the GDB tests will skip"; \
+	  else echo "gdb-multiarch not installed (needs apt-get and root); the GDB tests will skip"; fi; }
 
 $(STAMP): pyproject.toml setup.py $(NATIVE)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)

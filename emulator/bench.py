@@ -7,7 +7,9 @@ Each figure is measured beside its anchor in the same run (format: /work/shared/
 - mean cost of one MMIO access through Unicorn, the bus and the devices vs the 1 us
   budget (goal <= 1) and vs a raw Unicorn MMIO callback measured in the same run;
 - 64-byte UART echo round trip through the pty with pyserial vs a raw pty echo (goal <= 3);
-- CPU used by an idle `tessera emu run` over 10 s (3 s quick) vs the 1% budget.
+- CPU used by an idle `tessera emu run` over 10 s (3 s quick) vs the 1% budget;
+- the bring-up records of emulator/bench_bringup.py (idle GDB stub cost, snapshot size and
+  save/restore time mid-job, reverse-stepi latency).
 
 Usage:
     tessera bench emulator [--quick]
@@ -187,4 +189,5 @@ def bench_idle(quick: bool) -> list[Record]:
 
 
 def run(quick: bool = False) -> list[Record]:
-    return bench_mips(quick) + bench_mmio(quick) + bench_echo(quick) + bench_idle(quick)
+    from emulator import bench_bringup
+    return bench_mips(quick) + bench_mmio(quick) + bench_echo(quick) + bench_idle(quick) + bench_bringup.run(quick)

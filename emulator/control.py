@@ -21,6 +21,7 @@ Control protocol: one JSON object per line in, one JSON object per line out
     {"inject": "clear"}                      acc.faults.clear()
     {"line_faults": {"flip": 0.001, "drop": 0.001, "seed": 1}}   (null: line faults off)
     {"status": true}                         cycles, resets, pending faults, line-fault counts
+    {"snapshot": "/tmp/s.tsnap"}             save the whole session (emulator/snapshot.py); answers path, bytes, cycles
 
 Usage:
     tessera emu run --firmware fw.elf --control /tmp/emu.sock --line-faults flip=1e-3,drop=1e-3,seed=7
@@ -233,6 +234,9 @@ class ControlledEndpoint:
             return {"line_faults": lf}
         if cmd.get("status"):
             return self.status()
+        if "snapshot" in cmd:
+            from emulator.snapshot import save
+            return save(self.session, str(cmd["snapshot"]))
         kind = cmd.get("inject")
         acc = soc.accel
         if kind == "watchdog":
@@ -259,7 +263,7 @@ class ControlledEndpoint:
             acc.faults.clear()
             return {"injected": kind}
         raise ControlError(f"unknown command {json.dumps(cmd)}; use inject (ecc, dma, hang, watchdog, clear), "
-                           "line_faults or status")
+                           "line_faults, snapshot or status")
 
     def status(self) -> dict:
         soc = self.session.soc

@@ -21,6 +21,7 @@ Usage:
     ic.stop_after_current()       # from inside a hook/callback
     ic.watch(addr)                # stop after the instruction at addr
     ic.emulate_mret(addr)         # the mret at addr is performed by the hook (ic.s.mrets counts them)
+    hist = ic.histogram()         # from now on: instructions run per halfword of the window (numpy uint64)
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ class _IC(ctypes.Structure):
                 ("pending", ctypes.c_uint64), ("mret", ctypes.c_void_p), ("reg_read", ctypes.c_void_p),
                 ("reg_write", ctypes.c_void_p), ("reg_mstatus", ctypes.c_int32), ("reg_mepc", ctypes.c_int32),
                 ("reg_pc", ctypes.c_int32), ("mstatus_mie", ctypes.c_uint32), ("mstatus_mpie", ctypes.c_uint32),
-                ("mstatus_mpp", ctypes.c_uint32), ("mrets", ctypes.c_uint64)]
+                ("mstatus_mpp", ctypes.c_uint32), ("mrets", ctypes.c_uint64), ("hist", ctypes.c_void_p)]
 
 
 def _hook_address() -> int:
@@ -60,7 +61,7 @@ class ICounter:
                      ctypes.cast(lib.uc_reg_read, ctypes.c_void_p).value,
                      ctypes.cast(lib.uc_reg_write, ctypes.c_void_p).value,
                      R.UC_RISCV_REG_MSTATUS, R.UC_RISCV_REG_MEPC, R.UC_RISCV_REG_PC,
-                     MSTATUS_MIE, MSTATUS_MPIE, MSTATUS_MPP, 0)
+                     MSTATUS_MIE, MSTATUS_MPIE, MSTATUS_MPP, 0, None)
         self.watch_base = watch_base
         self._handle = _ucmod.uc_hook_h()
         fn = ctypes.c_void_p(_hook_address())
@@ -69,6 +70,13 @@ class ICounter:
         if status != 0:
             raise RuntimeError(f"uc_hook_add for the instruction counter failed with status {status}")
         self._keep = fn
+
+    def histogram(self) -> np.ndarray:
+        """Start counting instructions per halfword address of the window; the array fills as the core runs."""
+        if getattr(self, "_hist", None) is None:
+            self._hist = np.zeros(max(1, self.s.watch_size // 2), dtype=np.uint64)
+            self.s.hist = self._hist.ctypes.data
+        return self._hist
 
     def watch(self, addr: int) -> None:
         """Stop right after the instruction at addr while an interrupt is pending (FLASH only)."""

@@ -1,5 +1,11 @@
 """GNU ld / lld linker script for firmware on a machine description, and the minimal crt0 to go with it.
 
+The crt0 installs the trap vector only when the program defines `trap_handler`
+(it is weak): without one mtvec stays 0, so an exception ends the emulator
+session with the cause, PC, symbol and registers instead of looping. It also
+carries a weak `crt0_poweroff(code)` (waits for the UART to finish sending, then
+powers off with `code`), so a C program needs nothing but `main`.
+
 The script places .text/.rodata and the .data load image in FLASH (entry
 `_start` at the FLASH base), .data/.bss/stack in RAM, and exports the symbols
 crt0 needs: `_sidata` (load address of .data), `_sdata`/`_edata`, `_sbss`/`_ebss`,
@@ -14,6 +20,7 @@ Usage:
 
 from __future__ import annotations
 
+from asic_model.soc_map import CONSTANTS, SYSCTL, UART
 from emulator.machine import MachineDesc
 
 STACK_ALIGN = 16
@@ -43,10 +50,16 @@ SECTIONS
   _stack_top = ORIGIN(RAM) + LENGTH(RAM);
   .sram (NOLOAD) : {{ *(.sram .sram.*) }} > SRAM
   .dram (NOLOAD) : {{ *(.dram .dram.*) }} > DRAM
-  /DISCARD/ : {{ *(.comment) *(.riscv.attributes) }}
+  /DISCARD/ : {{ *(.comment) *(.riscv.attributes) *(.eh_frame) *(.eh_frame_hdr) }}
 }}
 """
 
+
+_SYSCTL_POWEROFF = SYSCTL.base + SYSCTL.reg("POWEROFF").offset
+_POWEROFF_KEY_WORD = CONSTANTS["SYSCTL_POWEROFF_KEY"].value << SYSCTL.reg("POWEROFF").field("KEY").lo
+_POWEROFF_CODE_MASK = SYSCTL.reg("POWEROFF").field("CODE").mask
+_UART_STATUS = UART.base + UART.reg("STATUS").offset
+_UART_TX_EMPTY = UART.reg("STATUS").field("TX_EMPTY").mask
 
 CRT0_S = r"""/* Minimal crt0: stack, .data copy, .bss clear, trap vector, main(), power off with main's result. */
     .section .text.start
@@ -57,8 +70,12 @@ _start:
     la gp, __global_pointer$
     .option pop
     la sp, _stack_top
+    lui t0, %hi(trap_handler)       /* absolute: an undefined weak trap_handler is 0 */
+    addi t0, t0, %lo(trap_handler)
+    beqz t0, 0f                     /* no handler: mtvec stays 0, an exception ends the session */
     la t0, trap_entry
     csrw mtvec, t0
+0:
     la a0, _sidata
     la a1, _sdata
     la a2, _edata
@@ -77,6 +94,23 @@ _start:
 4:  call main
     call crt0_poweroff
 5:  j 5b
+
+    /* Default exit: wait until the UART has sent everything, then power off with code a0. */
+    .section .text.crt0_poweroff
+    .weak crt0_poweroff
+crt0_poweroff:
+    li t0, UART_STATUS_ADDR
+6:  lw t1, 0(t0)
+    andi t1, t1, UART_TX_EMPTY_BIT
+    beqz t1, 6b
+    andi a0, a0, POWEROFF_CODE_MASK
+    li t1, POWEROFF_KEY_WORD
+    or a0, a0, t1
+    li t0, SYSCTL_POWEROFF_ADDR
+    sw a0, 0(t0)
+7:  j 7b
+
+    .text
 
     /* Direct-mode trap entry: save caller-saved registers, call trap_handler(mcause, mepc, mtval). */
     .weak trap_handler
@@ -123,3 +157,6 @@ trap_entry:
     addi sp, sp, 64
     mret
 """
+CRT0_S = (CRT0_S.replace("UART_STATUS_ADDR", f"0x{_UART_STATUS:08x}").replace("UART_TX_EMPTY_BIT", str(_UART_TX_EMPTY))
+          .replace("POWEROFF_CODE_MASK", str(_POWEROFF_CODE_MASK)).replace("POWEROFF_KEY_WORD", f"0x{_POWEROFF_KEY_WORD:08x}")
+          .replace("SYSCTL_POWEROFF_ADDR", f"0x{_SYSCTL_POWEROFF:08x}"))

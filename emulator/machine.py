@@ -9,6 +9,7 @@ Usage:
     from emulator.machine import load_machine
     m = load_machine()                      # the default machine
     m = load_machine("my.toml")
+    m = load_machine(profile="my-profile.toml")   # a shipped profile name or any valid profile file
     m.regions["RAM"]                        # (base, size)
     m.core_clock_hz, m.profile, m.path, m.mmio_windows, m.accelerator
 """
@@ -110,9 +111,10 @@ def load_machine(path: str | Path | None = None, profile: str | None = None) -> 
     m, mem, mmio = data.get("machine", {}), data["memory"], data.get("mmio", {})
     name = m.get("name", path.stem)
     prof = profile if profile is not None else m.get("profile", "edge-v1")
-    if prof not in PROFILES:
-        key = "--profile" if profile is not None else "[machine] profile"
-        raise MachineError(f"{where}: {key}: unknown accelerator profile {prof!r}; expected one of {', '.join(PROFILES)}")
+    prof_key = "--profile" if profile is not None else "[machine] profile"
+    if prof not in PROFILES and not prof.endswith(".toml"):
+        raise MachineError(f"{where}: {prof_key}: unknown accelerator profile {prof!r}; expected one of {', '.join(PROFILES)} "
+                           "or a profile .toml file")
     clock = m["core_clock_hz"]
     if not 0 < clock <= MAX_CORE_CLOCK_HZ:
         raise MachineError(f"{where}: [machine] core_clock_hz: expected 1..{MAX_CORE_CLOCK_HZ}, found {clock}")
@@ -126,7 +128,10 @@ def load_machine(path: str | Path | None = None, profile: str | None = None) -> 
                                f"{where}: [memory] {key}: expected a positive size, found {size}")
         regions[rname] = (r.base, size)
     accelerator = m.get("accelerator", True)
-    sram, dram = profile_memory(prof)
+    try:
+        sram, dram = profile_memory(prof)
+    except ValueError as exc:  # asic_model.profiles.ProfileError: a profile file that is not valid
+        raise MachineError(f"{where}: {prof_key}: {exc}") from None
     for rname, size in (("SRAM", sram), ("DRAM", dram)):
         r = region(rname)
         if size <= 0 or size % PAGE or size > r.max_size:

@@ -28,6 +28,8 @@ import tty
 
 READ_CHUNK = 4096
 LOCALHOST = "127.0.0.1"
+PTY_DRAIN_S = 1.0          # longest wait at close for the host to read the last bytes (no reader: the wait runs out)
+PTY_DRAIN_POLL_S = 0.002
 
 
 class EndpointError(ValueError):
@@ -90,11 +92,29 @@ class PtyEndpoint:
         return f"serial: {self.path}"
 
     def close(self) -> None:
+        drain_pty(self.slave)   # the host reads what the firmware sent before power-off
         for fd in (self.master, self.slave):
             try:
                 os.close(fd)
             except OSError:
                 pass
+
+
+def drain_pty(slave: int, timeout: float = PTY_DRAIN_S) -> None:
+    """Wait (at most `timeout`) until the pty's reader has taken every byte written to the master."""
+    import fcntl
+    import struct
+    import termios
+    import time
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            waiting = struct.unpack("i", fcntl.ioctl(slave, termios.FIONREAD, b"\0\0\0\0"))[0]
+        except OSError:
+            return
+        if waiting == 0:
+            return
+        time.sleep(PTY_DRAIN_POLL_S)
 
 
 class TcpEndpoint:
@@ -173,4 +193,8 @@ def open_endpoint(spec: str | None):
         if not port.isdigit() or not 0 <= int(port) <= 65535:
             raise EndpointError(f"--serial {spec}: expected tcp:PORT with PORT in 0..65535")
         return TcpEndpoint(int(port))
-    raise EndpointError(f"--serial {spec}: expected pty, tcp:PORT or memory")
+    from emulator.capture_endpoint import open_capture_endpoint   # file:PATH, stdio
+    ep = open_capture_endpoint(spec)
+    if ep is not None:
+        return ep
+    raise EndpointError(f"--serial {spec}: expected pty, tcp:PORT, file:PATH, stdio or memory")

@@ -62,6 +62,10 @@ class Session:
         self._wall_anchor: float | None = None
         self._long_sleep = max(1, int(self.machine.core_clock_hz * LONG_SLEEP_S))
         self.exit: ExitInfo | None = None
+        self.watchers: list = []           # callables run at the input cadence (the GDB stub looks for Ctrl-C)
+        self.watch_fds: list[int] = []     # descriptors that end an idle wait (the GDB stub's sockets)
+        self.input_log: list | None = None  # (cycle, bytes) of every host input, when a debugger records
+        self.live_input = True             # False while a debugger replays logged input
         try:
             if hosted:
                 from emulator.hosted_core import HostedCore
@@ -70,6 +74,8 @@ class Session:
                 from emulator.elf_loader import load_elf
                 from emulator.unicorn_core import UnicornCore
                 self.core = UnicornCore(self.soc, load_elf(firmware, self.machine), self)
+                from emulator.snapshot import StateRegistry
+                self._state_registry = StateRegistry({"soc": self.soc, "trace": self.tracer})
         except BaseException:
             self.close()
             raise
@@ -85,6 +91,8 @@ class Session:
 
     def feed(self, data: bytes) -> None:
         """Bytes from the host into the UART RX, arriving at the current virtual time."""
+        if self.input_log is not None:
+            self.input_log.append((self.soc.clock.now, bytes(data)))
         self.soc.uart.host_send(bytes(data))
 
     def uart_output(self) -> bytes:
@@ -148,6 +156,8 @@ class Session:
 
     def _take_input(self) -> None:
         """Read the endpoint in bulk; every byte read now is stamped with the current virtual time."""
+        if not self.live_input:
+            return
         data = self.endpoint.read()
         if not data:
             return
@@ -155,7 +165,7 @@ class Session:
         while len(data) >= READ_CHUNK:
             data = self.endpoint.read()
             chunks.append(data)
-        self.soc.uart.host_send(b"".join(chunks))
+        self.feed(b"".join(chunks))
 
     def poll(self) -> None:
         """After a slice: flush output and take input (each at most every HOST_POLL_S of wall time), pace if asked.
@@ -170,9 +180,12 @@ class Session:
             if ahead > 0:
                 self._flush()
                 self._wait(ahead)
-        if wall - self._last_input >= INPUT_EVERY_S and not isinstance(self.endpoint, MemoryEndpoint):
+        if wall - self._last_input >= INPUT_EVERY_S and (self.watchers or self._receives()):
             self._last_input = wall
-            self._take_input()
+            for watch in self.watchers:
+                watch()
+            if self._receives():
+                self._take_input()
 
     def idle(self, cycles: int | None) -> int | None:
         """Core asleep: how many cycles to jump (<= cycles); blocks while there is nothing to do."""
@@ -190,16 +203,21 @@ class Session:
                 self._last_input = 0.0
             return cycles
         self._flush()
-        if isinstance(self.endpoint, MemoryEndpoint):
+        if not self._receives() and not self.watch_fds:
             return None  # nothing can ever arrive: the run ends at its limit
         self._wait(None)
         if self.pace:  # virtual time follows the wall clock while asleep
             return max(0, int((time.monotonic() - self._wall_anchor) * clock.hz) - clock.now)
         return 0
 
+    def _receives(self) -> bool:
+        """False when nothing can ever arrive from the host (in-memory, file:PATH, stdio after end of input)."""
+        ep = self.endpoint
+        return not isinstance(ep, MemoryEndpoint) and getattr(ep, "receives", True)
+
     def _wait(self, timeout: float | None) -> bool:
         """select() on the endpoint and the wake-up pipe; True when something arrived."""
-        fds = self.endpoint.fds() + [self._wake_r]
+        fds = self.endpoint.fds() + [self._wake_r] + self.watch_fds
         ready, _, _ = select.select(fds, [], [], timeout)
         if self._wake_r in ready:
             try:

@@ -2,7 +2,10 @@
 
 Each activity with a duration is a complete event (ph "X"), a point in time an
 instant event (ph "i"); `ts`/`dur` are microseconds of virtual time, one track
-(tid) per kind. Open the JSON in ui.perfetto.dev or chrome://tracing.
+(tid) per kind, but one per DMA channel and per UART direction (`track_of`), so
+no two slices of a track overlap. Open the JSON in ui.perfetto.dev or
+chrome://tracing (tests/bringup/test_trace.py checks it with Perfetto's trace
+processor when its binary is available).
 
 Usage:
     tr = TraceRecorder(core_clock_hz)
@@ -19,6 +22,16 @@ PID = 1
 US_PER_S = 1_000_000
 
 
+def track_of(kind: str, name: str) -> str:
+    """The track (thread) of an event: one per kind, but one per DMA channel and per UART direction, whose slices
+    overlap in time (Perfetto needs the slices of a track to nest, never to overlap)."""
+    if kind == "dma":
+        return f"dma {name}"
+    if kind == "uart" and len(name.split()) > 1:
+        return f"uart {name.split()[1]}"
+    return kind
+
+
 class TraceRecorder:
     def __init__(self, core_clock_hz: int):
         self.hz = core_clock_hz
@@ -31,7 +44,7 @@ class TraceRecorder:
         return self.tids[kind]
 
     def record(self, kind: str, name: str, start: int, end: int, args: dict | None = None) -> None:
-        ev = {"name": name, "cat": kind, "pid": PID, "tid": self._tid(kind),
+        ev = {"name": name, "cat": kind, "pid": PID, "tid": self._tid(track_of(kind, name)),
               "ts": start * US_PER_S / self.hz, "args": dict(args or {})}
         if end > start:
             ev["ph"] = "X"

@@ -89,6 +89,7 @@ class UnicornCore:
         self._reg = ctypes.c_uint32()
         self._reg_ref = ctypes.byref(self._reg)
         self._cb_error: BaseException | None = None
+        self._symbols = None
         # batched CSR access for interrupt checks and trap entry (one C call instead of one per register)
         self._csr_ids = (ctypes.c_int * 3)(R.UC_RISCV_REG_MIE, R.UC_RISCV_REG_MSTATUS, R.UC_RISCV_REG_MTVEC)
         self._csr_vals = (ctypes.c_uint32 * 3)()
@@ -240,14 +241,42 @@ class UnicornCore:
         regs.update({n: self.csr(n) for n in _CSRS})
         return regs
 
+    def cpu_state(self) -> dict:
+        """Everything of the core a snapshot needs (emulator.snapshot)."""
+        return {"x": [self.uc.reg_read(R.UC_RISCV_REG_X0 + i) for i in range(32)],
+                "csr": {n: self.csr(n) for n in _CSRS}, "pc": self.pc, "wfi": self.wfi, "mrets": self.ic.s.mrets}
+
+    def set_cpu_state(self, state: dict) -> None:
+        for i in range(1, 32):
+            self.uc.reg_write(R.UC_RISCV_REG_X0 + i, state["x"][i])
+        for n, v in state["csr"].items():
+            self.uc.reg_write(_CSRS[n], v)
+        self.pc, self.wfi = state["pc"], state["wfi"]
+        self.ic.s.mrets = state["mrets"]
+        self._exc = self._bad = None
+        self._mirror_mip(self.soc.mip)
+        self.uc.ctl_flush_tb()   # memories were rewritten under Unicorn: drop every translated block
+
     def register_dump(self) -> str:
         regs = self.registers()
         lines = [" ".join(f"{n:>8}=0x{regs[n]:08x}" for n in list(regs)[i:i + 4]) for i in range(0, len(regs), 4)]
         return "\n".join(lines)
 
+    @property
+    def symbols(self):
+        """The image's Symbolizer (function names, DWARF lines, panic tables), read on first use."""
+        if self._symbols is None:
+            from emulator.symbolize import Symbolizer
+            self._symbols = Symbolizer(self.image.path)
+        return self._symbols
+
     def _fatal(self, reason: str, pc: int, message: str, code: int = 1) -> ExitInfo:
         regs = self.registers()
-        return ExitInfo(code, reason, self.soc.clock.now, pc, f"{message}\n{self.register_dump()}", regs)
+        where = f"\n  at {self.symbols.describe(pc)}"
+        ra = regs.get("ra")
+        if ra:
+            where += f"\n  called from {self.symbols.describe(ra)} (ra)"
+        return ExitInfo(code, reason, self.soc.clock.now, pc, f"{message}{where}\n{self.register_dump()}", regs)
 
     def _synchronous(self, cause: int, pc: int, tval: int) -> ExitInfo | None:
         if self.csr("mtvec") == 0:

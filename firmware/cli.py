@@ -3,6 +3,7 @@
 Usage:
     tessera fw check firmware/examples/crc32.py
     tessera fw build firmware/examples/crc32.py [-o build/firmware.elf] [--target rv32imc-tessera] [--report]
+    tessera fw build main.c util.c [-o build/fw/main/main.elf] [--machine m.toml] [--profile tiny]   # C (docs/bringup.md)
     tessera fw where build/firmware.elf 17        # panic location id -> file:line:col
 
 Exit status 0 on success; 1 with a located `file:line:col: error: ...` message on
@@ -18,16 +19,19 @@ def register(sub) -> None:
     p = sub.add_parser("fw", help="firmware toolchain: check, build")
     fw = p.add_subparsers(dest="fw_command", metavar="ACTION")
     c = fw.add_parser("check", help="run the firmware checker only")
-    c.add_argument("src")
+    c.add_argument("src", help="constrained-Python firmware module")
     c.set_defaults(func=_check)
-    b = fw.add_parser("build", help="compile firmware to an RV32IMC ELF")
-    b.add_argument("src")
+    b = fw.add_parser("build", help="compile firmware (constrained Python, or C/assembly sources) to an RV32IMC ELF")
+    b.add_argument("src", nargs="+", help="one constrained-Python module, or C/assembly files (.c, .S, .s)")
     b.add_argument("-o", "--output", default=None, help="ELF path (default build/fw/<name>/<name>.elf)")
-    b.add_argument("--target", default=None, help="target spec TOML or name in firmware/targets/")
-    b.add_argument("--report", action="store_true", help="print sizes, stack depth and build info")
+    b.add_argument("--target", default=None, help="target spec TOML or name in firmware/targets/ (Python firmware)")
+    b.add_argument("--report", action="store_true", help="print sizes, stack depth and build info (Python firmware)")
+    b.add_argument("--machine", default=None, help="machine description TOML for the linker script (C sources)")
+    b.add_argument("--profile", default=None, help="accelerator profile: a name or a profile TOML (C sources)")
+    b.add_argument("--cflag", action="append", default=[], help="extra compiler flag for C sources (repeatable)")
     b.set_defaults(func=_build)
     w = fw.add_parser("where", help="decode a panic location id (SYSCTL.SCRATCH1) with an image's location table")
-    w.add_argument("elf")
+    w.add_argument("elf", help="the firmware image")
     w.add_argument("loc", type=lambda v: int(v, 0), help="location id (decimal or 0x...)")
     w.set_defaults(func=_where)
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
@@ -50,14 +54,35 @@ def _check(args) -> int:
 def _build(args) -> int:
     from firmware.toolchain.build import BuildError, build
     from firmware.toolchain.types import FirmwareError
+    if any(not s.endswith(".py") for s in args.src):
+        return _build_c(args)
+    if len(args.src) > 1:
+        print(f"tessera fw build: one constrained-Python module at a time, got {len(args.src)}", file=sys.stderr)
+        return 1
     try:
-        res = build(args.src, out=args.output, target=args.target)
+        res = build(args.src[0], out=args.output, target=args.target)
     except (FirmwareError, BuildError) as exc:
         print(exc, file=sys.stderr)
         return 1
     for w in res.warnings:
         print(w, file=sys.stderr)
     print(res.report() if args.report else str(res.elf))
+    return 0
+
+
+def _build_c(args) -> int:
+    from pathlib import Path
+
+    from emulator.fwbuild import FirmwareBuildError, build_c_program
+    from emulator.machine import MachineError, load_machine
+    name = Path(args.src[0]).stem
+    out = Path(args.output or f"build/fw/{name}/{name}.elf")
+    try:
+        machine = load_machine(args.machine, profile=args.profile)
+        print(build_c_program([Path(s) for s in args.src], out, machine, tuple(args.cflag)))
+    except (FirmwareBuildError, MachineError) as exc:
+        print(f"tessera fw build: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

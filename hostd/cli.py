@@ -6,7 +6,7 @@ Usage:
                   [--max-body BYTES]
     tessera hostd --journal-repair [--db PATH]     # keep every readable job and model, set the damaged file aside
     tessera ctl [--api PATH] ping | info | load MODEL.onnx [--calibration X.npy] | run MODEL_HASH --input X.npy
-    tessera ctl jobs [--state done] | stats | log | metrics
+    tessera ctl jobs [--state done] | stats | log | metrics | models | cancel JOB_ID
     tessera ctl --operator reset          # operations that affect every client need the operator token
 A user mistake (a missing or malformed file, a refused request, no daemon) is one line on stderr and exit status 1.
 """
@@ -90,6 +90,10 @@ def register(subparsers) -> None:
         func=_ctl(lambda cl, a: cl.reset()))
     sub.add_parser("log", help="the device's log ring").set_defaults(func=_ctl(lambda cl, a: cl.log()["text"]))
     sub.add_parser("metrics", help="Prometheus metrics").set_defaults(func=_ctl(lambda cl, a: cl.metrics()))
+    sub.add_parser("models", help="registered models").set_defaults(func=_ctl(lambda cl, a: cl.models()))
+    cn = sub.add_parser("cancel", help="cancel a queued job (DELETE /v1/jobs/ID)")
+    cn.add_argument("job", help="job id")
+    cn.set_defaults(func=_ctl(lambda cl, a: cl.request("DELETE", f"/v1/jobs/{a.job}")))
 
 
 class UsageError(Exception):

@@ -2,6 +2,7 @@
 
 Usage:
     tessera --help
+    tessera --version
     tessera model demo | tessera regmap generate | tessera emu run ... | tessera fw build ...
     tessera bench [tensorcore|emulator|toolchain|all]
 
@@ -26,8 +27,19 @@ PARTS = (
 )
 
 
+def version() -> str:
+    """The installed distribution's version (pyproject.toml), or the source tree's when not installed."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as dist_version
+    try:
+        return dist_version("tessera")
+    except PackageNotFoundError:
+        return "unknown (not installed; run make setup)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tessera", description="Tessera pre-silicon accelerator platform")
+    parser.add_argument("--version", action="version", version=f"tessera {version()}", help="print the version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in PARTS:
         try:

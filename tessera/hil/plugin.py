@@ -17,6 +17,12 @@ Fixtures:
     fresh_device / fresh_daemon   private ones for a test that kills processes
     fault_report     records a fault-suite report (printed in the terminal summary, also under xdist)
 
+`--hil-snapshot-on-fail` (on by default when $CI is set, or with
+$TESSERA_HIL_SNAPSHOT_ON_FAIL=1): when a test that uses an emulated device
+fails, the device's whole session is saved through its control socket to
+build/hil/snapshots/<test>.tsnap and the path is named in the failure report
+(section "HIL device snapshot"); `tessera emu run --restore PATH` continues it.
+
 Usage (tests/hil/conftest.py imports this module; see there for why not `pytest_plugins`):
     pytest tests/hil                                   # emulator, edge-v1
     pytest tests/hil --hil-target=emu:tiny -n 2
@@ -39,6 +45,9 @@ ENV_TARGET = "TESSERA_HIL_TARGET"
 DEFAULT_LINE_FAULT_RATE = 3e-3     # per byte, flips and drops each: about 1 in 3 of a digits job's frames hit
 REPORT_PROPERTY = "hil_fault_report"
 REPORT_FILE = REPO / "build" / "hil" / "fault-report.jsonl"
+SNAPSHOT_DIR = REPO / "build" / "hil" / "snapshots"
+ENV_SNAPSHOT = "TESSERA_HIL_SNAPSHOT_ON_FAIL"
+DEVICE_FIXTURES = ("fresh_device", "hil_device")
 
 
 @dataclass(frozen=True)
@@ -70,6 +79,8 @@ def pytest_addoption(parser):
     g.addoption("--hil-firmware", default=None, help="firmware ELF for emu targets (default: build/firmware.elf, rebuilt if stale)")
     g.addoption("--hil-line-fault-rate", type=float, default=None,
                 help=f"per-byte flip and drop probability of the line-fault test (default {DEFAULT_LINE_FAULT_RATE})")
+    g.addoption("--hil-snapshot-on-fail", action="store_true", default=None,
+                help=f"save the emulated device's session for every failed test (default: on when $CI or ${ENV_SNAPSHOT} is set)")
 
 
 def _opt(config, name: str):
@@ -94,6 +105,34 @@ def pytest_collection_modifyitems(config, items):
 def pytest_runtest_setup(item):
     if item.get_closest_marker("emu_only") and not hil_target_of(item.config).emulated:
         pytest.skip("needs the emulator target (fault injection / killing the device process)")
+
+
+def snapshot_on_fail(config) -> bool:
+    return bool(_opt(config, "hil_snapshot_on_fail") or os.environ.get(ENV_SNAPSHOT) == "1" or os.environ.get("CI"))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed test's emulated device is saved to a snapshot, named in the failure report."""
+    outcome = yield
+    report = outcome.get_result()
+    if not report.failed or call.when == "teardown" or not snapshot_on_fail(item.config):
+        return
+    for name in DEVICE_FIXTURES:
+        dev = getattr(item, "funcargs", {}).get(name)
+        if isinstance(dev, DeviceSession) and dev.emu is not None:
+            safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in item.nodeid)
+            path = SNAPSHOT_DIR / f"{safe}.tsnap"
+            SNAPSHOT_DIR.mkdir(parents=True, exist_ok=True)
+            try:
+                info = dev.control({"snapshot": str(path)})
+                text = (f"device snapshot: {path} ({info['bytes']} bytes at cycle {info['cycles']}); "
+                        f"continue it with: tessera emu run --firmware {dev.emu.firmware}"
+                        f"{' --profile ' + dev.emu.profile if dev.emu.profile else ''} --restore {path}")
+            except Exception as exc:   # the device may be dead (that may be why the test failed)
+                text = f"no device snapshot: {exc}"
+            report.sections.append(("HIL device snapshot", text))
+            return
 
 
 def hil_target_of(config) -> Target:

@@ -20,12 +20,6 @@ def _emu(args, cwd):
                           capture_output=True, text=True, timeout=60)
 
 
-def test_default_firmware_missing_is_a_clear_usage_error(tmp_path):
-    r = _emu([], tmp_path)
-    assert r.returncode == 64
-    assert r.stderr == "tessera emu run: build/firmware.elf not found; run make setup or pass --firmware\n"
-
-
 def test_hosted_without_firmware_is_a_usage_error(tmp_path):
     r = _emu(["--hosted"], tmp_path)
     assert r.returncode == 64 and "--hosted needs --firmware" in r.stderr

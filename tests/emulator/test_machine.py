@@ -35,7 +35,7 @@ GOOD = '[machine]\ncore_clock_hz = 1000000\n[memory]\nflash_size = 0x1000\nram_s
     (GOOD.replace("flash_size = 0x1000\n", ""), "[memory] flash_size: missing (required)"),
     (GOOD.replace("1000000", "0"), "[machine] core_clock_hz: expected 1..10000000000, found 0"),
     (GOOD + "profile = 'huge'\n", None),
-    (GOOD.replace("[machine]\n", "[machine]\nprofile = 'huge'\n"), "[machine] profile: unknown accelerator profile 'huge'; expected one of tiny, edge-v1, edge-v2"),
+    (GOOD.replace("[machine]\n", "[machine]\nprofile = 'huge'\n"), "[machine] profile: unknown accelerator profile 'huge'; expected one of tiny, edge-v1, edge-v2 or a profile .toml file"),
     (GOOD.replace("[machine]\n", "[machine]\nspeed = 3\n"), "[machine] speed: unknown key; expected one of name, profile, core_clock_hz, accelerator"),
 ])
 def test_bad_machine_messages(tmp_path, text, message):

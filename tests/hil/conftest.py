@@ -11,4 +11,5 @@ Usage: pytest tests/hil [--hil-target=emu:tiny | --hil-target=serial:/dev/ttyUSB
 
 from tessera.hil.plugin import *  # noqa: F401,F403  (hooks and fixtures)
 from tessera.hil.plugin import (pytest_addoption, pytest_collection_modifyitems, pytest_configure,  # noqa: F401
-                                pytest_runtest_logreport, pytest_runtest_setup, pytest_terminal_summary)
+                                pytest_runtest_logreport, pytest_runtest_makereport, pytest_runtest_setup,
+                                pytest_terminal_summary)
