@@ -12,9 +12,10 @@ FIRMWARE_SRC := $(wildcard firmware/*.py firmware/device/*.py firmware/toolchain
 FIRMWARE_ELF := build/firmware.elf
 
 .PHONY: setup gdb run test bench regmap clean
-setup: $(STAMP) $(FIRMWARE_ELF) gdb
+setup: $(STAMP) $(FIRMWARE_ELF)
 
-# gdb-multiarch for `tessera emu run --gdb` and its tests: installed only where apt-get exists and we are root;
+# gdb-multiarch for the GDB tests (`make test` only; `make run` never needs it): installed where apt-get exists
+# and we are root;
 # anywhere else this prints why and goes on (the GDB tests then skip with that reason). Never fails the setup.
 gdb:
 	@command -v gdb-multiarch >/dev/null 2>&1 || { \
@@ -37,7 +38,7 @@ $(FIRMWARE_ELF): $(STAMP) $(FIRMWARE_SRC)
 run: setup
 	$(VENV)/bin/tessera run
 
-test: setup
+test: setup gdb
 	$(PY) -m pytest -n 2 tests
 
 bench: setup
