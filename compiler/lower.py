@@ -126,7 +126,9 @@ def _dims(act: ir.Activation) -> tuple[int, int, int]:
     s = act.shape
     if len(s) == 4:
         return s[1], s[2], s[3]
-    return 1, 1, int(np.prod(s[1:]))
+    if len(s) == 2:
+        return 1, 1, s[1]
+    return 1, int(np.prod(s[1:-1])), s[-1]      # rank 3 (or 5+): the last axis stays the channel axis (softmax's)
 
 
 class _Constants:
