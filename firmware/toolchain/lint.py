@@ -2,7 +2,7 @@
 
 Today one: the program enables the watchdog (a `mmio_write(WDT.CTRL, ...)`),
 nothing in the trap handler kicks it, and a `while True:` loop reachable from
-main never kicks it (no `mmio_write(WDT.KICK, ...)` in the loop body or the
+main that never ends (no `break` or `return` of its own) never kicks it (no `mmio_write(WDT.KICK, ...)` in the loop body or the
 functions it calls), so the core resets every watchdog timeout without a word.
 A warning is `file:line:col: warning: <what>; <what to write instead>`.
 
@@ -40,6 +40,20 @@ def _nodes(stmts):
         yield from ast.walk(s)
 
 
+def _exits(loop: ast.While) -> bool:
+    """The loop can end: a `return` anywhere in it, or a `break` of its own (not one of a nested loop's)."""
+    def walk(stmts, nested: bool) -> bool:
+        for st in stmts:
+            if isinstance(st, ast.Return) or (isinstance(st, ast.Break) and not nested):
+                return True
+            inner = nested or isinstance(st, (ast.While, ast.For))
+            for field in ("body", "orelse", "handlers", "finalbody"):
+                if walk(getattr(st, field, []) or [], inner):
+                    return True
+        return False
+    return walk(loop.body, False)
+
+
 def _fn_body(fn) -> list:
     return fn.node.body
 
@@ -71,7 +85,7 @@ def lint(prog) -> list:
     for fn in reachable(prog.main):
         for n in funcs[fn]:
             if (isinstance(n, ast.While) and getattr(n.test, "_cv", None) is True and getattr(n, "_taken", True)
-                    and not kicks(list(_nodes(n.body)))):
+                    and not _exits(n) and not kicks(list(_nodes(n.body)))):
                 out.append(f"{fn.module.path}:{n.lineno}:{n.col_offset + 1}: warning: this `while True:` loop never kicks "
                            "the watchdog the program enables, so the core resets at every timeout; "
                            "kick it in the loop: mmio_write(WDT.KICK, WDT_KICK_KEY)")

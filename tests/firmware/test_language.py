@@ -211,6 +211,18 @@ def test_kicked_watchdog_gives_no_warning(tmp_path):
     assert check_program(src).warnings == []
 
 
+def test_a_loop_that_ends_gives_no_watchdog_warning(tmp_path):
+    """A `while True:` left by its own `break` or a `return` is not an endless loop (the device's frame encoder and
+    stream interpreter are such loops); a `break` of an inner loop does not end the outer one."""
+    ends = WDT_PROG + "        if n == 10:\n            break\n"
+    returns = WDT_PROG + "        if n == 10:\n            return\n"
+    inner = WDT_PROG + "        while True:\n            break\n"
+    for i, prog in enumerate((ends, returns, inner)):
+        src = tmp_path / f"loop{i}.py"
+        src.write_text(prog)
+        assert len(check_program(src).warnings) == (1 if prog is inner else 0), prog
+
+
 def _line_rows(elf):
     """(address, file basename, line) of every row of the image's DWARF line table."""
     rows = []
