@@ -56,6 +56,8 @@ def measure(model: ir.Model, profile_name: str, inputs: list[np.ndarray]) -> dic
         "sram_hit_rate": m["sram_hit_rate"], "energy_uj": c["ENERGY_NJ"] / n / 1e3,
         "sram_bytes": lowered.sram_bytes, "commands": lowered.stats["commands"],
         "host_s_per_inference": host / n,
+        "gemm_layers": [layer for _, layer in sorted((s, layer) for (row, layer), sp in runner.tensor_spans.items()
+                                                     if row == 0 for s, _, _ in sp)],
     }
 
 
