@@ -196,6 +196,7 @@ def measure_on_device(name: str, profile_name: str, rows: int = ROWS, tflm_repea
         if job["state"] != JOB_DONE:
             raise RuntimeError(f"{name} on {profile_name}: the job ended in state {job['state']}: {job}")
         raw = _download(host, base + lowered.output_offset, rows * lowered.output_bytes)
+        core_hz = session.machine.core_clock_hz
     c = {k: after[k] - before[k] for k in after}
     if c["MACS"] != job["macs"]:
         raise RuntimeError(f"the job record's MACs {job['macs']} differ from the counters' {c['MACS']}")
@@ -217,6 +218,9 @@ def measure_on_device(name: str, profile_name: str, rows: int = ROWS, tflm_repea
         "host_s_per_inference": host_s / rows, "tflm_host_s_per_inference": tflm_s,
         "stream": stream, "control_core_overhead": cycles / stream["cycles"],
         "commands": lowered.stats["commands"], "gemms_per_inference": len(layers),
+        # the control core's cost: accelerator cycles the firmware adds, per command, in core cycles
+        "core_cycles_per_command": (cycles - stream["cycles"]) * core_hz / profile.clock_hz / lowered.stats["commands"],
+        "core_clock_hz": core_hz,
     }
 
 
@@ -229,7 +233,12 @@ def _records(fig: dict) -> list[Record]:
         Record(case=f"{case} latency", metric="cycles", better="lower", value=fig["cycles"],
                anchor="stream runner (no control core)", anchor_value=s["cycles"],
                note=f"{fw}; ratio = control-core overhead; {fig['latency_ms']:.4g} ms at the profile's clock; "
-                    f"{fig['commands']} commands, {fig['gemms_per_inference']} GEMMs per inference"),
+                    f"{fig['commands']} commands, {fig['gemms_per_inference']} GEMMs per inference; control core adds "
+                    f"{fig['core_cycles_per_command']:.0f} core cycles ({fig['core_clock_hz'] / 1e6:g} MHz) per command"),
+        Record(case=f"{case} control core per command", metric="core cyc", better="lower",
+               value=fig["core_cycles_per_command"],
+               note=f"(firmware - stream-runner cycles) / {fig['commands']} commands, at the "
+                    f"{fig['core_clock_hz'] / 1e6:g} MHz control-core clock"),
         Record(case=f"{case} latency", metric="ms", better="lower", value=fig["latency_ms"],
                anchor="stream runner", anchor_value=s["latency_ms"], note=fw),
         Record(case=f"{case} energy", metric="uJ", better="lower", value=fig["energy_total_uj"],
