@@ -9,6 +9,7 @@ from asic_model/metrics.py. Counters are per inference (totals divided by the ro
 Usage:
     fig = measure(model, "edge-v1", inputs)      # inputs: list of int8 arrays
     fig["cycles"], fig["mac_utilization"], fig["overlap_ratio"], fig["spill_bytes"]
+    fig["gemm_layers"]                           # the layer of each GEMM of row 0, in issue order (compiler/bench.py)
     python -m compiler.measure MODEL.tflite [PROFILE ...]
 """
 
