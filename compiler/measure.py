@@ -9,6 +9,7 @@ from asic_model/metrics.py. Counters are per inference (totals divided by the ro
 Usage:
     fig = measure(model, "edge-v1", inputs)      # inputs: list of int8 arrays
     fig["cycles"], fig["mac_utilization"], fig["overlap_ratio"], fig["spill_bytes"]
+    fig["gemm_layers"]                           # the layer of each GEMM of row 0, in issue order (compiler/bench.py)
     python -m compiler.measure MODEL.tflite [PROFILE ...]
 """
 
@@ -56,6 +57,8 @@ def measure(model: ir.Model, profile_name: str, inputs: list[np.ndarray]) -> dic
         "sram_hit_rate": m["sram_hit_rate"], "energy_uj": c["ENERGY_NJ"] / n / 1e3,
         "sram_bytes": lowered.sram_bytes, "commands": lowered.stats["commands"],
         "host_s_per_inference": host / n,
+        "gemm_layers": [layer for _, layer in sorted((s, layer) for (row, layer), sp in runner.tensor_spans.items()
+                                                     if row == 0 for s, _, _ in sp)],
     }
 
 

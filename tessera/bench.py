@@ -5,7 +5,7 @@ Usage:
     rec = Record(case="gemm_i8 64x64x64", metric="GOPS", better="higher", value=812.0,
                  anchor="torch._int_mm, 1 thread", anchor_value=790.1, goal=1.0)
     write_results("tensorcore", [rec])        # build/bench/tensorcore.json
-    tessera bench tensorcore | emulator | toolchain | all
+    tessera bench tensorcore | emulator | toolchain | models | all
 
 Each bench module exposes `run(quick: bool = False) -> list[Record]`; the registry
 below maps bench names to them. `ratio` is always value / anchor_value.
@@ -36,6 +36,7 @@ REGISTRY: dict[str, str] = {
     "toolchain": "firmware.toolchain.bench:run",
     "hostd": "hostd.bench:run",
     "reliability": "hostd.bench_reliability:run",
+    "models": "compiler.bench:run",
 }
 
 

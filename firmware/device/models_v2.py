@@ -16,6 +16,7 @@ Usage:
     code = v2_validate(base, image_size, footprint)     # 0, or index << 16 | MODEL_ERR_*
     v2_bind(slot, base); v2_unbind(slot); slot_is_v2(slot)
     if cmd_check(addr, layers, channels) != 0: ...       # one 12-byte command at addr
+    cmd_fields_check(op, reloc, arg, addr, value, layers, channels)   # the same on fields already read
 """
 
 from firmware.rt import u8, u32, array, const
@@ -76,18 +77,21 @@ def write_ok(addr: u32, channels: u32) -> bool:
 
 def cmd_check(c: u32, layers: u32, channels: u32) -> u32:
     """0 when the command at c is well-formed, else MODEL_ERR_OP or MODEL_ERR_CMD."""
-    op: u32 = rd8(c)
-    reloc: u32 = rd8(c + CMD_RELOC)
-    arg: u32 = rd16(c + CMD_ARG)
+    return cmd_fields_check(rd8(c), rd8(c + CMD_RELOC), rd16(c + CMD_ARG), rd32(c + CMD_ADDR), rd32(c + CMD_VALUE),
+                            layers, channels)
+
+
+def cmd_fields_check(op: u32, reloc: u32, arg: u32, addr: u32, value: u32, layers: u32, channels: u32) -> u32:
+    """`cmd_check` on a command's fields already read (the interpreter reads each command once)."""
     if op == CMD_WRITE:
         if arg != 0:
             return MODEL_ERR_OP
-        if reloc > RELOC_OUTPUT or not write_ok(rd32(c + CMD_ADDR), channels):
+        if reloc > RELOC_OUTPUT or not write_ok(addr, channels):
             return MODEL_ERR_CMD
         return 0
     if op != CMD_WAIT and op != CMD_LAYER:
         return MODEL_ERR_OP
-    if reloc != 0 or rd32(c + CMD_ADDR) != 0 or rd32(c + CMD_VALUE) != 0:
+    if reloc != 0 or addr != 0 or value != 0:
         return MODEL_ERR_OP
     if op == CMD_WAIT:
         if arg == 0 or arg & (0xFFFF ^ WAIT_MASK_VALID) != 0 or arg & WAIT_DMA_BITS >= u32(1) << channels:

@@ -14,7 +14,10 @@ its units fails the job with that unit's error and fault, as v1 does, and a unit
 busy longer than HANG_CYCLES while waited for is hung. The end of the stream is a
 wait on every unit. Each command is re-checked as it runs (`cmd_check`), so a
 stream changed in DRAM after LOAD_MODEL fails the job instead of writing
-outside the unit registers. The engine owns the job record: it reads `sf` when
+outside the unit registers. Each command is read from DRAM once (`fetch`: three
+word reads when the stream is word-aligned, else byte reads), then checked and run
+from those fields: the control core's cost per command is the budget that decides
+how much of the accelerator's time the firmware adds (docs/compiler.md). The engine owns the job record: it reads `sf` when
 `stream_poll` returns STREAM_FAILED and calls `stream_abort`.
 
 Usage:
@@ -23,7 +26,7 @@ Usage:
     stream_layer(); sf.src, sf.err, sf.fault, sf.detail; stream_abort()
 """
 
-from firmware.rt import u8, u32, array, const, record, mmio_read_at, mmio_write_at, wrapping_add, wrapping_mul
+from firmware.rt import u8, u32, array, const, record, mem_read32, mmio_read_at, mmio_write_at, wrapping_add, wrapping_mul
 from firmware.rt import wrapping_sub
 from firmware.regs import ERR_ABORTED, ERR_SHAPE, VECTOR
 from dram import rd8, rd16, rd32
@@ -31,7 +34,7 @@ from hw import now_lo
 from dma import dma_status, dma_clear, dma_abort
 from tensor import tc_status, tc_clear, tc_abort, st_busy, st_done, st_err, st_code, STATUS_W1C
 from models import slot_base, slot_layer_count
-from models_v2 import (cmd_check, v2_cmds, v2_count, v2_input, v2_in_row, v2_output, v2_out_row, v2_channels,
+from models_v2 import (cmd_fields_check, v2_cmds, v2_count, v2_input, v2_in_row, v2_output, v2_out_row, v2_channels,
                        CMD_RELOC, CMD_ARG, CMD_ADDR, CMD_VALUE)
 from firmware.protocol_v1 import (CMD_SIZE, CMD_WRITE, CMD_WAIT, RELOC_IMAGE, RELOC_INPUT, RELOC_OUTPUT,
                                   WAIT_TENSOR, WAIT_VECTOR, ERRSRC_DMA, ERRSRC_TENSOR, ERRSRC_VECTOR,
@@ -46,6 +49,10 @@ HANG_CYCLES = const(100000000)    # a waited-for unit busy this many core cycles
 UNITS = const(6)              # WAIT bits: DMA channels 0..3, TENSOR (4), VECTOR (5)
 UNIT_TENSOR = const(4)
 UNIT_VECTOR = const(5)
+WORD_MASK = const(3)
+BYTE_MASK = const(0xFF)
+RELOC_SHIFT = const(8)        # command word 0: op | reloc << 8 | arg << 16 (docs/model-format.md)
+ARG_SHIFT = const(16)
 CHANNEL_SHIFT = const(8)      # FAULT_DMA detail: channel << 8 | ERR_*
 VECTOR_STATUS = const(VECTOR.STATUS.addr)
 VECTOR_CTRL = const(VECTOR.CTRL.addr)
@@ -71,6 +78,17 @@ class Stream:
     ending: bool          # the end-of-stream wait was issued for this row
     vector: bool          # the stream has written the VECTOR block (its STATUS is read)
     bad: u32              # units that ended with ERR since the job began (bit = WAIT bit)
+    aligned: bool         # command 0 is word-aligned: commands are read as three words (else byte by byte)
+
+
+@record
+class Command:
+    """The command being run, read once from DRAM (`fetch`)."""
+    op: u32
+    reloc: u32
+    arg: u32
+    addr: u32
+    value: u32
 
 
 @record
@@ -83,6 +101,7 @@ class Failure:
 
 ss = Stream()
 sf = Failure()
+cmd = Command()
 unit_code = array(u8, UNITS)          # the ERR_* of each unit in `bad`
 
 
@@ -95,6 +114,7 @@ def stream_start(slot: u32, rows: u32) -> None:
     ss.base = slot_base(slot)
     ss.channels = v2_channels(slot)
     ss.vector = False
+    ss.aligned = ss.cmds & WORD_MASK == 0
     ss.row = 0
     begin_row()
     collect()                         # leftovers of an earlier job are not this job's errors
@@ -197,9 +217,26 @@ def set_wait(mask: u32) -> None:
     ss.wait_tick = now_lo()
 
 
-def relocate(c: u32) -> u32:
-    v: u32 = rd32(c + CMD_VALUE)
-    reloc: u32 = rd8(c + CMD_RELOC)
+def fetch(c: u32) -> None:
+    """Read the command at c into `cmd`: three word reads when aligned (CMD_SIZE is a multiple of 4)."""
+    if ss.aligned:
+        w: u32 = mem_read32(c)
+        cmd.op = w & BYTE_MASK
+        cmd.reloc = (w >> RELOC_SHIFT) & BYTE_MASK
+        cmd.arg = w >> ARG_SHIFT
+        cmd.addr = mem_read32(c + CMD_ADDR)
+        cmd.value = mem_read32(c + CMD_VALUE)
+    else:
+        cmd.op = rd8(c)
+        cmd.reloc = rd8(c + CMD_RELOC)
+        cmd.arg = rd16(c + CMD_ARG)
+        cmd.addr = rd32(c + CMD_ADDR)
+        cmd.value = rd32(c + CMD_VALUE)
+
+
+def relocate() -> u32:
+    v: u32 = cmd.value
+    reloc: u32 = cmd.reloc
     if reloc == RELOC_IMAGE:
         return wrapping_add(ss.base, v)
     if reloc == RELOC_INPUT:
@@ -235,21 +272,21 @@ def stream_poll() -> u32:
                 return STREAM_DONE
             begin_row()
             continue
-        c: u32 = ss.cmds + ss.pc * CMD_SIZE
-        if cmd_check(c, ss.layers, ss.channels) != 0:     # DRAM changed since LOAD_MODEL
-            return failure(ERRSRC_FIRMWARE, ERR_SHAPE, FAULT_TENSOR, ERR_SHAPE)
+        fetch(ss.cmds + ss.pc * CMD_SIZE)
+        if cmd_fields_check(cmd.op, cmd.reloc, cmd.arg, cmd.addr, cmd.value, ss.layers, ss.channels) != 0:
+            return failure(ERRSRC_FIRMWARE, ERR_SHAPE, FAULT_TENSOR, ERR_SHAPE)     # DRAM changed since LOAD_MODEL
         ss.pc += 1
-        op: u32 = rd8(c)
+        op: u32 = cmd.op
         if op == CMD_WRITE:
-            addr: u32 = rd32(c + CMD_ADDR)
+            addr: u32 = cmd.addr
             if addr >= VECTOR.base and addr - VECTOR.base < VECTOR.size:
                 ss.vector = True
-            mmio_write_at(addr, relocate(c))
+            mmio_write_at(addr, relocate())
         elif op == CMD_WAIT:
-            set_wait(rd16(c + CMD_ARG))
+            set_wait(cmd.arg)
             busy = collect()
         else:
-            ss.layer = rd16(c + CMD_ARG)
+            ss.layer = cmd.arg
 
 
 def stream_abort() -> None:

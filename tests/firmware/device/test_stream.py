@@ -20,6 +20,7 @@ from tests.firmware.device.modelgen import make_model
 from tests.firmware.device.v2image import Command, Stream, V2Header, build_v2, gemm_reference, gemm_stream_image
 
 ERR_BOUNDS = CONSTANTS["ERR_BOUNDS"].value
+ERR_SHAPE = CONSTANTS["ERR_SHAPE"].value
 LONG_STREAM = 6000                 # harmless register writes ahead of the GEMM: a job of many main-loop passes
 CMD_OFFSET_FIELD, CMD_COUNT_FIELD, SRAM_BYTES_FIELD = 84, 88, 92
 TINY_SRAM = 64 * 1024
@@ -139,6 +140,27 @@ def test_v2_validation_errors_in_order(dev):
     ok = _try(dev, vec)
     assert ok.type == MsgType.RSP_LOAD_MODEL and ok.payload["layers"] == 2, ok
     assert _try(dev, m.image).payload["cached"] == 0
+
+
+def test_stream_changed_after_load_fails_the_job_on_both_fetch_paths(dev):
+    """The interpreter reads each command once (three words when the stream is word-aligned, else bytes) and
+    re-checks it: a stream rewritten in DRAM after LOAD_MODEL fails the job, and the unchanged stream runs."""
+    m = model(seed=8, rows=2)
+    first_write = next(i for i, c in enumerate(_cmds(m.image)) if c["op"] == P.CMD_WRITE)
+    h = V2Header.parse(m.image)
+    x = np.random.default_rng(4).integers(-128, 128, (2, m.in_cols), dtype=np.int8)
+    for base in (MODEL_BASE, MODEL_BASE + 0x20001):       # word-aligned commands, then byte-aligned ones
+        upload(dev, base, m.image)
+        slot = load_request(dev, base, m).payload["slot"]
+        upload(dev, base + m.input_offset, x.tobytes())
+        assert run_job(dev, slot, 2)["state"] == JobState.DONE
+        y = np.frombuffer(download(dev, base + m.output_offset, 2 * m.out_cols), np.int8).reshape(2, -1)
+        assert np.array_equal(y, gemm_reference(x, m.params))
+        addr_field = base + h.cmd_offset + first_write * P.CMD_SIZE + 4
+        upload(dev, addr_field, struct.pack("<I", SYSCTL.RESET.addr))   # not a unit register
+        job = run_job(dev, slot, 2)
+        assert (job["state"], job["error"], job["error_source"]) == (JobState.FAILED, ERR_SHAPE, ErrSource.FIRMWARE)
+        assert not any(e.type == MsgType.EVT_BOOT for e in dev.events[1:])      # the write never reached SYSCTL
 
 
 def test_dma_out_of_bounds_fails_the_job_in_its_layer(dev):
