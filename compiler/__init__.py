@@ -18,3 +18,23 @@ def compile_tflite(source, profile, max_rows: int = 1):
     from compiler.tflite_import import import_tflite
     prof = profile if isinstance(profile, Profile) else load_profile(profile)
     return lower(import_tflite(source), prof, max_rows=max_rows)
+
+
+def compile_onnx(source, profile, max_rows: int = 1, calibration=None):
+    """Import an ONNX model (path, bytes or ModelProto; external data next to a path) and lower it to a v2 image.
+
+    A QDQ-quantized model is imported as is. A float model needs `calibration` (input rows, NCHW like the model's
+    input) and is quantized first with onnxruntime's quantize_static (compiler/model_quantize.py); its nodes are
+    checked before quantization, so an error names the user's node, not one the quantizer's optimizer made.
+    The image's input and output are NHWC: convert inputs with compiler.onnx_import.to_device_layout.
+    """
+    from asic_model.profiles import Profile, load_profile
+    from compiler.lower import lower
+    from compiler.model_quantize import is_quantized, quantize_float
+    from compiler.onnx_import import check_float_model, import_onnx, load_onnx
+    prof = profile if isinstance(profile, Profile) else load_profile(profile)
+    model, label = load_onnx(source)
+    if not is_quantized(model):
+        check_float_model(model, label, calibration)
+        model = quantize_float(model, calibration)
+    return lower(import_onnx(model, label), prof, max_rows=max_rows)

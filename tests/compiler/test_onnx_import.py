@@ -1,0 +1,218 @@
+"""QDQ ONNX CNNs -> IR -> v2 images, executed by the stream runner and compared with onnxruntime (unfused).
+
+The models are built with onnx.helper (conv -> relu -> depthwise -> residual add -> avgpool -> flatten -> gemm
+-> softmax, and variants), quantized by onnxruntime's quantize_static on random calibration data. ONNX
+requantizes in float with round half to even where TFLite Micro's integer kernels round their own way, so the
+device may be one quantization step off: asserted max |diff| <= 1 and the same argmax.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from asic_model.profiles import load_profile
+from compiler import compile_onnx
+from compiler.compiled import CompiledModel
+from compiler.errors import CompileError
+from compiler.model_quantize import quantize_float
+from compiler.onnx_import import import_onnx, to_device_layout
+from compiler.onnx_reference import ort_int8
+from compiler.runner import StreamRunner
+
+PROFILES = ("tiny", "edge-v1")
+SAMPLES = 24
+CALIBRATION_ROWS = 32
+OPSET = 17
+IR_VERSION = 8
+
+
+def _f(name, arr):
+    return numpy_helper.from_array(np.asarray(arr, np.float32), name)
+
+
+def _model(nodes, inits, in_shape, out_shape) -> onnx.ModelProto:
+    graph = helper.make_graph(nodes, "cnn", [helper.make_tensor_value_info("x", TensorProto.FLOAT, in_shape)],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, out_shape)], inits)
+    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
+    m.ir_version = IR_VERSION
+    onnx.checker.check_model(m)
+    return m
+
+
+def residual_cnn(seed=0, channels=8, size=8, classes=10) -> onnx.ModelProto:
+    """conv 3x3 -> relu -> depthwise 3x3 -> add (residual) -> avgpool 2x2 -> flatten -> gemm -> softmax."""
+    rng = np.random.default_rng(seed)
+    c, half = channels, size // 2
+    inits = [_f("w1", rng.normal(0, 0.3, (c, 3, 3, 3))), _f("b1", rng.normal(0, 0.1, c)),
+             _f("w2", rng.normal(0, 0.3, (c, 1, 3, 3))), _f("b2", rng.normal(0, 0.1, c)),
+             _f("w3", rng.normal(0, 0.1, (classes, c * half * half))), _f("b3", rng.normal(0, 0.1, classes))]
+    nodes = [helper.make_node("Conv", ["x", "w1", "b1"], ["c1"], name="conv1", pads=[1, 1, 1, 1]),
+             helper.make_node("Relu", ["c1"], ["r1"], name="relu1"),
+             helper.make_node("Conv", ["r1", "w2", "b2"], ["c2"], name="dw", pads=[1, 1, 1, 1], group=c),
+             helper.make_node("Add", ["c2", "r1"], ["a"], name="residual"),
+             helper.make_node("AveragePool", ["a"], ["p"], name="pool", kernel_shape=[2, 2], strides=[2, 2]),
+             helper.make_node("Flatten", ["p"], ["f"], name="flat"),
+             helper.make_node("Gemm", ["f", "w3", "b3"], ["g"], name="fc", transB=1),
+             helper.make_node("Softmax", ["g"], ["y"], name="softmax", axis=-1)]
+    return _model(nodes, inits, [1, 3, size, size], [1, classes])
+
+
+def strided_cnn(seed=1, classes=6) -> onnx.ModelProto:
+    """conv stride 2 with asymmetric pads -> clip(0, 6) -> maxpool -> conv 1x1 -> global avgpool -> reshape ->
+    matmul (no softmax: the logits are the output)."""
+    rng = np.random.default_rng(seed)
+    inits = [_f("w1", rng.normal(0, 0.3, (12, 2, 3, 3))), _f("b1", rng.normal(0, 0.1, 12)),
+             _f("w2", rng.normal(0, 0.3, (8, 12, 1, 1))), _f("b2", rng.normal(0, 0.1, 8)),
+             _f("lo", 0.0), _f("hi", 6.0), _f("w3", rng.normal(0, 0.3, (8, classes))),
+             numpy_helper.from_array(np.array([1, -1], np.int64), "shape")]
+    nodes = [helper.make_node("Conv", ["x", "w1", "b1"], ["c1"], name="stem", pads=[0, 0, 1, 1], strides=[2, 2]),
+             helper.make_node("Clip", ["c1", "lo", "hi"], ["r1"], name="relu6"),
+             helper.make_node("MaxPool", ["r1"], ["m"], name="maxpool", kernel_shape=[3, 3], strides=[1, 1],
+                              pads=[1, 1, 1, 1]),
+             helper.make_node("Conv", ["m", "w2", "b2"], ["c2"], name="pointwise"),
+             helper.make_node("GlobalAveragePool", ["c2"], ["gap"], name="gap"),
+             helper.make_node("Reshape", ["gap", "shape"], ["f"], name="reshape"),
+             helper.make_node("MatMul", ["f", "w3"], ["y"], name="head")]
+    return _model(nodes, inits, [1, 2, 9, 9], [1, classes])
+
+
+def _inputs(model: onnx.ModelProto, n: int, seed: int) -> np.ndarray:
+    dims = [d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim]
+    return np.random.default_rng(seed).normal(0, 1, (n, *dims[1:])).astype(np.float32)
+
+
+def _device(qmodel, profile, x):
+    """Compile for the profile, run every sample through the stream runner: (int8 outputs as int64, CompiledModel)."""
+    lowered = compile_onnx(qmodel, profile, max_rows=4)
+    cm = CompiledModel.from_image(lowered.image)
+    runner = StreamRunner(load_profile(profile))
+    runner.load(lowered.image)
+    rows = cm.quantize_input(to_device_layout(x).reshape(len(x), -1))
+    out = np.concatenate([runner.run(rows[i:i + 4]) for i in range(0, len(rows), 4)])
+    return out.reshape(len(x), -1).astype(np.int64), cm
+
+
+def _compare(qmodel, profile, x):
+    got, cm = _device(qmodel, profile, x)
+    want = np.concatenate([ort_int8(qmodel, cm, x[i:i + 1])[0] for i in range(len(x))]).reshape(got.shape)
+    diff = np.abs(got - want)
+    return got, want, diff
+
+
+@pytest.fixture(scope="module")
+def residual_q():
+    m = residual_cnn()
+    return quantize_float(m, _inputs(m, CALIBRATION_ROWS, 7))
+
+
+@pytest.fixture(scope="module")
+def strided_q():
+    m = strided_cnn()
+    return quantize_float(m, _inputs(m, CALIBRATION_ROWS, 8))
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_residual_cnn_agrees_with_onnxruntime(residual_q, profile):
+    x = _inputs(residual_cnn(), SAMPLES, 3)
+    got, want, diff = _compare(residual_q, profile, x)
+    assert diff.max() <= 1, f"max |diff| {diff.max()}"
+    assert (got.argmax(1) == want.argmax(1)).all()
+    # share of off-by-one outputs, measured: reported here so a regression shows
+    print(f"residual {profile}: off by one {np.count_nonzero(diff)}/{diff.size}")
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_strided_cnn_agrees_with_onnxruntime(strided_q, profile):
+    x = _inputs(strided_cnn(), SAMPLES, 4)
+    got, want, diff = _compare(strided_q, profile, x)
+    assert diff.max() <= 1, f"max |diff| {diff.max()}"
+    assert (got.argmax(1) == want.argmax(1)).all()
+    print(f"strided {profile}: off by one {np.count_nonzero(diff)}/{diff.size}")
+
+
+def test_import_layers_and_layout(residual_q):
+    model = import_onnx(residual_q)
+    assert [layer.kind for layer in model.layers] == ["conv", "dwconv", "add", "pool", "reshape", "fc", "softmax"]
+    assert [layer.op for layer in model.layers][:2] == ["Conv 'conv1'", "Conv 'dw'"]
+    assert model.tensors[model.input].shape == (1, 8, 8, 3)              # NHWC on the device
+    conv = model.layers[0]
+    assert conv.weights.shape == (8, 3, 3, 3) and conv.rq.act_min == -128
+    assert model.layers[1].weights.shape == (1, 3, 3, 8)
+    assert model.tensors[model.output].zero_point == -128 and model.tensors[model.output].scale == 1 / 256
+
+
+def test_external_data_model_loads_from_path(tmp_path):
+    """PyTorch writes large weights to model.onnx.data beside model.onnx; the path is enough."""
+    m = residual_cnn(channels=16, size=8)
+    q = quantize_float(m, _inputs(m, 8, 9))
+    path = tmp_path / "model.onnx"
+    onnx.save_model(q, str(path), save_as_external_data=True, all_tensors_to_one_file=True,
+                    location="model.onnx.data", size_threshold=0)
+    assert (tmp_path / "model.onnx.data").stat().st_size > 0
+    x = _inputs(m, 4, 5)
+    a = compile_onnx(path, "tiny", max_rows=4).image
+    b = compile_onnx(q, "tiny", max_rows=4).image
+    assert a == b
+
+
+def test_float_model_with_calibration_equals_prequantized(residual_q):
+    m = residual_cnn()
+    assert compile_onnx(m, "tiny", max_rows=4, calibration=_inputs(m, CALIBRATION_ROWS, 7)).image == \
+        compile_onnx(residual_q, "tiny", max_rows=4).image
+
+
+def test_float_model_without_calibration():
+    with pytest.raises(CompileError) as e:
+        compile_onnx(residual_cnn(), "tiny")
+    assert str(e.value) == ("cnn: the model is float; pass calibration=<input rows> to quantize it, or quantize it "
+                            "with onnxruntime quantize_static (QDQ, QInt8)")
+
+
+def _with_node(model: onnx.ModelProto, index: int, node) -> onnx.ModelProto:
+    m = onnx.ModelProto()
+    m.CopyFrom(model)
+    m.graph.node.insert(index, node)
+    return m
+
+
+def test_unsupported_node_named_before_quantization():
+    """A float model's unsupported node is named as the user wrote it, not as the quantizer's optimizer renames it."""
+    m = residual_cnn()
+    nodes = list(m.graph.node)
+    nodes[6].input[0] = "t"
+    m.graph.node.insert(6, helper.make_node("Sigmoid", ["f"], ["t"], name="my_gate"))
+    with pytest.raises(CompileError) as e:
+        compile_onnx(m, "tiny", calibration=_inputs(m, 4, 1))
+    assert str(e.value) == ("cnn: node 'my_gate' (Sigmoid): operator not supported (supported: Conv, Gemm, MatMul, "
+                            "Add, AveragePool, MaxPool, GlobalAveragePool, Relu, Clip, Reshape, Flatten, Softmax)")
+
+
+def test_grouped_conv_error_names_node():
+    rng = np.random.default_rng(0)
+    m = _model([helper.make_node("Conv", ["x", "w"], ["y"], name="grouped", group=2)],
+               [_f("w", rng.normal(0, 0.3, (4, 2, 1, 1)))], [1, 4, 4, 4], [1, 4, 4, 4])
+    with pytest.raises(CompileError) as e:
+        compile_onnx(m, "tiny", calibration=_inputs(m, 4, 1))
+    assert str(e.value) == ("cnn: node 'grouped' (Conv): group 2 with 4 input channels is not supported (use "
+                            "group 1, or group = input channels for a depthwise convolution)")
+
+
+def test_avgpool_count_include_pad_error():
+    m = _model([helper.make_node("AveragePool", ["x"], ["y"], name="avg", kernel_shape=[3, 3], pads=[1, 1, 1, 1],
+                                 count_include_pad=1)], [], [1, 2, 4, 4], [1, 2, 4, 4])
+    with pytest.raises(CompileError) as e:
+        compile_onnx(m, "tiny", calibration=_inputs(m, 4, 1))
+    assert str(e.value) == ("cnn: node 'avg' (AveragePool): count_include_pad 1 with padding is not supported (the "
+                            "device averages the valid taps only: use count_include_pad 0)")
+
+
+def test_unreadable_and_garbage(tmp_path):
+    with pytest.raises(CompileError) as e:
+        compile_onnx(tmp_path / "missing.onnx", "tiny")
+    assert str(e.value).startswith("missing.onnx: cannot read: No such file or directory")
+    with pytest.raises(CompileError) as e:
+        compile_onnx(b"\x00not onnx at all", "tiny")
+    assert str(e.value).startswith("model.onnx: not an ONNX model (")
