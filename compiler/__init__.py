@@ -34,7 +34,9 @@ def compile_onnx(source, profile, max_rows: int = 1, calibration=None):
     from compiler.onnx_import import check_float_model, import_onnx, load_onnx
     prof = profile if isinstance(profile, Profile) else load_profile(profile)
     model, label = load_onnx(source)
+    user_nodes = None
     if not is_quantized(model):
         check_float_model(model, label, calibration)
+        user_nodes = list(model.graph.node)
         model = quantize_float(model, calibration)
-    return lower(import_onnx(model, label), prof, max_rows=max_rows)
+    return lower(import_onnx(model, label, user_nodes), prof, max_rows=max_rows)

@@ -4,13 +4,14 @@ The input is what onnxruntime's `quantize_static` writes in QDQ format: int8
 activations (QuantizeLinear -> DequantizeLinear pairs between operators, one
 scale and zero point per tensor), int8 symmetric weights (per-channel on the
 output-channel axis or per-tensor) and int32 biases behind DequantizeLinear.
-Operators: Conv (strides, pads incl. asymmetric, auto_pad, group 1 or
+Operators: Conv (strides, dilations, pads incl. asymmetric, auto_pad, group 1 or
 depthwise group = channels), Gemm (alpha = beta = 1), MatMul (no bias), Add
 of two activations, AveragePool, MaxPool, GlobalAveragePool (an unpadded
 average pool whose output is quantized apart from its input becomes a
 depthwise convolution with unit weights that requantizes the sum), Relu / Clip
 following an operator (fused as the output clamp), Reshape / Flatten, Softmax
-over the last axis. The integer parameters are TFLite Micro's
+over the last axis; in a float model also BatchNormalization after Conv,
+Identity and Dropout, which quantize_static's pre-processing folds. The integer parameters are TFLite Micro's
 (compiler/quantization.py): where onnxruntime requantizes in float with round
 half to even, the device may differ by one quantization step.
 
@@ -55,6 +56,9 @@ QDQ_OPS = ("QuantizeLinear", "DequantizeLinear")
 NCHW_TO_NHWC = (0, 2, 3, 1)
 SOFTMAX_BETA = 1.0
 SUPPORTED_LIST = ", ".join(SUPPORTED_OPS)
+# folded away by quantize_static's pre-processing (onnxruntime's basic graph optimizations) before import
+FOLDED_BY_PREPROCESSING = ("BatchNormalization", "Identity", "Dropout", "Constant")
+QUANTIZER_SUFFIX = "_QuantizeLinear_Input"     # quantize_static renames a graph output's producer output
 
 
 def to_device_layout(x: np.ndarray) -> np.ndarray:
@@ -85,8 +89,11 @@ def load_onnx(source, name: str | None = None) -> tuple[onnx.ModelProto, str]:
 
 
 class _Importer:
-    def __init__(self, model: onnx.ModelProto, name: str):
+    def __init__(self, model: onnx.ModelProto, name: str, user_nodes=None):
         self.name = name
+        # the user's nodes (before quantize_static's pre-processing fused some): name -> op_type, output -> node
+        self.user_names = {n.name: n.op_type for n in user_nodes} if user_nodes is not None else None
+        self.user_outputs = {o: n for n in (user_nodes or ()) for o in n.output}
         self.g = model.graph
         self.consts = {i.name: numpy_helper.to_array(i) for i in self.g.initializer}
         for n in self.g.node:
@@ -105,8 +112,21 @@ class _Importer:
 
     # ------------------------------------------------------------ errors
     def fail(self, message: str, node=None) -> CompileError:
-        node = node or self.node
-        return CompileError(f"{self.name}: node '{node.name}' ({node.op_type}): {message}")
+        return CompileError(f"{self.name}: node {self.describe(node or self.node)}: {message}")
+
+    def describe(self, node) -> str:
+        """'name' (op_type) of the user's node; a node onnxruntime's optimizer fused ('conv/ConvAddFusion')
+        is named by the user's node it came from."""
+        if self.user_names is None or node.name in self.user_names:
+            return f"'{node.name}' ({node.op_type})"
+        head = node.name.rsplit("/", 1)[0]          # onnxruntime names a fusion '<first node>/<Fusion>' 
+        if head in self.user_names:
+            return f"'{head}' ({self.user_names[head]}, fused into {node.op_type} by onnxruntime's optimizer)"
+        for out in node.output:
+            user = self.user_outputs.get(out) or self.user_outputs.get(out.removesuffix(QUANTIZER_SUFFIX))
+            if user is not None:
+                return f"'{user.name}' ({user.op_type}, fused into {node.op_type} by onnxruntime's optimizer)"
+        return f"'{node.name}' ({node.op_type}, made by onnxruntime's optimizer)"
 
     def attr(self, node, key: str, default=None):
         for a in node.attribute:
@@ -225,18 +245,18 @@ class _Importer:
             raise self.fail(f"input shape {list(shape)}: expected a 4-D NCHW tensor")
         return shape[1], shape[2], shape[3]
 
-    def pads(self, node, h: int, w: int, kernel, stride) -> tuple[ir.Padding, int, int]:
+    def pads(self, node, h: int, w: int, kernel, stride, dil=(1, 1)) -> tuple[ir.Padding, int, int]:
         auto = self.attr(node, "auto_pad", b"NOTSET")
         auto = auto.decode() if isinstance(auto, bytes) else auto
         if auto in ("SAME_UPPER", "SAME_LOWER", "VALID"):
-            oh, pt, pb = same_padding(h, stride[0], 1, kernel[0], auto != "VALID")
-            ow, pl, pr = same_padding(w, stride[1], 1, kernel[1], auto != "VALID")
+            oh, pt, pb = same_padding(h, stride[0], dil[0], kernel[0], auto != "VALID")
+            ow, pl, pr = same_padding(w, stride[1], dil[1], kernel[1], auto != "VALID")
             if auto == "SAME_LOWER":
                 pt, pb, pl, pr = pb, pt, pr, pl
             return ir.Padding(pt, pb, pl, pr), oh, ow
         pt, pl, pb, pr = (int(p) for p in self.attr(node, "pads", [0, 0, 0, 0]))
-        oh = (h + pt + pb - kernel[0]) // stride[0] + 1
-        ow = (w + pl + pr - kernel[1]) // stride[1] + 1
+        oh = (h + pt + pb - (kernel[0] - 1) * dil[0] - 1) // stride[0] + 1
+        ow = (w + pl + pr - (kernel[1] - 1) * dil[1] - 1) // stride[1] + 1
         return ir.Padding(pt, pb, pl, pr), oh, ow
 
     def plain_2d(self, node, keys) -> None:
@@ -254,22 +274,24 @@ class _Importer:
             raise self.fail(f"weight shape {list(wts.shape)}: only 2-D convolutions are supported")
         if ws.size > 1 and axis != 0:
             raise self.fail(f"weights are quantized per channel on axis {axis}; expected the output-channel axis 0")
-        self.plain_2d(node, ("dilations",))
         cout, wcin, kh, kw = wts.shape
         group = int(self.attr(node, "group", 1))
         stride = tuple(int(s) for s in self.attr(node, "strides", [1, 1]))
-        pad, oh, ow = self.pads(node, h, w, (kh, kw), stride)
+        dil = tuple(int(d) for d in self.attr(node, "dilations", [1, 1]))
+        pad, oh, ow = self.pads(node, h, w, (kh, kw), stride, dil)
         X = self.tensors[x]
         if group == 1 and wcin == cin:
             y, lo, hi = self.out_activation(node, (1, oh, ow, cout))
             return ir.Conv2D(len(self.layers), self.op_label(node), (x,), y, weights=wts.transpose(0, 2, 3, 1).copy(),
-                             bias=self.bias(node, 2, cout, X, ws), zp_in=X.zero_point, stride=stride, pad=pad,
+                             bias=self.bias(node, 2, cout, X, ws), zp_in=X.zero_point, stride=stride, dilation=dil,
+                             pad=pad,
                              rq=self.requant(X, ws, self.tensors[y], cout, lo, hi, False))
         if group == cin and wcin == 1 and cout % cin == 0:
             y, lo, hi = self.out_activation(node, (1, oh, ow, cout))
             return ir.DepthwiseConv2D(len(self.layers), self.op_label(node), (x,), y,
                                       weights=wts.transpose(1, 2, 3, 0).copy(), bias=self.bias(node, 2, cout, X, ws),
-                                      zp_in=X.zero_point, stride=stride, pad=pad, depth_multiplier=cout // cin,
+                                      zp_in=X.zero_point, stride=stride, dilation=dil, pad=pad,
+                                      depth_multiplier=cout // cin,
                                       rq=self.requant(X, ws, self.tensors[y], cout, lo, hi, False))
         raise self.fail(f"group {group} with {cin} input channels is not supported (use group 1, or group = "
                         "input channels for a depthwise convolution)")
@@ -425,7 +447,7 @@ class _Importer:
         return (s[0], s[3], s[1], s[2]) if len(s) == 4 else s
 
     def op_label(self, node) -> str:
-        return f"{node.op_type} '{node.name}'"
+        return self.describe(node)
 
     # ------------------------------------------------------------ graph
     def graph_input(self) -> int:
@@ -488,13 +510,14 @@ def check_float_model(model: onnx.ModelProto, label: str, calibration) -> None:
         raise CompileError(f"{label}: the model is float; pass calibration=<input rows> to quantize it, or "
                            "quantize it with onnxruntime quantize_static (QDQ, QInt8)")
     for node in model.graph.node:
-        if node.op_type not in SUPPORTED_OPS and node.op_type != "Constant":
+        if node.op_type not in SUPPORTED_OPS and node.op_type not in FOLDED_BY_PREPROCESSING:
             raise CompileError(f"{label}: node '{node.name}' ({node.op_type}): operator not supported "
                                f"(supported: {SUPPORTED_LIST})")
 
 
-def import_onnx(source, name: str | None = None) -> ir.Model:
+def import_onnx(source, name: str | None = None, user_nodes=None) -> ir.Model:
     """Parse a QDQ ONNX model (path, bytes or ModelProto) into the IR; CompileError naming the node on anything
-    unsupported."""
+    unsupported. user_nodes: the float model's nodes when the QDQ model was made from it here (errors then name
+    the user's node when the quantizer's optimizer fused it)."""
     model, label = load_onnx(source, name)
-    return _Importer(model, label).run()
+    return _Importer(model, label, user_nodes).run()

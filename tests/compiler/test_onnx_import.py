@@ -162,22 +162,22 @@ def _check(qmodel, float_model, profile, seed):
 @pytest.mark.parametrize("profile", PROFILES)
 def test_residual_cnn_agrees_with_onnxruntime(residual_q, profile):
     _, _, layers = _check(residual_q, residual_cnn(), profile, 3)
-    assert set(layers) == {"Conv 'conv1'", "Conv 'dw'", "Add 'residual'", "AveragePool 'pool'", "Gemm 'fc'",
-                           "Softmax 'softmax'"}
+    assert set(layers) == {"'conv1' (Conv)", "'dw' (Conv)", "'residual' (Add)", "'pool' (AveragePool)",
+                           "'fc' (Gemm)", "'softmax' (Softmax)"}
 
 
 @pytest.mark.parametrize("profile", PROFILES)
 def test_strided_cnn_agrees_with_onnxruntime(strided_q, profile):
     got, want, layers = _check(strided_q, strided_cnn(), profile, 4)
     assert np.abs(got - want).max() <= 1            # no softmax: the logits are within one step end to end
-    assert set(layers) == {"Conv 'stem'", "MaxPool 'maxpool'", "Conv 'pointwise'", "GlobalAveragePool 'gap'",
-                           "MatMul 'head'"}
+    assert set(layers) == {"'stem' (Conv)", "'maxpool' (MaxPool)", "'pointwise' (Conv)",
+                           "'gap' (GlobalAveragePool)", "'head' (MatMul)"}
 
 
 def test_import_layers_and_layout(residual_q):
     model = import_onnx(residual_q)
     assert [layer.kind for layer in model.layers] == ["conv", "dwconv", "add", "pool", "reshape", "fc", "softmax"]
-    assert [layer.op for layer in model.layers][:2] == ["Conv 'conv1'", "Conv 'dw'"]
+    assert [layer.op for layer in model.layers][:2] == ["'conv1' (Conv)", "'dw' (Conv)"]
     assert model.tensors[model.input].shape == (1, 8, 8, 3)              # NHWC on the device
     conv = model.layers[0]
     assert conv.weights.shape == (8, 3, 3, 3) and conv.rq.act_min == -128
@@ -196,6 +196,55 @@ def test_external_data_model_loads_from_path(tmp_path):
                     location="model.onnx.data", size_threshold=0)
     assert (tmp_path / "model.onnx.data").stat().st_size > 0
     assert compile_onnx(path, "tiny", max_rows=4).image == compile_onnx(in_memory, "tiny", max_rows=4).image
+
+
+def torch_style_cnn(seed=2, classes=5) -> onnx.ModelProto:
+    """What torch.onnx.export writes for Conv2d(dilation=2) -> BatchNorm2d -> Flatten -> Linear in eval mode:
+    BatchNormalization and MatMul + Add, which quant_pre_process folds into Conv and Gemm."""
+    rng = np.random.default_rng(seed)
+    c = 4
+    inits = [_f("w", rng.normal(0, 0.3, (c, 2, 3, 3))), _f("gamma", rng.uniform(0.5, 1.5, c)),
+             _f("beta", rng.normal(0, 0.1, c)), _f("mean", rng.normal(0, 0.1, c)), _f("var", rng.uniform(0.5, 2, c)),
+             _f("w2", rng.normal(0, 0.3, (c * 4 * 4, classes))), _f("bias", rng.normal(0, 0.3, classes))]
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], name="/conv/Conv", dilations=[2, 2], pads=[2, 2, 2, 2],
+                              strides=[2, 2]),
+             helper.make_node("BatchNormalization", ["c", "gamma", "beta", "mean", "var"], ["bn"], name="/bn/BN"),
+             helper.make_node("Flatten", ["bn"], ["f"], name="/Flatten"),
+             helper.make_node("MatMul", ["f", "w2"], ["mm"], name="/fc/MatMul"),
+             helper.make_node("Add", ["mm", "bias"], ["y"], name="/fc/Add")]
+    return _model(nodes, inits, [1, 2, 8, 8], [1, classes])
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_torch_style_float_model_with_external_data(tmp_path, profile):
+    """A float model saved as PyTorch does (weights in model.onnx.data), compiled with calibration data, agrees
+    with onnxruntime on the QDQ model quantize_float makes of it (the same one compile_onnx made)."""
+    m = torch_style_cnn()
+    cal = _inputs(m, CALIBRATION_ROWS, 11)
+    path = tmp_path / "model.onnx"
+    onnx.save_model(m, str(path), save_as_external_data=True, location="model.onnx.data", size_threshold=0)
+    lowered = compile_onnx(path, profile, max_rows=4, calibration=cal)
+    q = quantize_float(onnx.load(str(path)), cal)
+    assert lowered.image == compile_onnx(q, profile, max_rows=4).image
+    got, want, layers = _check(q, m, profile, 12)
+    assert np.abs(got - want).max() <= 1
+    assert layers.keys() == {"'/conv/Conv' (Conv)", "'/fc/MatMul/MatMulAddFusion' (Gemm)"}
+
+
+def test_error_names_the_user_node_not_the_fused_one():
+    """quant_pre_process fuses MatMul + Add into a Gemm named '/fc/MatMul/MatMulAddFusion'; an error on it names
+    the user's MatMul."""
+    m = torch_style_cnn()
+    q = quantize_float(m, _inputs(m, 4, 1))
+    gemm = next(n for n in q.graph.node if n.op_type == "Gemm")
+    assert gemm.name == "/fc/MatMul/MatMulAddFusion"
+    kept = [a for a in gemm.attribute if a.name != "alpha"]
+    del gemm.attribute[:]
+    gemm.attribute.extend(kept + [helper.make_attribute("alpha", 2.0)])
+    with pytest.raises(CompileError) as e:
+        import_onnx(q, user_nodes=m.graph.node)
+    assert str(e.value) == ("cnn: node '/fc/MatMul' (MatMul, fused into Gemm by onnxruntime's optimizer): only "
+                            "transA = 0, alpha = 1, beta = 1 are supported")
 
 
 def test_float_model_with_calibration_equals_prequantized(residual_q):
