@@ -461,10 +461,14 @@ class _Importer:
         dims = [d.dim_value if d.HasField("dim_value") else 1 for d in vi.type.tensor_type.shape.dim]
         if not dims or dims[0] != 1:
             raise CompileError(f"{self.name}: input '{vi.name}' has shape {dims}: batch must be 1 (or dynamic)")
-        qs = [n for n in self.consumers.get(vi.name, []) if n.op_type == "QuantizeLinear"]
-        if len(qs) != 1 or len(self.consumers[vi.name]) != 1:
-            raise CompileError(f"{self.name}: input '{vi.name}' is not quantized (the model must be QDQ-quantized: "
-                               "onnxruntime quantize_static, or compile_onnx with calibration data)")
+        users = self.consumers.get(vi.name, [])
+        qs = [n for n in users if n.op_type == "QuantizeLinear"]
+        if len(qs) != 1 or len(users) != 1:
+            other = next((n for n in users if n.op_type != "QuantizeLinear"), None)
+            where = f"node {self.describe(other)}: " if other is not None else ""
+            raise CompileError(f"{self.name}: {where}input '{vi.name}' is not quantized (the model must be "
+                               "QDQ-quantized: onnxruntime quantize_static leaves a node float when it cannot "
+                               "quantize it; start the model with a Conv, Gemm or MatMul)")
         self.node = qs[0]
         scale, zp, _ = self.qparams(qs[0])
         shape = tuple(dims[i] for i in NCHW_TO_NHWC) if len(dims) == 4 else tuple(dims)

@@ -22,6 +22,7 @@ from compiler.onnx_import import import_onnx, to_device_layout
 from compiler.onnx_reference import ort_int8
 from compiler.reference import run_layer, run_model
 from compiler.runner import StreamRunner
+from tests.firmware.device.conftest import firmware_elf  # noqa: F401 - the session fixture
 
 PROFILES = ("tiny", "edge-v1")
 SAMPLES = 24
@@ -260,13 +261,6 @@ def test_float_model_without_calibration():
                             "with onnxruntime quantize_static (QDQ, QInt8)")
 
 
-def _with_node(model: onnx.ModelProto, index: int, node) -> onnx.ModelProto:
-    m = onnx.ModelProto()
-    m.CopyFrom(model)
-    m.graph.node.insert(index, node)
-    return m
-
-
 def test_unsupported_node_named_before_quantization():
     """A float model's unsupported node is named as the user wrote it, not as the quantizer's optimizer renames it."""
     m = residual_cnn()
@@ -307,3 +301,38 @@ def test_unreadable_and_garbage(tmp_path):
     with pytest.raises(CompileError) as e:
         compile_onnx(b"\x00not onnx at all", "tiny")
     assert str(e.value).startswith("model.onnx: not an ONNX model (")
+
+
+ON_DEVICE_ROWS = 4
+JOB_DONE = 2                        # protocol JOB_DONE state
+JOB_TIMEOUT = 900.0                 # wall seconds on a loaded 2-core machine
+
+
+def test_residual_cnn_on_device(residual_q, firmware_elf):
+    """The ONNX CNN through the real firmware on the emulator: byte-equal to the stream runner, one job of 4 rows."""
+    from tests.compiler.test_on_device import _Bound
+    from tests.firmware.device import hostops
+    from tests.firmware.device.conftest import open_device
+    x = _inputs(residual_cnn(), ON_DEVICE_ROWS, 13)
+    expected, rows, _ = _device(residual_q, "tiny", x)
+    lowered = compile_onnx(residual_q, "tiny", max_rows=ON_DEVICE_ROWS)
+    with open_device("compiled", firmware_elf, profile="tiny") as dev:
+        slot = hostops.load_model(dev, hostops.MODEL_BASE, _Bound(lowered.image))
+        hostops.upload(dev, hostops.MODEL_BASE + lowered.input_offset, rows.tobytes())
+        job = hostops.run_job(dev, slot, ON_DEVICE_ROWS, timeout=JOB_TIMEOUT)
+        assert job["state"] == JOB_DONE, job
+        raw = hostops.download(dev, hostops.MODEL_BASE + lowered.output_offset,
+                               ON_DEVICE_ROWS * lowered.output_bytes)
+    got = np.frombuffer(raw, np.int8).reshape(ON_DEVICE_ROWS, -1).astype(np.int64)
+    assert np.array_equal(got, expected)
+
+
+def test_float_node_left_by_the_quantizer_is_named():
+    """quantize_static leaves a lone AveragePool float: the error names it."""
+    m = _model([helper.make_node("AveragePool", ["x"], ["y"], name="first_pool", kernel_shape=[2, 2])], [],
+               [1, 2, 4, 4], [1, 2, 3, 3])
+    with pytest.raises(CompileError) as e:
+        compile_onnx(m, "tiny", calibration=_inputs(m, 4, 1))
+    assert str(e.value) == ("cnn: node 'first_pool' (AveragePool): input 'x' is not quantized (the model must be "
+                            "QDQ-quantized: onnxruntime quantize_static leaves a node float when it cannot quantize "
+                            "it; start the model with a Conv, Gemm or MatMul)")
