@@ -45,7 +45,7 @@ from onnx import helper, numpy_helper
 
 from compiler import ir
 from compiler.errors import CompileError
-from compiler.quantization import (INT8_MAX, INT8_MIN, SOFTMAX_OUTPUT_SCALE, SOFTMAX_OUTPUT_ZP, activation_range,
+from compiler.quantization import (INT8_MAX, INT8_MIN, SOFTMAX_OUTPUT_SCALE, SOFTMAX_OUTPUT_ZP,
                                    add_params, channel_multipliers, fc_per_tensor_multiplier, same_padding,
                                    softmax_params)
 
@@ -196,18 +196,21 @@ class _Importer:
         return act, qs[0]
 
     def clamp(self, act, scale: float, zp: int) -> tuple[int, int]:
+        """The fused Relu / Clip as the int8 output range: QuantizeLinear is monotonic, so Q(clip(v, lo, hi)) =
+        clip(Q(v), Q(lo), Q(hi)), with Q's round half to even."""
         if act == "NONE":
             return INT8_MIN, INT8_MAX
         if act.op_type == "Relu":
-            return activation_range("RELU", np.float32(scale), zp)
-        lo, hi = (self.consts.get(n) if n else None for n in (list(act.input) + ["", ""])[1:3])
-        if (len(act.input) > 1 and act.input[1] and lo is None) or (len(act.input) > 2 and act.input[2] and hi is None):
-            raise self.fail("Clip bounds must be constants", act)
-        q = activation_range("RELU", np.float32(scale), zp)[0] if lo is not None and float(lo) == 0.0 else None
-        low = INT8_MIN if lo is None else max(INT8_MIN, q if q is not None else
-                                              zp + int(np.rint(np.float32(lo) / np.float32(scale))))
-        high = INT8_MAX if hi is None else min(INT8_MAX, zp + int(np.rint(np.float32(hi) / np.float32(scale))))
-        return low, high
+            return max(INT8_MIN, zp), INT8_MAX
+        bounds = []
+        for position, key in ((1, "min"), (2, "max")):
+            name = act.input[position] if len(act.input) > position else ""
+            if name and name not in self.consts:
+                raise self.fail(f"Clip {key} must be a constant", act)
+            value = self.consts[name] if name else self.attr(act, key)       # opset < 11 keeps them as attributes
+            bounds.append(None if value is None else zp + int(np.rint(np.float32(value) / np.float32(scale))))
+        lo, hi = bounds
+        return (INT8_MIN if lo is None else max(INT8_MIN, lo)), (INT8_MAX if hi is None else min(INT8_MAX, hi))
 
     def out_activation(self, node, shape) -> tuple[int, int, int]:
         """Create the operator's output activation: (index, act_min, act_max)."""
@@ -321,7 +324,8 @@ class _Importer:
         y, lo, hi = self.out_activation(node, (1, n))
         bias = self.bias(node, 2, n, X, ws) if node.op_type == "Gemm" else np.zeros(n, np.int32)
         return ir.FullyConnected(len(self.layers), self.op_label(node), (x,), y, weights=np.ascontiguousarray(w_nk),
-                                 bias=bias, zp_in=X.zero_point, rq=self.requant(X, ws, self.tensors[y], n, lo, hi, True))
+                                 bias=bias, zp_in=X.zero_point,
+                                 rq=self.requant(X, ws, self.tensors[y], n, lo, hi, True))
 
     def add(self, node):
         if any(i in self.consts or self.producer.get(i) is not None and

@@ -336,3 +336,28 @@ def test_float_node_left_by_the_quantizer_is_named():
     assert str(e.value) == ("cnn: node 'first_pool' (AveragePool): input 'x' is not quantized (the model must be "
                             "QDQ-quantized: onnxruntime quantize_static leaves a node float when it cannot quantize "
                             "it; start the model with a Conv, Gemm or MatMul)")
+
+
+def _insert_after(q: onnx.ModelProto, producer: str, node_type: str, name: str, extra=()) -> None:
+    """Put a float node between `producer`'s output and its QuantizeLinear (a QDQ graph that keeps its Relu)."""
+    node = next(n for n in q.graph.node if n.name == producer)
+    out = node.output[0]
+    node.output[0] = out + "_pre"
+    at = list(q.graph.node).index(node) + 1
+    q.graph.node.insert(at, helper.make_node(node_type, [out + "_pre", *extra], [out], name=name))
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_relu_and_clip_kept_in_the_qdq_graph_are_fused(strided_q, profile):
+    q = onnx.ModelProto()
+    q.CopyFrom(strided_q)
+    q.graph.initializer.extend([_f("clip_lo", -0.5), _f("clip_hi", 0.25)])
+    _insert_after(q, "pointwise", "Relu", "pw_relu")
+    _insert_after(q, "stem", "Clip", "stem_clip", ("clip_lo", "clip_hi"))
+    model = import_onnx(q)
+    stem, pointwise = model.layers[0], model.layers[2]
+    s_stem, zp_stem = model.tensors[stem.output].scale, model.tensors[stem.output].zero_point
+    assert (stem.rq.act_min, stem.rq.act_max) == (max(-128, zp_stem + round(-0.5 / s_stem)),
+                                                  min(127, zp_stem + round(0.25 / s_stem)))
+    assert pointwise.rq.act_min == model.tensors[pointwise.output].zero_point > -128
+    _check(q, strided_cnn(), profile, 6)
