@@ -16,6 +16,7 @@ from onnx import TensorProto, helper, numpy_helper
 from asic_model.profiles import load_profile
 from compiler import compile_onnx
 from compiler.compiled import CompiledModel
+from compiler import ir
 from compiler.errors import CompileError
 from compiler.model_quantize import quantize_float
 from compiler.onnx_import import import_onnx, to_device_layout
@@ -361,3 +362,28 @@ def test_relu_and_clip_kept_in_the_qdq_graph_are_fused(strided_q, profile):
                                                   min(127, zp_stem + round(0.25 / s_stem)))
     assert pointwise.rq.act_min == model.tensors[pointwise.output].zero_point > -128
     _check(q, strided_cnn(), profile, 6)
+
+
+def same_upper_cnn(seed=3) -> onnx.ModelProto:
+    """auto_pad SAME_UPPER with stride 2 on an odd size (the extra pad row/column at the end), then SAME_LOWER."""
+    rng = np.random.default_rng(seed)
+    inits = [_f("w1", rng.normal(0, 0.3, (6, 3, 3, 3))), _f("b1", rng.normal(0, 0.1, 6)),
+             _f("w2", rng.normal(0, 0.3, (6, 1, 2, 2))), _f("b2", rng.normal(0, 0.1, 6)),
+             _f("w3", rng.normal(0, 0.3, (4, 6 * 4 * 4)))]
+    nodes = [helper.make_node("Conv", ["x", "w1", "b1"], ["c1"], name="same_upper", auto_pad="SAME_UPPER",
+                              strides=[2, 2]),
+             helper.make_node("Conv", ["c1", "w2", "b2"], ["c2"], name="same_lower_dw", auto_pad="SAME_LOWER",
+                              group=6),
+             helper.make_node("Flatten", ["c2"], ["f"], name="flat"),
+             helper.make_node("Gemm", ["f", "w3"], ["y"], name="fc", transB=1)]
+    return _model(nodes, inits, [1, 3, 7, 7], [1, 4])
+
+
+@pytest.mark.parametrize("per_channel", [True, False])
+def test_auto_pad_and_per_tensor_weights(per_channel):
+    m = same_upper_cnn()
+    q = quantize_float(m, _inputs(m, CALIBRATION_ROWS, 21), per_channel=per_channel)
+    model = import_onnx(q)
+    assert model.layers[0].pad == ir.Padding(1, 1, 1, 1) and model.layers[1].pad == ir.Padding(1, 0, 1, 0)
+    got, want, _ = _check(q, m, "tiny", 22)
+    assert np.abs(got - want).max() <= 1
