@@ -6,6 +6,9 @@ Usage:
     from compiler import compile_tflite
     lowered = compile_tflite("kws_ref_model.tflite", "edge-v1", max_rows=8)
     lowered.image, lowered.input_bytes, lowered.output_bytes, lowered.stats
+    from compiler import compile_onnx
+    lowered = compile_onnx("model_qdq.onnx", "tiny", max_rows=4)            # QDQ (quantize_static) model
+    lowered = compile_onnx("model.onnx", "tiny", calibration=rows_nchw)     # float model, quantized first
 """
 
 from __future__ import annotations

@@ -425,7 +425,9 @@ class _Importer:
         if int(np.prod(out)) != X.size or out[0] != 1 or len(out) != 2:
             raise self.fail(f"reshape of {list(onnx_in)} to {list(out)} is not supported (only flattening to "
                             "[1, N] before Gemm / MatMul / Softmax)")
-        y, _, _ = self.out_activation(node, out)
+        y, lo, hi = self.out_activation(node, out)
+        if (lo, hi) != (INT8_MIN, INT8_MAX):
+            raise self.fail("a Relu / Clip after a reshape is not supported (put it before the reshape)")
         Y = self.tensors[y]
         if X.zero_point != Y.zero_point or np.float32(X.scale) != np.float32(Y.scale):
             raise self.fail("reshape must keep the quantization")
