@@ -69,13 +69,13 @@ class _Rows:
 
 
 def quantize_float(model: onnx.ModelProto, calibration: np.ndarray, per_channel: bool = True) -> onnx.ModelProto:
-    """onnxruntime quant_pre_process + quantize_static (QDQ, QInt8/QInt8) with `calibration` rows [n, features]."""
+    """onnxruntime quant_pre_process + quantize_static (QDQ, QInt8/QInt8) with `calibration` rows [n, features] (or [n, C, H, W])."""
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     calibration = np.asarray(calibration, dtype=np.float32)
-    if calibration.ndim != 2 or len(calibration) == 0:
-        raise ValueError(f"calibration data must be a non-empty 2-D array [rows, features], got shape {calibration.shape}")
+    if calibration.ndim < 2 or len(calibration) == 0:
+        raise ValueError(f"calibration data must be a non-empty array [rows, features...], got shape {calibration.shape}")
     if len(model.graph.input) != 1:
         raise ValueError(f"model has {len(model.graph.input)} inputs; only single-input models are supported")
     reader = type("Reader", (_Rows, CalibrationDataReader), {})(model.graph.input[0].name, calibration)
