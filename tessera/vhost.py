@@ -64,7 +64,9 @@ class VirtualHost:
         self.session.feed(encode_frame(msg_type, self.seq, payload, flags))
         return self.seq
 
-    def request(self, msg_type, payload=None, flags: int = 0) -> Frame:
+    def request(self, msg_type, payload=None, flags: int = 0, timeout: float | None = None) -> Frame:
+        """The answer to one request. `timeout` (wall seconds, DeviceLink's signature) is accepted and not used:
+        a virtual host bounds every wait in device cycles (MAX_WAIT_CYCLES), independent of the host's speed."""
         seq = self.send(msg_type, payload, flags)
 
         def found():
@@ -74,7 +76,7 @@ class VirtualHost:
             return None
         return self._until(found, f"answer to {msg_type!r}")
 
-    def wait_event(self, msg_type, count: int = 1) -> Frame:
+    def wait_event(self, msg_type, count: int = 1, timeout: float | None = None) -> Frame:
         def found():
             hits = [e for e in self.events if e.type == msg_type]
             return hits[count - 1] if len(hits) >= count else None
