@@ -55,12 +55,12 @@ class StepFailed(RuntimeError):
 class _Step:
     """Prints `[i/N] what...`, times it, and turns any failure into StepFailed naming the step."""
 
-    def __init__(self, job: "MainJob", what: str):
-        self.job, self.what = job, what
+    def __init__(self, job: "MainJob", what: str, steps: int = STEPS):
+        self.job, self.what, self.steps = job, what, steps
 
     def __enter__(self):
         self.job.step += 1
-        print(f"[{self.job.step}/{STEPS}] {self.what} ...", flush=True)
+        print(f"[{self.job.step}/{self.steps}] {self.what} ...", flush=True)
         self.t0 = time.monotonic()
         return self
 
@@ -70,7 +70,7 @@ class _Step:
             return False
         if isinstance(exc, (KeyboardInterrupt, SystemExit, StepFailed)):
             return False
-        raise StepFailed(f"step {self.job.step}/{STEPS} '{self.what}' failed: {type(exc).__name__}: {exc}") from exc
+        raise StepFailed(f"step {self.job.step}/{self.steps} '{self.what}' failed: {type(exc).__name__}: {exc}") from exc
 
 
 def firmware_stale(elf: Path = FIRMWARE_ELF) -> bool:
@@ -118,10 +118,11 @@ def unit_energy_nj(delta: dict[str, int], job_cycles: int, profile) -> dict[str,
     from asic_model.energy import EnergyTable
     per = EnergyTable.from_profile(profile).per_unit()
     fj = {"tensor core (MACs)": delta["macs"] * per["MACS"],
-          "vector unit": delta.get("vu_ops", 0) * per["VU_OPS"],
           "SRAM": delta["sram_rd"] * per["SRAM_RD"] + delta["sram_wr"] * per["SRAM_WR"],
           "DRAM": delta["dram_rd"] * per["DRAM_RD"] + delta["dram_wr"] * per["DRAM_WR"],
           "static": job_cycles * per["CYCLES"]}
+    if "vu_ops" in delta:                        # a device whose telemetry reports the vector unit's operations
+        fj["vector unit"] = delta["vu_ops"] * per["VU_OPS"]
     return {k: v / FJ_PER_NJ for k, v in fj.items()}
 
 
@@ -416,6 +417,12 @@ def register(sub) -> None:
     p.add_argument("--limit", type=int, default=None, help="run only the first N test digits")
     p.add_argument("--hosted", action="store_true", help="run the firmware in hosted mode (Python) instead of the ELF")
     p.add_argument("--out", type=Path, default=OUT_DIR, help="output directory (default %(default)s)")
+    p.add_argument("--model", type=Path, help="run this .tflite or .onnx model instead of the main job: writes "
+                                              "OUT/outputs.npy and OUT/report.json, compares with TFLite Micro or "
+                                              "onnxruntime")
+    p.add_argument("--input", type=Path, help="with --model: int8 inputs (.npy, [N, *input shape] or [N, row bytes])")
+    p.add_argument("--count", type=int, default=None, help="with --model and no --input: this many seeded random "
+                                                           "int8 inputs (default 8)")
     p.set_defaults(func=_cmd)
 
 
@@ -423,8 +430,22 @@ def _cmd(args) -> int:
     if args.limit is not None and args.limit < 1:
         print("tessera run: --limit must be at least 1", file=sys.stderr)
         return 2
+    if args.model is None and (args.input is not None or args.count is not None):
+        print("tessera run: --input and --count need --model", file=sys.stderr)
+        return 2
+    if args.count is not None and args.count < 1:
+        print("tessera run: --count must be at least 1", file=sys.stderr)
+        return 2
     try:
-        MainJob(args.profile, args.limit, args.hosted, args.out).run()
+        if args.model is not None:
+            from tessera.run_model import DEFAULT_COUNT, ModelJob, UserInputError
+            try:
+                ModelJob(args.model, args.input, args.profile, args.count or DEFAULT_COUNT, args.out).run()
+            except UserInputError as exc:
+                print(f"tessera run: {exc}", file=sys.stderr)
+                return 1
+        else:
+            MainJob(args.profile, args.limit, args.hosted, args.out).run()
     except (StepFailed, LaunchError) as exc:
         print(f"tessera run: {exc}", file=sys.stderr)
         return 1
