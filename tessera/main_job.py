@@ -7,13 +7,19 @@ scikit-learn's bundled digits (fixed seed, nothing downloaded), quantize it with
 onnxruntime's static quantizer, run every test digit through the device via the
 daemon (batch 1, one job per digit), and report accuracy beside the float model,
 agreement with onnxruntime's int8 execution, latency, throughput, energy, SRAM
-hit rate and DMA/compute overlap. Writes build/run/inference.trace.json (one
-inference, Perfetto), build/run/run.png (latency distribution, energy by unit)
-and build/run/report.json. Child processes are stopped in `finally`, at exit and
-on SIGTERM; a failing step is named in the error.
+hit rate and DMA/compute overlap. Then the digits CNN (tessera/digits_cnn.py: an
+int8 TFLite network with convolution, depthwise, residual Add, pooling, FC and
+Softmax) runs through the same daemon and device in jobs of CNN_BATCH rows,
+compared byte for byte with TensorFlow Lite Micro, with the same figures plus
+the dynamic/static energy split (`device_metrics`, shared with
+`tessera run --model`, tessera/run_model.py). Writes build/run/inference.trace.json
+(one MLP inference, Perfetto), build/run/run.png (latency distribution, energy
+by unit) and build/run/report.json (the CNN under "cnn"). Child processes are
+stopped in `finally`, at exit and on SIGTERM; a failing step is named in the error.
 
 Usage:
     tessera run [--profile edge-v1] [--limit N] [--hosted] [--out build/run]
+    tessera run --model PATH.tflite|PATH.onnx [--input X.npy] [--profile P] [--count N]     # tessera/run_model.py
 """
 
 from __future__ import annotations
