@@ -141,3 +141,37 @@ def test_a_running_job_cannot_be_cancelled(daemon, client, digits_model):
     assert e.value.reason in (f"job {job['id']} is running; only a queued job can be cancelled",
                               f"job {job['id']} has already finished (done)")
     assert client.wait(job["id"], WAIT * 5)["state"] == "done"
+
+
+CUSTOM_PROFILE_ID = 99         # matches no builtin profile
+
+
+def test_custom_profile_needs_hostd_profile(tmp_path, firmware_elf):
+    from asic_model.profiles import PROFILE_DIR
+    from tessera.hil.launch import EmulatorProcess
+    from tests.support.tflite_ops import fully_connected_model
+    custom = tmp_path / "custom.toml"
+    custom.write_text((PROFILE_DIR / "tiny.toml").read_text().replace('name = "tiny"\nid = 1',
+                                                                      f'name = "custom"\nid = {CUSTOM_PROFILE_ID}'))
+    m = fully_connected_model(16, 4, seed=3)
+    x = np.random.default_rng(SEED).integers(-128, 128, (2, 16), dtype=np.int8)
+    for sub in ("a", "b"):
+        (tmp_path / sub).mkdir(mode=0o700)
+    emu = EmulatorProcess(firmware_elf, tmp_path / "dev", profile=str(custom)).start()
+    try:
+        with run_daemon(tmp_path / "a", emu.url) as d:
+            c = Client(d.api, timeout=WAIT)
+            with pytest.raises(ApiError) as e:
+                c.load_tflite(m.tflite)
+            assert (e.value.status, e.value.error, e.value.reason) == (
+                422, "unknown_profile", f"the device reports profile id {CUSTOM_PROFILE_ID}, which matches no builtin "
+                "profile (tiny (1), edge-v1 (2), edge-v2 (3)); start the daemon with --profile NAME|PATH.toml")
+            c.close()
+        with run_daemon(tmp_path / "b", emu.url, profile=str(custom)) as d:
+            c = Client(d.api, timeout=WAIT)
+            job = c.run(c.load_tflite(m.tflite)["model"], inputs_int8=x, timeout=WAIT)
+            assert job["state"] == "done", job["error"]
+            assert np.array_equal(np.asarray(job["outputs_int8"], np.int8), np.concatenate([m.run(r[None]) for r in x]))
+            c.close()
+    finally:
+        emu.stop()
