@@ -175,3 +175,12 @@ def test_custom_profile_needs_hostd_profile(tmp_path, firmware_elf):
             c.close()
     finally:
         emu.stop()
+
+
+def test_hostd_refuses_a_bad_profile_in_one_line(tmp_path):
+    api = tmp_path / "api"
+    api.mkdir(mode=0o700)
+    r = subprocess.run([sys.executable, "-m", "tessera.cli", "hostd", "--device", UNREACHABLE, "--api",
+                        str(api / "api.sock"), "--profile", "nope"], capture_output=True, text=True, timeout=WAIT)
+    assert (r.returncode, r.stderr) == (1, "tessera hostd: error: --profile: nope: unknown profile (expected one of "
+                                           "tiny, edge-v1, edge-v2, or a path to a .toml file)\n")
