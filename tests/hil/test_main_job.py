@@ -79,6 +79,6 @@ def test_a_failing_step_is_named_and_cleaned_up(hil_firmware, tmp_path):
     r = subprocess.run(tessera_cmd("run", "--limit", "1", "--profile", "no-such-profile", "--out", str(tmp_path)),
                        cwd=REPO, capture_output=True, text=True, timeout=TIMEOUT)
     assert r.returncode == 1
-    assert "tessera run: step 2/8 'booting the firmware in the emulator (profile no-such-profile)" in r.stderr
+    assert "tessera run: step 2/11 'booting the firmware in the emulator (profile no-such-profile)" in r.stderr
     assert "emulator exited with status 64 before announcing its serial port" in r.stderr
     assert all(_gone(p) for p in _pids(r.stdout))
