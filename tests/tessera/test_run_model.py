@@ -69,3 +69,20 @@ def test_digits_cnn_from_a_file_with_given_inputs(tmp_path):
     r = _run("--model", str(model), "--input", str(tmp_path / "float.npy"), "--out", str(out))
     assert (r.returncode, r.stderr) == (1, f"tessera run: --input {tmp_path / 'float.npy'} holds float32 values; "
                                            "give int8 (quantized) inputs\n")
+
+
+def test_qdq_onnx_with_external_data_against_onnxruntime(tmp_path):
+    import onnx
+
+    from tessera.hil.workloads import digits_workload
+    path = tmp_path / "mlp.onnx"
+    onnx.save_model(digits_workload().qmodel, str(path), save_as_external_data=True, location="mlp.onnx.data",
+                    size_threshold=0)
+    r = _run("--model", str(path), "--count", "3", "--profile", PROFILE, "--out", str(tmp_path / "out"))
+    assert r.returncode == 0, r.stderr + r.stdout
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["format"] == "onnx" and report["reference"] == "onnxruntime"
+    assert report["agreement"]["byte_equal"] == 1.0 and report["agreement"]["max_diff"] == 0
+    outputs = np.load(tmp_path / "out" / "outputs.npy")
+    assert outputs.dtype == np.int8 and outputs.shape == (3, 10)
+    assert "vs onnxruntime        byte-equal outputs 100.00%" in r.stdout
