@@ -5,7 +5,8 @@ Usage:
                   [--journal-sync normal|full] [--max-job-rows 65536] [--keep-jobs 10000] [--keep-days 7]
                   [--max-body BYTES]
     tessera hostd --journal-repair [--db PATH]     # keep every readable job and model, set the damaged file aside
-    tessera ctl [--api PATH] ping | info | load MODEL.onnx [--calibration X.npy] | run MODEL_HASH --input X.npy
+                  [--profile NAME|PATH.toml]      # profile TFLite models compile for (default: INFO's id)
+    tessera ctl [--api PATH] ping | info | load MODEL.onnx|MODEL.tflite [--calibration X.npy] | run MODEL_HASH --input X.npy
     tessera ctl jobs [--state done] | stats | log | metrics | models | cancel JOB_ID
     tessera ctl --operator reset          # operations that affect every client need the operator token
 A user mistake (a missing or malformed file, a refused request, no daemon) is one line on stderr and exit status 1.
@@ -22,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from asic_model.profiles import ProfileError
 from hostd.api.operator import TokenError, operator_token_path
 from hostd.api.server import MAX_BODY_BYTES, SocketInUse
 from hostd.daemon import (DEFAULT_JOB_TIMEOUT, DEFAULT_KEEP_AGE, DEFAULT_KEEP_JOBS, DEFAULT_MAX_ATTEMPTS,
@@ -56,6 +58,9 @@ def register(subparsers) -> None:
                         "the damaged file aside, then exit")
     p.add_argument("--max-body", type=int, default=MAX_BODY_BYTES,
                    help="largest request body in bytes (413 beyond; default %(default)s)")
+    p.add_argument("--profile", default="",
+                   help="profile TFLite models are compiled for: a builtin name or a .toml path (default: the builtin "
+                        "whose id the device's INFO reports; needed for a custom profile file)")
     p.set_defaults(func=_run_daemon)
 
     c = subparsers.add_parser("ctl", help="talk to a running host daemon")
@@ -65,13 +70,13 @@ def register(subparsers) -> None:
     sub = c.add_subparsers(dest="ctl_command", metavar="COMMAND", required=True)
     sub.add_parser("ping", help="round trip to the device").set_defaults(func=_ctl(lambda cl, a: cl.ping()))
     sub.add_parser("info", help="device and daemon information").set_defaults(func=_ctl(lambda cl, a: cl.info()))
-    ld = sub.add_parser("load", help="compile and register an ONNX model")
+    ld = sub.add_parser("load", help="compile and register a model: int8 TFLite (told by its 'TFL3' identifier) or "
+                                     "ONNX (external .onnx.data weights are read from beside the file)")
     ld.add_argument("model", type=Path)
-    ld.add_argument("--calibration", type=Path, help=".npy rows for quantizing a float model")
+    ld.add_argument("--calibration", type=Path, help=".npy rows for quantizing a float ONNX model")
     ld.add_argument("--name", default="")
     ld.add_argument("--max-rows", type=int)
-    ld.set_defaults(func=_ctl(lambda cl, a: cl.load(_read(a.model), _npy(a.calibration, "--calibration"),
-                                                    a.name or a.model.stem, a.max_rows)))
+    ld.set_defaults(func=_ctl(_load))
     rn = sub.add_parser("run", help="run inputs through a model and wait for the result")
     rn.add_argument("model", help="model hash (from `ctl load`)")
     src = rn.add_mutually_exclusive_group(required=True)
@@ -93,11 +98,26 @@ def register(subparsers) -> None:
     sub.add_parser("models", help="registered models").set_defaults(func=_ctl(lambda cl, a: cl.models()))
     cn = sub.add_parser("cancel", help="cancel a queued job (DELETE /v1/jobs/ID)")
     cn.add_argument("job", help="job id")
-    cn.set_defaults(func=_ctl(lambda cl, a: cl.request("DELETE", f"/v1/jobs/{a.job}")))
+    cn.set_defaults(func=_ctl(lambda cl, a: cl.cancel(a.job)))
 
 
 class UsageError(Exception):
     """A mistake in what the user gave `tessera ctl` (a file, a value): one line on stderr, exit status 1."""
+
+
+def _load(cl, a):
+    from hostd.client import is_tflite, read_onnx
+    name = a.name or a.model.stem
+    data = _read(a.model)
+    if is_tflite(data):
+        if a.calibration is not None:
+            raise UsageError(f"--calibration applies to ONNX models only; {a.model} is a TFLite model")
+        return cl.load_tflite(data, name, a.max_rows)
+    try:
+        data = read_onnx(a.model)
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"{a.model}: {exc}") from None
+    return cl.load(data, _npy(a.calibration, "--calibration"), name, a.max_rows)
 
 
 def _read(path: Path) -> bytes:
@@ -169,12 +189,13 @@ def _run_daemon(args) -> int:
                            job_timeout=args.job_timeout, max_attempts=args.max_attempts,
                            link_timeout=args.link_timeout, journal_sync=args.journal_sync.upper(),
                            max_job_rows=args.max_job_rows, keep_jobs=args.keep_jobs,
-                           keep_age=args.keep_days * SECONDS_PER_DAY, max_body=args.max_body)
+                           keep_age=args.keep_days * SECONDS_PER_DAY, max_body=args.max_body,
+                           profile=args.profile)
         daemon = Daemon(cfg)
         print(f"tessera hostd: device {cfg.device}, API {cfg.api}, journal {cfg.db}, "
               f"operator token {operator_token_path(cfg.api)}", flush=True)
         asyncio.run(daemon.serve_forever())
-    except (OwnershipError, JournalDamaged, FileNotFoundError, SocketInUse, TokenError) as exc:
+    except (OwnershipError, JournalDamaged, FileNotFoundError, SocketInUse, TokenError, ProfileError) as exc:
         print(f"tessera hostd: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:                          # SIGINT before the daemon's own handler was installed

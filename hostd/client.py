@@ -3,6 +3,8 @@
 Usage:
     c = Client()                                   # default socket path, same as the daemon's
     m = c.load(Path("mlp.onnx").read_bytes(), calibration=rows)["model"]
+    m = c.load_tflite("kws_ref_model.tflite", name="kws", max_rows=4)["model"]     # path or bytes
+    c.load(read_onnx("exported.onnx"))            # an ONNX file whose weights are in an external .onnx.data file
     job = c.run(m, inputs=[[0.1] * 64], idempotency_key="req-42")     # submit + wait, one round trip
     job["classes"], c.stats(), c.metrics()
     Client(operator=True).reset()                  # operator operations send the token from the daemon's token file
@@ -14,14 +16,18 @@ from __future__ import annotations
 import base64
 import http.client
 import json
+import os
 import socket
 import time
+from pathlib import Path
 
 import numpy as np
 
 from hostd.api.operator import TokenError, operator_token_path, read_token  # noqa: F401 - TokenError re-exported
 from hostd.daemon import default_api_path
 
+TFLITE_IDENTIFIER = b"TFL3"     # a TFLite flatbuffer's file identifier
+TFLITE_IDENTIFIER_AT = slice(4, 8)
 DEFAULT_TIMEOUT = 120.0
 WAIT_SLICE = 30.0              # seconds per long-poll request while waiting for a job
 
@@ -109,6 +115,15 @@ class Client:
             body["max_rows"] = max_rows
         return self.request("POST", "/v1/models", body)
 
+    def load_tflite(self, model: str | os.PathLike | bytes, name: str = "", max_rows: int | None = None) -> dict:
+        """POST /v1/models with an int8 TFLite model (a path or the file's bytes); the daemon compiles it for the
+        device's profile."""
+        data = bytes(model) if isinstance(model, (bytes, bytearray, memoryview)) else Path(model).read_bytes()
+        body = {"tflite": base64.b64encode(data).decode(), "name": name}
+        if max_rows is not None:
+            body["max_rows"] = max_rows
+        return self.request("POST", "/v1/models", body)
+
     def models(self) -> list[dict]:
         return self.request("GET", "/v1/models")["models"]
 
@@ -143,6 +158,10 @@ class Client:
             return job
         return self.wait(job["id"], max(0.0, deadline - time.monotonic()))
 
+    def cancel(self, job_id: str) -> dict:
+        """DELETE /v1/jobs/ID: cancel a queued job."""
+        return self.request("DELETE", f"/v1/jobs/{job_id}")
+
     def jobs(self, state: str | None = None) -> list[dict]:
         return self.request("GET", "/v1/jobs" + (f"?state={state}" if state else ""))["jobs"]
 
@@ -157,6 +176,18 @@ class Client:
 
     def log(self, cursor: int = 0) -> dict:
         return self.request("GET", f"/v1/log?cursor={cursor}")
+
+
+def is_tflite(data: bytes) -> bool:
+    """A TFLite flatbuffer: its file identifier "TFL3" at bytes 4..8."""
+    return data[TFLITE_IDENTIFIER_AT] == TFLITE_IDENTIFIER
+
+
+def read_onnx(path: str | os.PathLike) -> bytes:
+    """An ONNX file's bytes with external weights (e.g. PyTorch's `.onnx.data`, resolved next to the file) embedded,
+    so the daemon receives one self-contained model."""
+    import onnx
+    return onnx.load(str(path)).SerializeToString()
 
 
 def _numbers(rows, name: str) -> np.ndarray:

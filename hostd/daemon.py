@@ -46,6 +46,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from asic_model.profiles import PROFILE_NAMES, Profile, ProfileError, load_profile
+from compiler import compile_tflite
 from compiler.compiled import CompiledModel
 from compiler.model_compiler import CompileError, compile_model
 from hostd.api.app import serve_api
@@ -71,6 +73,7 @@ CONNECT_BACKOFF = (0.1, 5.0)
 TIMING_KEEP = 1024             # jobs whose per-stage times are kept in memory
 MS_PER_S = 1e3
 PING_DATA = b"tessera"
+CANCELLED_REASON = "cancelled (DELETE /v1/jobs/ID) before it ran"
 STOP_GRACE = 2.0               # seconds beyond the job timeout a stop waits for the slice in flight
 WORKER_RESTART_DELAY = 0.1     # seconds before a worker that ended is started again
 
@@ -100,6 +103,7 @@ class DaemonConfig:
     keep_age: float | None = DEFAULT_KEEP_AGE
     maintenance_period: float = DEFAULT_MAINTENANCE_PERIOD
     max_body: int = MAX_BODY_BYTES     # largest request body the API reads (413 beyond)
+    profile: str = ""                  # profile TFLite models are compiled for (name or .toml); "" = INFO's id
 
     def __post_init__(self):
         if not self.api:
@@ -119,6 +123,13 @@ class Daemon:
         except BaseException:
             self.journal.close()
             raise
+        self.profile: Profile | None = None
+        if config.profile:
+            try:
+                self.profile = load_profile(config.profile)
+            except ProfileError as exc:
+                self._release()
+                raise ProfileError(f"--profile: {exc}") from None
         self.queue = FairQueue(config.queue_depth)
         self.models: dict[str, CompiledModel] = {}
         self.broken_models: dict[str, str] = {}             # model hash -> why its journaled image cannot be used
@@ -131,6 +142,7 @@ class Daemon:
         self._unflushed: list[tuple] = []                  # outcomes answered, not yet committed (_flush_outcomes)
         self._telemetry: tuple[float, dict] = (0.0, {})
         self._connected = False
+        self._connected_event = asyncio.Event()            # set once the worker first reached the device
         self._stopping = False
         self._stopped = False
         self._worker: asyncio.Task | None = None
@@ -258,6 +270,7 @@ class Daemon:
             try:
                 await self._on_device(self.device.open)
                 self._connected = True
+                self._connected_event.set()
             except (LinkError, OSError, ValueError) as exc:
                 self.device.link.stats["connect_failures"] += 1
                 self.last_connect_error = str(exc)
@@ -455,11 +468,41 @@ class Daemon:
         return {"device": info, "url": self.cfg.device, "queue_depth": len(self.queue),
                 "queue_limit": self.cfg.queue_depth, "models": len(self.models)}
 
-    async def load_model(self, onnx: bytes, calibration: np.ndarray | None, max_rows: int, name: str) -> dict:
+    async def device_profile(self) -> Profile:
+        """The profile TFLite models are compiled for: --profile, else the builtin whose id the device's INFO reports
+        (422 `unknown_profile` when none matches; waits up to the job timeout for a device still connecting)."""
+        if self.profile is not None:
+            return self.profile
+        if not self._connected:
+            try:
+                await asyncio.wait_for(self._connected_event.wait(), self.cfg.job_timeout)
+            except TimeoutError:
+                pass
+        self._need_device()
+        device_id = (self.device.info or {}).get("profile_id")
+        builtins = {load_profile(name).id: name for name in PROFILE_NAMES}
+        if device_id not in builtins:
+            known = ", ".join(f"{name} ({pid})" for pid, name in sorted(builtins.items()))
+            raise HttpError(422, "unknown_profile", f"the device reports profile id {device_id}, which matches no "
+                            f"builtin profile ({known}); start the daemon with --profile NAME|PATH.toml")
+        self.profile = load_profile(builtins[device_id])
+        return self.profile
+
+    async def load_model(self, onnx: bytes | None, calibration: np.ndarray | None, max_rows: int, name: str,
+                         tflite: bytes | None = None) -> dict:
+        """Compile an ONNX model (QDQ, or float with calibration rows) or an int8 TFLite model (for the device's
+        profile) and register it; 422 `unsupported_model` with the compiler's located message."""
         try:
-            cm = await asyncio.to_thread(compile_model, onnx, calibration, max_rows)
+            if tflite is not None:
+                profile = await self.device_profile()
+                lowered = await asyncio.to_thread(compile_tflite, tflite, profile, max_rows)
+                cm = CompiledModel.from_image(lowered.image)
+            else:
+                cm = await asyncio.to_thread(compile_model, onnx, calibration, max_rows)
         except CompileError as exc:
             raise HttpError(422, "unsupported_model", str(exc)) from exc
+        except HttpError:
+            raise
         except Exception as exc:  # noqa: BLE001 - onnx/onnxruntime raise many types on bad models
             raise HttpError(422, "bad_model", f"{type(exc).__name__}: {exc}") from exc
         self.check_model_fits(cm)
@@ -555,6 +598,23 @@ class Daemon:
             job = await self._wait_job(job, wait)
         return self._job_json(job)
 
+    def cancel(self, job_id: str) -> dict:
+        """Cancel a queued job: it leaves the queue and finishes `failed` with the reason CANCELLED_REASON; 409 when
+        it runs or finished, 404 when unknown."""
+        job = self.journal.job(job_id)
+        if job is None:
+            raise HttpError(404, "unknown_job", f"no job {job_id!r}")
+        queued = next((j for j in self.queue.items() if j["id"] == job_id), None)
+        if job["state"] in ("done", "failed"):
+            raise HttpError(409, "not_cancellable", f"job {job_id} has already finished ({job['state']})")
+        if job["state"] == "running" or queued is None or (self._in_flight and self._in_flight["id"] == job_id):
+            raise HttpError(409, "not_cancellable", f"job {job_id} is running; only a queued job can be cancelled")
+        self.queue.remove(queued)
+        self.metrics.queue_depth.set(len(self.queue))
+        self._finish(queued, "failed", error=CANCELLED_REASON)
+        self._flush_outcomes()
+        return self._job_json(self.journal.job(job_id))
+
     def jobs(self, state: str | None = None) -> list[dict]:
         return [self._job_json(j, brief=True) for j in self.journal.jobs(state=state)]
 
@@ -608,6 +668,7 @@ def _resolve(fut: asyncio.Future, value) -> None:
 
 
 def _model_json(h: str, name: str, cm: CompiledModel) -> dict:
-    return {"model": h, "name": name, "layers": cm.header.layer_count, "inputs": cm.input_features,
+    layers = getattr(cm.header, "layer_count", None) or cm.header.cmd_count        # v2 images: commands
+    return {"model": h, "name": name, "layers": layers, "format_version": cm.format_version, "inputs": cm.input_features,
             "outputs": cm.output_features, "max_rows": cm.max_rows, "image_bytes": len(cm.image),
             "footprint": cm.footprint}

@@ -69,5 +69,17 @@ class FairQueue:
         self._len -= 1
         return item
 
+    def remove(self, item) -> None:
+        """Take one queued item out (a cancelled job)."""
+        for client, q in list(self._queues.items()):
+            at = next((i for i, queued in enumerate(q) if queued is item), None)
+            if at is not None:
+                del q[at]
+                self._len -= 1
+                if not q:
+                    del self._queues[client]
+                return
+        raise KeyError("not queued")
+
     def items(self) -> list:
         return [item for q in self._queues.values() for item in q]

@@ -7,13 +7,19 @@ scikit-learn's bundled digits (fixed seed, nothing downloaded), quantize it with
 onnxruntime's static quantizer, run every test digit through the device via the
 daemon (batch 1, one job per digit), and report accuracy beside the float model,
 agreement with onnxruntime's int8 execution, latency, throughput, energy, SRAM
-hit rate and DMA/compute overlap. Writes build/run/inference.trace.json (one
-inference, Perfetto), build/run/run.png (latency distribution, energy by unit)
-and build/run/report.json. Child processes are stopped in `finally`, at exit and
-on SIGTERM; a failing step is named in the error.
+hit rate and DMA/compute overlap. Then the digits CNN (tessera/digits_cnn.py: an
+int8 TFLite network with convolution, depthwise, residual Add, pooling, FC and
+Softmax) runs through the same daemon and device in jobs of CNN_BATCH rows,
+compared byte for byte with TensorFlow Lite Micro, with the same figures plus
+the dynamic/static energy split (`device_metrics`, shared with
+`tessera run --model`, tessera/run_model.py). Writes build/run/inference.trace.json
+(one MLP inference, Perfetto), build/run/run.png (latency distribution, energy
+by unit) and build/run/report.json (the CNN under "cnn"). Child processes are
+stopped in `finally`, at exit and on SIGTERM; a failing step is named in the error.
 
 Usage:
     tessera run [--profile edge-v1] [--limit N] [--hosted] [--out build/run]
+    tessera run --model PATH.tflite|PATH.onnx [--input X.npy] [--profile P] [--count N]     # tessera/run_model.py
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from tessera.hil.launch import REPO, DaemonProcess, EmulatorProcess, LaunchError, tessera_cmd
+from tessera.model_run import counter_delta  # noqa: F401 - part of this module's interface (tests, bench)
 
 FIRMWARE_SRC = REPO / "firmware" / "device" / "main.py"
 FIRMWARE_ELF = REPO / "build" / "firmware.elf"
@@ -41,8 +48,10 @@ DEFAULT_PROFILE = "edge-v1"
 OUT_DIR = REPO / "build" / "run"
 TRACE_DIGITS = 2               # the traced session runs two digits and keeps the second (warm model)
 JOB_TIMEOUT = 120.0            # seconds the client waits for one job
-STEPS = 8
-US_PER_S, NJ_PER_UJ, MS_PER_S = 1e6, 1e3, 1e3
+STEPS = 11
+CNN_BATCH = 64                 # rows per CNN job (one device job each): batching keeps the CNN part short
+CNN_SEED = 0
+US_PER_S, NJ_PER_UJ, MS_PER_S, FJ_PER_NJ = 1e6, 1e3, 1e3, 1e6
 
 
 class StepFailed(RuntimeError):
@@ -52,12 +61,12 @@ class StepFailed(RuntimeError):
 class _Step:
     """Prints `[i/N] what...`, times it, and turns any failure into StepFailed naming the step."""
 
-    def __init__(self, job: "MainJob", what: str):
-        self.job, self.what = job, what
+    def __init__(self, job: "MainJob", what: str, steps: int = STEPS):
+        self.job, self.what, self.steps = job, what, steps
 
     def __enter__(self):
         self.job.step += 1
-        print(f"[{self.job.step}/{STEPS}] {self.what} ...", flush=True)
+        print(f"[{self.job.step}/{self.steps}] {self.what} ...", flush=True)
         self.t0 = time.monotonic()
         return self
 
@@ -67,7 +76,7 @@ class _Step:
             return False
         if isinstance(exc, (KeyboardInterrupt, SystemExit, StepFailed)):
             return False
-        raise StepFailed(f"step {self.job.step}/{STEPS} '{self.what}' failed: {type(exc).__name__}: {exc}") from exc
+        raise StepFailed(f"step {self.job.step}/{self.steps} '{self.what}' failed: {type(exc).__name__}: {exc}") from exc
 
 
 def firmware_stale(elf: Path = FIRMWARE_ELF) -> bool:
@@ -110,10 +119,6 @@ def profile_for(info: dict):
     raise RuntimeError(f"device reports profile id {info['profile_id']}, which no profile in asic_model/profiles has")
 
 
-def counter_delta(after: dict, before: dict) -> dict[str, int]:
-    return {k: after[k] - before.get(k, 0) for k in after if isinstance(after[k], int)}
-
-
 def unit_energy_nj(delta: dict[str, int], job_cycles: int, profile) -> dict[str, float]:
     """Energy of the inferences by unit, from the counters and the energy model (static over the jobs' cycles)."""
     from asic_model.energy import EnergyTable
@@ -122,7 +127,31 @@ def unit_energy_nj(delta: dict[str, int], job_cycles: int, profile) -> dict[str,
           "SRAM": delta["sram_rd"] * per["SRAM_RD"] + delta["sram_wr"] * per["SRAM_WR"],
           "DRAM": delta["dram_rd"] * per["DRAM_RD"] + delta["dram_wr"] * per["DRAM_WR"],
           "static": job_cycles * per["CYCLES"]}
-    return {k: v / 1e6 for k, v in fj.items()}
+    if "vu_ops" in delta:                        # a device whose telemetry reports the vector unit's operations
+        fj["vector unit"] = delta["vu_ops"] * per["VU_OPS"]
+    return {k: v / FJ_PER_NJ for k, v in fj.items()}
+
+
+def device_metrics(delta: dict[str, int], records: list[dict], n: int, profile) -> dict:
+    """Per-inference device figures of `n` inferences from their job records and the device counters' delta over
+    them: cycles, time, energy (total, dynamic/static, by unit), SRAM hit rate, DMA/compute overlap, spills."""
+    from asic_model.metrics import derived_metrics
+    job_cycles = sum(r["cycles"] for r in records)
+    upper = {k.upper(): v for k, v in delta.items()}
+    upper["CYCLES"] = job_cycles
+    derived = derived_metrics(upper, profile)
+    units = {k: v / n for k, v in unit_energy_nj(delta, job_cycles, profile).items()}
+    total_nj = sum(r["energy_nj"] for r in records) / n
+    return {
+        "energy_uj_per_inference": total_nj / NJ_PER_UJ,
+        "energy_by_unit_nj_per_inference": units,
+        "energy_static_share": units["static"] / total_nj if total_nj else None,
+        "energy_dynamic_share": 1 - units["static"] / total_nj if total_nj else None,
+        "device_cycles_per_inference": job_cycles / n,
+        "device_us_per_inference": job_cycles / n / profile.clock_hz * US_PER_S,
+        "sram_hit_rate": derived["sram_hit_rate"], "overlap_ratio": derived["overlap_ratio"],
+        "spills": delta["spills"], "spill_bytes": delta.get("spill_bytes", 0), "counters": delta,
+    }
 
 
 class MainJob:
@@ -204,6 +233,7 @@ class MainJob:
             ort_q, _ = ort_int8(w.qmodel, cm, x)
             dev_q = np.array(outs, np.int64)
             agree = agreement(dev_q, ort_q)
+        cnn = self._run_cnn(client, profile)
         for child in reversed(self.children):
             child.stop()
         self.children.clear()
@@ -212,6 +242,7 @@ class MainJob:
         with _Step(self, "writing the report and the plot"):
             report = self._report(w, x, y, dev_q, agree, lat, jobs, counter_delta(after, before), profile,
                                   trace_path)
+            report["cnn"] = cnn
             png = self._plot(report)
             report["files"]["plot"] = str(png)
             (self.out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
@@ -239,6 +270,34 @@ class MainJob:
         self.wall = time.perf_counter() - t0
         return outs, lat, jobs
 
+    def _run_cnn(self, client, profile) -> dict:
+        """The digits CNN (tessera/digits_cnn.py) through the same daemon and device, in jobs of CNN_BATCH rows,
+        compared with TensorFlow Lite Micro; its report section."""
+        from tessera.digits_cnn import build_digits_cnn
+        from tessera.model_run import agreement_exact, latency_ms, run_batched, tflm_outputs
+        with _Step(self, "building the digits CNN (seeded random-feature convolutions, logistic-regression head, "
+                         "int8 TFLite)"):
+            net = build_digits_cnn(seed=CNN_SEED)
+            x, y = net.x_test_q, net.y_test
+            if self.limit is not None:
+                x, y = x[:self.limit], y[:self.limit]
+            print(f"      {len(net.y_test)} test digits, float accuracy {net.float_accuracy:.4f}, "
+                  f"{len(net.tflite)} bytes of TFLite", flush=True)
+        with _Step(self, f"running {len(x)} digits through the CNN on the device (jobs of {CNN_BATCH} rows)"):
+            model = client.load_tflite(net.tflite, name="digits-cnn", max_rows=min(CNN_BATCH, len(x)))
+            rows = x.reshape(len(x), -1)
+            client.run(model["model"], inputs_int8=rows[:1], timeout=JOB_TIMEOUT)       # warm-up: uploads the image
+            result = run_batched(client, model["model"], rows, min(CNN_BATCH, len(x)), JOB_TIMEOUT)
+        with _Step(self, "comparing with TensorFlow Lite Micro"):
+            ref = tflm_outputs(net.tflite, x)
+            agree = agreement_exact(result.outputs, ref)
+        n = len(x)
+        return {"model": model, "digits": n,
+                "accuracy_device": float(np.mean(result.outputs.argmax(1) == y)),
+                "accuracy_float_full_test": net.float_accuracy,
+                "reference": "TFLite Micro", "agreement": agree, "latency_ms": latency_ms(result), "inferences_per_s": n / result.wall_s,
+                **device_metrics(result.delta, result.records, n, profile)}
+
     def _trace_one(self, w, x) -> Path:
         from tessera.hil.trace_cut import cut_last_inference
         raw = self.workdir / "session.trace.json"
@@ -261,13 +320,8 @@ class MainJob:
         return out
 
     def _report(self, w, x, y, dev_q, agree, lat, jobs, delta, profile, trace_path) -> dict:
-        from asic_model.metrics import derived_metrics
         lat = np.array(lat)
         n = len(x)
-        job_cycles = sum(j["cycles"] for j in jobs)
-        upper = {k.upper(): v for k, v in delta.items()}
-        upper["CYCLES"] = job_cycles
-        derived = derived_metrics(upper, profile)
         return {
             "profile": profile.name, "digits": n, "hosted": self.hosted,
             "accuracy_device": float(np.mean(dev_q.argmax(1) == y)),
@@ -277,12 +331,7 @@ class MainJob:
             "latency_ms": {"p50": float(np.percentile(lat, 50) * MS_PER_S), "p99": float(np.percentile(lat, 99) * MS_PER_S),
                            "max": float(lat.max() * MS_PER_S), "all": (lat * MS_PER_S).round(3).tolist()},
             "inferences_per_s": n / self.wall,
-            "energy_uj_per_inference": sum(j["energy_nj"] for j in jobs) / n / NJ_PER_UJ,
-            "energy_by_unit_nj_per_inference": {k: v / n for k, v in unit_energy_nj(delta, job_cycles, profile).items()},
-            "device_cycles_per_inference": job_cycles / n,
-            "device_us_per_inference": job_cycles / n / profile.clock_hz * US_PER_S,
-            "sram_hit_rate": derived["sram_hit_rate"], "overlap_ratio": derived["overlap_ratio"],
-            "spills": delta["spills"], "counters": delta,
+            **device_metrics(delta, jobs, n, profile),
             "files": {"trace": str(trace_path)},
         }
 
@@ -300,7 +349,7 @@ class MainJob:
         a.set_title(f"latency, {report['digits']} digits, batch 1")
         a.legend()
         units = report["energy_by_unit_nj_per_inference"]
-        b.bar(list(units), list(units.values()), color=["#ee6677", "#228833", "#ccbb44", "#aaaaaa"])
+        b.bar(list(units), list(units.values()), color=["#ee6677", "#66ccee", "#228833", "#ccbb44", "#aaaaaa"])
         b.set_yscale("log")
         b.set_ylabel("nJ per inference (log scale)")
         b.set_title(f"energy by unit ({report['profile']}), {report['energy_uj_per_inference']:.2f} uJ total")
@@ -336,9 +385,36 @@ def print_report(r: dict) -> None:
         + ", ".join(f"{k} {v:.3g} nJ" for k, v in r["energy_by_unit_nj_per_inference"].items()) + ")",
         f"  SRAM hit rate         {_pct(r['sram_hit_rate'])}",
         f"  DMA/compute overlap   {_pct(r['overlap_ratio'])}",
-        f"  files                 {r['files']['trace']} (Perfetto: ui.perfetto.dev), {r['files']['plot']}",
     ]
+    if "cnn" in r:
+        lines += [""] + cnn_lines(r["cnn"], f"Digits CNN (int8 TFLite: conv, depthwise, residual add, pool, FC, "
+                                            f"softmax): {r['cnn']['digits']} digits, same daemon and device")
+    lines.append(f"  files                 {r['files']['trace']} (Perfetto: ui.perfetto.dev), {r['files']['plot']}")
     print("\n".join(lines), flush=True)
+
+
+def cnn_lines(c: dict, title: str) -> list[str]:
+    """The report lines of a model run in batched jobs (the digits CNN, `tessera run --model`)."""
+    a, lat, units = c["agreement"], c["latency_ms"], c["energy_by_unit_nj_per_inference"]
+    ref = c["reference"]
+    lines = [title]
+    if "accuracy_device" in c:
+        lines.append(f"  accuracy              device int8 {c['accuracy_device']:.2%}   float network (full test split) "
+                     f"{c['accuracy_float_full_test']:.2%}")
+    lines += [
+        f"  vs {ref:<18} byte-equal outputs {a['byte_equal']:.2%}   rows equal {a['rows_equal']:.2%}   "
+        f"same class {a['same_class']:.2%}   max |diff| {a['max_diff']}",
+        f"  host latency          p50 {lat['p50']:.2f} ms   p99 {lat['p99']:.2f} ms per inference ({lat['jobs']} jobs "
+        f"of up to {lat['rows_per_job']} rows; {c['inferences_per_s']:.1f} inferences/s)",
+        f"  device time           {c['device_us_per_inference']:.2f} us ({c['device_cycles_per_inference']:.0f} "
+        f"accelerator cycles) per inference",
+        f"  energy                {c['energy_uj_per_inference']:.3f} uJ per inference: dynamic "
+        f"{_pct(c['energy_dynamic_share'])}, static {_pct(c['energy_static_share'])} ("
+        + ", ".join(f"{k} {v:.3g} nJ" for k, v in units.items()) + ")",
+        f"  SRAM hit rate         {_pct(c['sram_hit_rate'])}",
+        f"  DMA/compute overlap   {_pct(c['overlap_ratio'])}   spills {c['spills']} ({c['spill_bytes']} bytes)",
+    ]
+    return lines
 
 
 def register(sub) -> None:
@@ -347,6 +423,12 @@ def register(sub) -> None:
     p.add_argument("--limit", type=int, default=None, help="run only the first N test digits")
     p.add_argument("--hosted", action="store_true", help="run the firmware in hosted mode (Python) instead of the ELF")
     p.add_argument("--out", type=Path, default=OUT_DIR, help="output directory (default %(default)s)")
+    p.add_argument("--model", type=Path, help="run this .tflite or .onnx model instead of the main job: writes "
+                                              "OUT/outputs.npy and OUT/report.json, compares with TFLite Micro or "
+                                              "onnxruntime")
+    p.add_argument("--input", type=Path, help="with --model: int8 inputs (.npy, [N, *input shape] or [N, row bytes])")
+    p.add_argument("--count", type=int, default=None, help="with --model and no --input: this many seeded random "
+                                                           "int8 inputs (default 8)")
     p.set_defaults(func=_cmd)
 
 
@@ -354,8 +436,22 @@ def _cmd(args) -> int:
     if args.limit is not None and args.limit < 1:
         print("tessera run: --limit must be at least 1", file=sys.stderr)
         return 2
+    if args.model is None and (args.input is not None or args.count is not None):
+        print("tessera run: --input and --count need --model", file=sys.stderr)
+        return 2
+    if args.count is not None and args.count < 1:
+        print("tessera run: --count must be at least 1", file=sys.stderr)
+        return 2
     try:
-        MainJob(args.profile, args.limit, args.hosted, args.out).run()
+        if args.model is not None:
+            from tessera.run_model import DEFAULT_COUNT, ModelJob, UserInputError
+            try:
+                ModelJob(args.model, args.input, args.profile, args.count or DEFAULT_COUNT, args.out).run()
+            except UserInputError as exc:
+                print(f"tessera run: {exc}", file=sys.stderr)
+                return 1
+        else:
+            MainJob(args.profile, args.limit, args.hosted, args.out).run()
     except (StepFailed, LaunchError) as exc:
         print(f"tessera run: {exc}", file=sys.stderr)
         return 1

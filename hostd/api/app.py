@@ -68,8 +68,9 @@ ROUTES = (
           errors=(503,)),
     Route("GET", "/v1/info", "info", "device INFO and queue figures",
           "{device: INFO fields, url, queue_depth, queue_limit, models}", errors=(503,)),
-    Route("POST", "/v1/models", "load_model", "compile an ONNX model and register it",
-          "{model: sha256 hex, name, layers, inputs, outputs, max_rows, image_bytes, footprint}", ok=201,
+    Route("POST", "/v1/models", "load_model", "compile an ONNX or int8 TFLite model and register it",
+          "{model: sha256 hex, name, layers, format_version, inputs, outputs, max_rows, image_bytes, footprint}",
+          ok=201,
           body=LoadModelRequest, errors=(422,)),
     Route("GET", "/v1/models", "models", "registered models", "{models: [model, ...]}"),
     Route("POST", "/v1/jobs", "submit", "submit a job; with a wait, answer when it finished",
@@ -77,6 +78,8 @@ ROUTES = (
           errors=(409, 429)),
     Route("GET", "/v1/jobs", "jobs", "latest jobs, without outputs", "{jobs: [job, ...]}", query=JobsQuery),
     Route("GET", "/v1/jobs/{id}", "job", "one job; ?wait= long-polls until it finished", "the job", query=WaitQuery),
+    Route("DELETE", "/v1/jobs/{id}", "cancel", "cancel a queued job (it finishes failed, reason 'cancelled ...')",
+          "the job", errors=(409,)),
     Route("GET", "/v1/stats", "stats", "queue, link and device counters",
           "{queue_depth, queue_limit, link, device_resets, boot_count, device, connected}"),
     Route("POST", "/v1/reset", "reset", "reset the device (every client's job in flight is retried)",
@@ -225,7 +228,7 @@ class Api:
         if body.calibration is not None:
             calib = await self._offload(len(body.calibration) * len(body.calibration[0]) > INLINE_VALUES,
                                         np.asarray, body.calibration, np.float32)
-        return await self.daemon.load_model(body.onnx, calib, body.max_rows, body.name)
+        return await self.daemon.load_model(body.onnx, calib, body.max_rows, body.name, tflite=body.tflite)
 
     async def models(self, request, query, body):
         return {"models": self.daemon.list_models()}
@@ -248,6 +251,9 @@ class Api:
 
     async def job(self, request, query: WaitQuery, body):
         return await self._job_answer(200, await self.daemon.job(request.match_info["id"], query.wait))
+
+    async def cancel(self, request, query, body):
+        return self.daemon.cancel(request.match_info["id"])
 
     async def _job_answer(self, status: int, job: dict) -> web.Response:
         """A job's JSON; one with many outputs is encoded on a worker thread."""

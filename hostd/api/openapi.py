@@ -32,7 +32,7 @@ ERROR_SCHEMA = {
 STATUS_TEXT = {
     400: "malformed HTTP, JSON, field or query parameter", 403: "needs the operator token",
     404: "unknown endpoint, model or job", 405: "method not allowed on this path", 408: "body not received in time",
-    409: "idempotency key used for a different request", 411: "chunked body", 413: "body too large",
+    409: "idempotency key used for a different request, or a job that cannot be cancelled", 411: "chunked body", 413: "body too large",
     422: "model cannot be compiled", 429: "queue full", 431: "request header too large",
     500: "a bug (the daemon keeps running)", 503: "device not connected or not answering",
     505: "HTTP version other than 1.x",

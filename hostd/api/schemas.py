@@ -23,8 +23,8 @@ from functools import cache
 from typing import Annotated, Any
 
 import numpy as np
-from pydantic import (BaseModel, ConfigDict, Field, FailFast, PlainValidator, ValidationError, WithJsonSchema,
-                      model_validator)
+from pydantic import (BaseModel, ConfigDict, Field, FailFast, PlainValidator, ValidationError, ValidationInfo,
+                      WithJsonSchema, model_validator)
 from pydantic_core import PydanticCustomError
 
 from hostd.api.errors import HttpError
@@ -60,18 +60,23 @@ def _text(lo: int, hi: int, doc: str):
     return Annotated[str, Field(min_length=lo, max_length=hi, description=doc)]
 
 
-def _base64(value: Any) -> bytes:
+def _base64(value: Any, info: ValidationInfo) -> bytes:
     if not isinstance(value, str):
         raise PydanticCustomError("string_type", "Input should be a valid string")
     try:
         return base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError) as exc:
-        raise _reason(f"field 'onnx' is not valid base64: {exc}") from exc
+        raise _reason(f"field {info.field_name!r} is not valid base64: {exc}") from exc
 
 
-Base64Bytes = Annotated[bytes, PlainValidator(_base64),
-                        WithJsonSchema({"type": "string", "contentEncoding": "base64",
-                                        "description": "the ONNX model file, base64"})]
+def _base64_file(what: str):
+    return Annotated[bytes, PlainValidator(_base64),
+                     WithJsonSchema({"type": "string", "contentEncoding": "base64",
+                                     "description": f"the {what} file, base64"})]
+
+
+OnnxFile = _base64_file("ONNX model (external data embedded)")
+TfliteFile = _base64_file("int8 TFLite model")
 
 
 def _body_wait(value: Any) -> float:
@@ -126,11 +131,22 @@ class _Body(BaseModel):
 
 
 class LoadModelRequest(_Body):
-    """POST /v1/models: compile an ONNX model and register it."""
-    onnx: Base64Bytes
-    calibration: FloatRows = Field(None, description="float rows for quantizing a float model")
+    """POST /v1/models: compile an ONNX or an int8 TFLite model and register it (exactly one of `onnx`, `tflite`)."""
+    onnx: OnnxFile = Field(None)
+    tflite: TfliteFile = Field(None)
+    calibration: FloatRows = Field(None, description="float rows for quantizing a float ONNX model")
     name: ModelName = ""
     max_rows: Annotated[int, Field(ge=1, le=MAX_ROWS_LIMIT, description="rows per device job")] = DEFAULT_MAX_ROWS
+
+    @model_validator(mode="after")
+    def _one_model(self):
+        if self.onnx is None and self.tflite is None:
+            raise PydanticCustomError("missing_one_of", "one of the fields 'onnx' or 'tflite' is required")
+        if self.onnx is not None and self.tflite is not None:
+            raise _reason("give only one of the fields 'onnx' or 'tflite'")
+        if self.tflite is not None and self.calibration is not None:
+            raise _reason("field 'calibration' applies to 'onnx' only (a TFLite model carries its quantization)")
+        return self
 
 
 class SubmitRequest(_Body):

@@ -44,7 +44,7 @@ def test_run_reports_writes_its_files_and_leaves_nothing_running(hil_firmware, t
     for line in ("accuracy", "vs onnxruntime int8", "p50", "p99", "inferences/s", "uJ per inference",
                  "SRAM hit rate", "DMA/compute overlap"):
         assert line in out
-    assert "[8/8]" in out and "6/6" in out                       # every step and the progress bar ran
+    assert "[11/11]" in out and "6/6" in out                       # every step and the progress bar ran
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["digits"] == 6 and report["agreement"]["same_class"] == 1.0
     assert report["agreement"]["max_diff"] <= 1
@@ -62,12 +62,12 @@ def test_sigterm_mid_run_stops_every_child(hil_firmware, tmp_path):
                          stderr=subprocess.STDOUT, text=True)
     seen = ""
     deadline = time.monotonic() + TIMEOUT
-    while "[5/8]" not in seen and time.monotonic() < deadline:
+    while "[5/11]" not in seen and time.monotonic() < deadline:
         line = p.stdout.readline()
         if not line:
             break
         seen += line
-    assert "[5/8]" in seen, seen
+    assert "[5/11]" in seen, seen
     p.send_signal(signal.SIGTERM)
     rest, _ = p.communicate(timeout=60)
     assert p.returncode != 0
@@ -79,6 +79,6 @@ def test_a_failing_step_is_named_and_cleaned_up(hil_firmware, tmp_path):
     r = subprocess.run(tessera_cmd("run", "--limit", "1", "--profile", "no-such-profile", "--out", str(tmp_path)),
                        cwd=REPO, capture_output=True, text=True, timeout=TIMEOUT)
     assert r.returncode == 1
-    assert "tessera run: step 2/8 'booting the firmware in the emulator (profile no-such-profile)" in r.stderr
+    assert "tessera run: step 2/11 'booting the firmware in the emulator (profile no-such-profile)" in r.stderr
     assert "emulator exited with status 64 before announcing its serial port" in r.stderr
     assert all(_gone(p) for p in _pids(r.stdout))
