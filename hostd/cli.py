@@ -40,9 +40,11 @@ def register(subparsers) -> None:
     p.add_argument("--device", help="pyserial URL of the device: a pty/tty path, socket://, rfc2217:// (required to run)")
     p.add_argument("--api", default=default_api_path(), help="Unix socket of the API (default: %(default)s)")
     p.add_argument("--db", default="", help="journal database (default: next to the socket)")
-    p.add_argument("--queue-depth", type=int, default=DEFAULT_QUEUE_DEPTH)
+    p.add_argument("--queue-depth", type=int, default=DEFAULT_QUEUE_DEPTH,
+                   help="most jobs queued at once; 429 beyond (default %(default)s)")
     p.add_argument("--job-timeout", type=float, default=DEFAULT_JOB_TIMEOUT, help="seconds per device attempt")
-    p.add_argument("--max-attempts", type=int, default=DEFAULT_MAX_ATTEMPTS)
+    p.add_argument("--max-attempts", type=int, default=DEFAULT_MAX_ATTEMPTS,
+                   help="device attempts per job before it fails (default %(default)s)")
     p.add_argument("--link-timeout", type=float, default=2.0, help="seconds before a request is retransmitted")
     p.add_argument("--journal-sync", choices=("normal", "full"), default="normal",
                    help="SQLite synchronous mode: normal survives kill -9 of the daemon, full also a power loss "
@@ -72,10 +74,10 @@ def register(subparsers) -> None:
     sub.add_parser("info", help="device and daemon information").set_defaults(func=_ctl(lambda cl, a: cl.info()))
     ld = sub.add_parser("load", help="compile and register a model: int8 TFLite (told by its 'TFL3' identifier) or "
                                      "ONNX (external .onnx.data weights are read from beside the file)")
-    ld.add_argument("model", type=Path)
+    ld.add_argument("model", type=Path, help="the model file (.tflite or .onnx)")
     ld.add_argument("--calibration", type=Path, help=".npy rows for quantizing a float ONNX model")
-    ld.add_argument("--name", default="")
-    ld.add_argument("--max-rows", type=int)
+    ld.add_argument("--name", default="", help="a name to list the model by")
+    ld.add_argument("--max-rows", type=int, help="largest rows per device run (default: the daemon's)")
     ld.set_defaults(func=_ctl(_load))
     rn = sub.add_parser("run", help="run inputs through a model and wait for the result")
     rn.add_argument("model", help="model hash (from `ctl load`)")
@@ -83,12 +85,12 @@ def register(subparsers) -> None:
     src.add_argument("--input", type=Path, help=".npy float rows")
     src.add_argument("--json", help="float rows as JSON, e.g. '[[0.1, 0.2]]'")
     rn.add_argument("--key", help="idempotency key")
-    rn.add_argument("--timeout", type=float, default=120.0)
+    rn.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for the job (default %(default)s)")
     rn.set_defaults(func=_ctl(lambda cl, a: cl.run(a.model, inputs=_npy(a.input, "--input") if a.input
                                                    else _json_rows(a.json), idempotency_key=a.key,
                                                    timeout=a.timeout)))
     jb = sub.add_parser("jobs", help="recent jobs")
-    jb.add_argument("--state", choices=("queued", "running", "done", "failed"))
+    jb.add_argument("--state", choices=("queued", "running", "done", "failed"), help="only jobs in this state")
     jb.set_defaults(func=_ctl(lambda cl, a: cl.jobs(a.state)))
     sub.add_parser("stats", help="queue, link and device counters").set_defaults(func=_ctl(lambda cl, a: cl.stats()))
     sub.add_parser("reset", help="reset the device (needs --operator)").set_defaults(

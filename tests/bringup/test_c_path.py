@@ -153,7 +153,7 @@ def _actions_without_help(parser, path):
             yield f"{' '.join(path)} {'/'.join(a.option_strings) or a.dest}"
 
 
-@pytest.mark.parametrize("command", ["emu", "fw", "model", "bench", "run"])
+@pytest.mark.parametrize("command", ["emu", "fw", "model", "bench", "run", "hostd", "ctl"])
 def test_every_option_has_help_text(command):
     from tessera.cli import build_parser
     sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
