@@ -79,7 +79,7 @@ def bench_gdb_idle(quick: bool) -> list[Record]:
 
 
 def _mid_job_session() -> Session:
-    from hostd.model_compiler import compile_model
+    from compiler.model_compiler import compile_model
     from tessera.hil.workloads import synthetic_workload
     from tessera.vhost import start_job
     cm = compile_model(synthetic_workload().qmodel, max_rows=JOB_ROWS)
