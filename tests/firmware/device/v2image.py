@@ -1,8 +1,8 @@
 """A minimal builder of model images of format version 2 (command streams), for the device tests only.
 
-Declared with construct after docs/model-format.md "Version 2" (the compiler
-owns the production declaration; this one is just enough to drive the
-firmware): the 96-byte header, 12-byte commands, and a `Stream` helper that
+The layout is the compiler's declaration (compiler/image.py: the 96-byte
+header, 12-byte commands); this module adds what the device tests need around
+it: a builder that can also write malformed images, and a `Stream` helper that
 emits CMD_WRITE / CMD_WAIT / CMD_LAYER with the register addresses of
 `firmware.regs`. `gemm_stream_image` builds the test workload: per row, DMA the
 input row and the weights into SRAM, one GEMM on the TENSOR unit, DMA the result
@@ -21,40 +21,13 @@ from __future__ import annotations
 import zlib
 from dataclasses import dataclass, field
 
-import construct as cs
 import numpy as np
 
 from firmware import protocol_v1 as P
 from firmware.regs import DMA, TENSOR
+from compiler.image import Command, ModelHeaderV2 as V2Header
 from compiler.model_format import model_hash
 
-V2Header = cs.Struct(
-    "magic" / cs.Const(P.MODEL_MAGIC, cs.Int32ul),
-    "format_version" / cs.Int16ul,
-    "header_size" / cs.Int16ul,
-    "layer_count" / cs.Int16ul,
-    "entry_size" / cs.Int16ul,
-    "image_size" / cs.Int32ul,
-    "footprint" / cs.Int32ul,
-    "max_rows" / cs.Int16ul,
-    "dma_channels" / cs.Int16ul,
-    "input_offset" / cs.Int32ul,
-    "input_row_bytes" / cs.Int32ul,
-    "output_offset" / cs.Int32ul,
-    "output_row_bytes" / cs.Int32ul,
-    "input_scale" / cs.Float32l,
-    "output_scale" / cs.Float32l,
-    "input_zp" / cs.Int8sl,
-    "output_zp" / cs.Int8sl,
-    "reserved1" / cs.Int16ul,
-    "hash" / cs.Bytes(P.MODEL_HASH_SIZE),
-    "cmd_offset" / cs.Int32ul,
-    "cmd_count" / cs.Int32ul,
-    "sram_bytes" / cs.Int32ul,
-)
-Command = cs.Struct("op" / cs.Int8ul, "reloc" / cs.Int8ul, "arg" / cs.Int16ul, "addr" / cs.Int32ul,
-                    "value" / cs.Int32ul)
-assert V2Header.sizeof() == P.MODEL_HEADER_SIZE and Command.sizeof() == P.CMD_SIZE
 
 SRAM = 0x2000_0000
 DMA_GO = DMA.CH0_CTRL.START.mask | DMA.CH0_CTRL.IRQ_EN.mask
